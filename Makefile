@@ -1,0 +1,100 @@
+# sellcompute: build, test, fuzz, bench.
+#
+#   make            build bin/{relayd,jobd,inferd,invoiced,dvmctl,dvmreq}
+#   make deps       install every Debian and npm package the build and tests need
+#   make test       sanitizer build (ASan+UBSan) of everything, then run every test
+#   make fuzz       libFuzzer targets over every parser of untrusted input
+#   make bench      benchmarks (docs/BENCHMARKS.md)
+#   make run        deps + build + scripts/dvm start
+#
+# O=DIR puts objects and binaries under DIR (default: build/ and bin/), so that
+# several builds (plain, sanitized, a developer's scratch build) never collide.
+
+CC      ?= cc
+O       ?= .
+PKGS     = libsecp256k1 libwebsockets libcurl openssl libcjson sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -Icommon $(PKG_CFLAGS)
+LDFLAGS ?=
+
+ifeq ($(O),.)
+BUILD   = build
+BIN     = bin
+else
+BUILD   = $(O)/build
+BIN     = $(O)/bin
+endif
+
+# What each program links against: only what it needs (least privilege starts
+# at link time).
+LIBS_common   = $(shell pkg-config --libs libsecp256k1 openssl libcjson 2>/dev/null)
+LIBS_relayd   = $(shell pkg-config --libs libwebsockets 2>/dev/null)
+LIBS_jobd     = $(shell pkg-config --libs sqlite3 2>/dev/null)
+LIBS_inferd   = $(shell pkg-config --libs libcurl 2>/dev/null)
+LIBS_invoiced = $(shell pkg-config --libs libcurl sqlite3 libwebsockets 2>/dev/null)
+LIBS_dvmctl   =
+LIBS_dvmreq   = $(shell pkg-config --libs libwebsockets 2>/dev/null)
+
+PROGS   = relayd jobd inferd invoiced dvmctl dvmreq
+COMMON_SRC = $(wildcard common/*.c)
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIBCOMMON  = $(BUILD)/libcommon.a
+
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps test unit fuzz bench run clean programs
+all: programs
+
+programs: $(PROGS:%=$(BIN)/%)
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# One rule per program: every .c in its directory.
+define prog_rule
+$(1)_OBJ = $$(patsubst %.c,$$(BUILD)/%.o,$$(wildcard $(1)/*.c))
+$$(BIN)/$(1): $$($(1)_OBJ) $$(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $$(LIBCOMMON) $$(LIBS_$(1)) $$(LIBS_common) -lm
+endef
+$(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
+
+# Unit tests link libcommon and every daemon library (a test of a daemon's
+# module compiles that module's .c itself: see tests/unit/README).
+UNIT_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
+
+unit: $(UNIT_BIN)
+
+deps:
+	sh scripts/deps.sh
+
+SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test:
+	$(MAKE) O=build/san CFLAGS="$(SAN)" LDFLAGS="$(SAN)" programs unit
+	BIN=$(CURDIR)/build/san/bin UNITDIR=$(CURDIR)/build/san/build/tests sh tests/run
+
+FUZZ_SECONDS ?= 30
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: all
+	sh tests/bench/run.sh
+
+run: deps all
+	exec sh scripts/dvm start
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,118 @@
+/*
+ * conf.h: the one config file every stage reads (dvm.conf).
+ *
+ *   key = value        # comment
+ *   relays = wss://a wss://b      (lists are space-separated)
+ *
+ * Every key can be overridden by the environment variable DVM_<KEY> in
+ * upper case (DVM_MODEL=llama3.1). An unknown key or a bad value is an error
+ * naming the file, the line and the key; daemons exit EXIT_PERM on it.
+ * Each key, its type, default and meaning is in dvm.conf.example; the table
+ * in conf.c is the single source of truth for names and defaults.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stddef.h>
+
+#define CONF_MAX_LIST	64	/* entries in any list key */
+#define CONF_MAX_STR	1024	/* bytes in any string value */
+
+enum infer_backend { BACKEND_OLLAMA, BACKEND_OPENAI };
+enum payment_mode { PAY_AFTER, PAY_BEFORE, PAY_FREE };
+enum wallet_kind { WALLET_NONE, WALLET_LNBITS, WALLET_NWC, WALLET_SPARK };
+
+struct conf_list {
+	size_t	 n;
+	char	*v[CONF_MAX_LIST];
+};
+
+struct conf {
+	/* where things live */
+	char	*state_dir;		/* ./var */
+	char	*secret_key_file;	/* state_dir/key */
+	char	*log_level;		/* info */
+
+	/* relays (relayd, and jobd for relay hints) */
+	struct conf_list relays;	/* a default public list */
+	int	 relay_idle_timeout;	/* s without a frame before reconnect: 90 */
+	int	 relay_ping_interval;	/* s between pings: 30 */
+	int	 relay_backoff_max;	/* s, reconnect backoff cap: 60 */
+	int	 relay_since_slack;	/* s subtracted from since on re-REQ: 60 */
+	int	 relay_max_frame;	/* bytes: 262144 */
+	int	 dedupe_size;		/* ids remembered: 100000 */
+	int	 publish_queue_max;	/* events queued per down relay: 256 */
+	int	 publish_retries;	/* 3 */
+
+	/* requests (jobd) */
+	int	 job_kinds[CONF_MAX_LIST];	/* 5050 */
+	size_t	 njob_kinds;
+	int	 require_p_tag;		/* no */
+	int	 max_request_age;	/* s: 120 */
+	int	 max_future_skew;	/* s a request may be ahead of our clock: 60 */
+	int	 max_prompt_bytes;	/* 16384 */
+	int	 max_tags;		/* tags in a request: 64 */
+	int	 rate_limit_per_min;	/* per pubkey: 10 */
+	int	 max_concurrent_jobs;	/* 4 */
+	int	 max_queue;		/* 64 */
+	int	 partial_results;	/* no */
+	int	 partial_interval_ms;	/* 1000 */
+	int	 start_online;		/* yes */
+	char	*name;			/* "sellcompute" */
+	char	*about;			/* a sentence */
+
+	/* inference (inferd; jobd for defaults and clamps) */
+	enum infer_backend infer_backend;	/* ollama */
+	struct conf_list infer_urls;	/* http://127.0.0.1:11434 */
+	char	*model;			/* llama3.2 */
+	int	 max_tokens;		/* 512: default and maximum */
+	double	 temperature;		/* 0.7 */
+	int	 top_k;			/* 40 */
+	double	 top_p;			/* 0.9 */
+	double	 frequency_penalty;	/* 0.5 */
+	char	*keep_alive;		/* "5m" */
+	char	*openai_api_key_file;	/* "" : bearer token for OpenAI-compatible servers */
+	int	 infer_max_inflight;	/* per backend: 4 */
+	int	 infer_connect_timeout;	/* s: 10 */
+	int	 infer_first_byte_timeout; /* s: 300 (cold model load) */
+	int	 infer_idle_timeout;	/* s between chunks: 60 */
+	int	 infer_total_timeout;	/* s per job: 900 */
+	int	 infer_max_output;	/* bytes of text per job: 262144 */
+	int	 infer_health_interval;	/* s: 30 */
+	int	 chunk_interval_ms;	/* coalescing of chunk messages: 100 */
+
+	/* payment (jobd prices; invoiced talks to the wallet) */
+	enum payment_mode payment_mode;	/* after; free when wallet = none */
+	int	 min_price_sats;	/* 3 */
+	double	 price_per_1k_tokens;	/* sats: 2 */
+	int	 invoice_expiry;	/* s: 3600 */
+	int	 refuse_unpaid_after;	/* 0 = never */
+	enum wallet_kind wallet;	/* none */
+	char	*lightning_network;	/* bitcoin | testnet | signet | regtest */
+	char	*lnbits_url;
+	char	*lnbits_api_key_file;
+	char	*nwc_uri_file;
+	char	*spark_url;		/* http://127.0.0.1:8765 or unix:/path */
+	char	*spark_api_key_file;
+	int	 invoice_poll_fast_ms;	/* 1500: someone is waiting to pay */
+	int	 invoice_poll_slow_ms;	/* 15000 */
+};
+
+/*
+ * Load defaults, then path (NULL: defaults only; a missing file named
+ * explicitly is an error), then DVM_* environment overrides; derived
+ * defaults last (secret_key_file under state_dir; payment_mode free when
+ * wallet = none). On error returns -1 with a message "file:line: key: why"
+ * in err. conf_free releases strings and lists.
+ */
+int	conf_load(struct conf *, const char *path, char *err, size_t errlen);
+void	conf_free(struct conf *);
+
+/* state_dir/run/<name>: the socket path of a stage ("relayd.sock"...). */
+int	conf_sock_path(const struct conf *, const char *name, char *buf, size_t len);
+
+const char *conf_payment_mode_name(enum payment_mode);
+const char *conf_wallet_name(enum wallet_kind);
+const char *conf_backend_name(enum infer_backend);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * event.h: Nostr events (NIP-01). Strict parsing, canonical serialization,
+ * id, BIP-340 sign and verify.
+ *
+ * Tags are kept as a cJSON array of arrays of strings, owned by the event.
+ * Content is raw UTF-8; it may not contain NUL (events with "\u0000" in any
+ * string are rejected: they cannot be carried as C strings and no DVM needs them).
+ */
+#ifndef EVENT_H
+#define EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "keys.h"
+
+#define EVENT_MAX_JSON		(256 * 1024)	/* bytes of one event's JSON */
+#define EVENT_MAX_TAGS		2000
+#define EVENT_MAX_TAG_ITEMS	64
+
+struct event {
+	uint8_t	 id[32];
+	uint8_t	 pubkey[32];
+	uint8_t	 sig[64];
+	char	 idhex[65];
+	char	 pubhex[65];
+	int64_t	 created_at;
+	int	 kind;		/* 0..65535 */
+	cJSON	*tags;		/* array of arrays of strings; owned */
+	char	*content;	/* owned, NUL-terminated */
+	size_t	 content_len;
+};
+
+/*
+ * Parse one event object from JSON text (at most EVENT_MAX_JSON bytes).
+ * Checks: object with exactly-typed fields id (64 lowercase hex), pubkey
+ * (64 lowercase hex), sig (128 lowercase hex), created_at (integer >= 0,
+ * < 2^53), kind (integer 0..65535), tags (array of non-empty arrays of
+ * strings, limits above), content (string); valid UTF-8, no lone
+ * surrogates, no NUL. Does not check the id or the signature (event_verify).
+ * Returns 0, or -1 with a short reason in err ("bad id", "tags: not an array"...).
+ */
+int	event_parse(struct event *, const char *json, size_t len, char *err, size_t errlen);
+/* Same, from an already parsed cJSON object (not taken over). */
+int	event_from_cjson(struct event *, const cJSON *obj, char *err, size_t errlen);
+void	event_free(struct event *);
+
+/*
+ * Canonical serialization [0,pubkey,created_at,kind,tags,content] per
+ * NIP-01 (escapes \n \" \\ \r \t \b \f, other C0 as lowercase \u00xx, all
+ * else verbatim). *out malloc'd, NUL-terminated, *len set.
+ */
+int	event_serialize(const struct event *, char **out, size_t *len);
+/* sha256 of the serialization into id (does not touch ev->id). */
+int	event_compute_id(const struct event *, uint8_t id[32]);
+/* 0 if the id matches the content and the signature is valid, else -1. */
+int	event_verify(const struct event *);
+/* 1 if only the id matches (cheaper check, used by tests/fuzz). */
+int	event_id_ok(const struct event *);
+
+/*
+ * Initialise an event to be built: kind, content (copied), created_at
+ * (0 = now), empty tags. Then event_add_tag ..., then event_sign.
+ */
+int	event_init(struct event *, int kind, const char *content, int64_t created_at);
+/* Append a tag of n strings. */
+int	event_add_tag(struct event *, const char *const *vals, size_t n);
+/* Convenience: append a tag of 2..4 strings (NULLs end the list). */
+int	event_add_tagv(struct event *, const char *a, const char *b, const char *c, const char *d);
+/* Set pubkey from kp, compute id, sign with fresh aux randomness, verify. */
+int	event_sign(struct event *, const struct keypair *);
+
+/* Compact JSON of the whole event (id, pubkey, created_at, kind, tags, content, sig). malloc'd. */
+char	*event_to_json(const struct event *);
+cJSON	*event_to_cjson(const struct event *);
+
+/* The first tag whose name is `name`, or NULL. */
+const cJSON *event_tag_find(const struct event *, const char *name);
+/* Item idx (0 = name) of a tag array as a string, or NULL. */
+const char *tag_item(const cJSON *tag, int idx);
+
+/* 1 if s[0..len) is valid UTF-8 without surrogates, overlongs or NUL. */
+int	utf8_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * keys.h: secp256k1 context (one per process, randomised), Nostr keys.
+ */
+#ifndef KEYS_H
+#define KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <secp256k1.h>
+#include <secp256k1_extrakeys.h>
+
+struct keypair {
+	uint8_t		  sk[32];
+	uint8_t		  pk[32];	/* x-only public key */
+	char		  pkhex[65];
+	secp256k1_keypair kp;
+};
+
+/* The process-wide context, created and randomised on first use. Never NULL (fatal on failure). */
+const secp256k1_context *secp_ctx(void);
+
+/* Fill kp from a 32-byte secret; -1 if the secret is not a valid scalar. */
+int	keys_from_secret(struct keypair *, const uint8_t sk[32]);
+/* 64 hex digits or "nsec1..." (surrounding whitespace ignored) -> sk. */
+int	keys_parse_secret(const char *text, uint8_t sk[32]);
+/* 64 hex digits or "npub1..." -> x-only public key bytes (checked on-curve). */
+int	keys_parse_pubkey(const char *text, uint8_t pk[32]);
+/* A fresh random keypair (OpenSSL RAND_bytes). */
+int	keys_generate(struct keypair *);
+/*
+ * Read a secret key file (hex or nsec). Refuses a file readable or
+ * writable by group or others, or not a regular file, with a clear message
+ * in err. Returns 0 or -1.
+ */
+int	keys_load_file(const char *path, struct keypair *, char *err, size_t errlen);
+/* Write sk as hex to a new file with mode 0600 (O_EXCL). */
+int	keys_save_file(const char *path, const struct keypair *, char *err, size_t errlen);
+/* Wipe sk and the keypair (OPENSSL_cleanse). */
+void	keys_wipe(struct keypair *);
+/*
+ * Check a secret file (wallet key, NWC URI) the same way keys_load_file does
+ * and read at most max bytes of it, trailing whitespace stripped. *out malloc'd.
+ */
+int	secret_file_read(const char *path, size_t max, char **out, char *err, size_t errlen);
+
+#endif

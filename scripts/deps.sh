@@ -1,0 +1,44 @@
+#!/bin/sh
+# scripts/deps.sh (make deps): install every Debian package the build and the
+# tests need, then the npm test tools. Idempotent: a second run installs
+# nothing new. Needs root (or sudo) for apt-get.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+debs="build-essential pkg-config clang libsecp256k1-dev libwebsockets-dev
+libcurl4-openssl-dev libcjson-dev libssl-dev libsqlite3-dev sqlite3
+s6 runit shellcheck valgrind curl util-linux procps psmisc"
+
+missing=""
+for p in $debs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+# The machine image ships Node.js with npm; Debian's own are the fallback.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ -n "$missing" ]; then
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	echo "deps: installing:$missing"
+	$sudo apt-get update -qq
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+else
+	echo "deps: Debian packages present"
+fi
+
+for d in tests scripts/spark-bridge; do
+	[ -f "$top/$d/package.json" ] || continue
+	if [ -f "$top/$d/package-lock.json" ]; then
+		(cd "$top/$d" && npm ci --no-audit --no-fund --loglevel=error)
+	else
+		(cd "$top/$d" && npm install --no-audit --no-fund --loglevel=error)
+	fi
+done
+# npm 11 skips better-sqlite3's build script; it builds offline against the
+# Node headers from Debian's nodejs package.
+if [ -d "$top/tests/node_modules/better-sqlite3" ]; then
+	(cd "$top/tests" && npm rebuild better-sqlite3 --loglevel=error >/dev/null)
+fi
+echo "deps: done"
