@@ -44,6 +44,8 @@ LIBCOMMON  = $(BUILD)/libcommon.a
 
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC   = $(wildcard tests/tools/tool_*.c)
+TOOL_BIN   = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps test unit fuzz bench run clean programs
@@ -76,7 +78,14 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
 
-unit: $(UNIT_BIN)
+# Test tools (tests/tools/tool_*.c): small programs the integration tests
+# drive, e.g. to check our crypto against nostr-tools. Built beside the unit
+# tests; tests/run exports UNITDIR so scripts find them there.
+$(BUILD)/tests/tool_%: tests/tools/tool_%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
+
+unit: $(UNIT_BIN) $(TOOL_BIN)
 
 deps:
 	sh scripts/deps.sh
