@@ -14,9 +14,11 @@
 #define CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONF_MAX_LIST	64	/* entries in any list key */
 #define CONF_MAX_STR	1024	/* bytes in any string value */
+#define CONF_MAX_LINE	4096	/* bytes in one line of the file */
 
 enum infer_backend { BACKEND_OLLAMA, BACKEND_OPENAI };
 enum payment_mode { PAY_AFTER, PAY_BEFORE, PAY_FREE };
@@ -96,6 +98,9 @@ struct conf {
 	char	*spark_api_key_file;
 	int	 invoice_poll_fast_ms;	/* 1500: someone is waiting to pay */
 	int	 invoice_poll_slow_ms;	/* 15000 */
+
+	/* launcher */
+	char	*privsep;		/* auto | yes | no: separate users when root */
 };
 
 /*
@@ -104,9 +109,35 @@ struct conf {
  * defaults last (secret_key_file under state_dir; payment_mode free when
  * wallet = none). On error returns -1 with a message "file:line: key: why"
  * in err. conf_free releases strings and lists.
+ *
+ * The struct is overwritten, not freed first: load into a fresh one (on
+ * SIGHUP, load a second and swap on success). On error nothing needs
+ * freeing. After a successful load every string is non-NULL ("" if unset).
+ *
+ * Value syntax: a '#' starts a comment only at the start of a line or after
+ * a blank, so URL fragments survive; a value may be "double-quoted" (with
+ * \" and \\ escapes) to hold '#' or leading/trailing blanks. Lists must
+ * not be empty. Environment values are taken literally (no quotes, no
+ * comments).
+ *
+ * payment_mode = after or before with wallet = none is not an error: it
+ * becomes free, so a first start with no wallet still serves; the daemons
+ * warn that nothing is earned.
  */
 int	conf_load(struct conf *, const char *path, char *err, size_t errlen);
+/* The same with the file's text in buf (len bytes) named name in errors. */
+int	conf_load_buffer(struct conf *, const char *name, const char *buf,
+	    size_t len, char *err, size_t errlen);
 void	conf_free(struct conf *);
+
+/*
+ * Print one key's resolved value and a newline (lists space-separated,
+ * booleans yes/no, enums by name): `dvmctl conf KEY` for the shell
+ * launcher, so shell and C read the config the same way. -1: unknown key.
+ */
+int	conf_print(const struct conf *, const char *key, FILE *out);
+/* Every key name, NULL-terminated, in the table's order. */
+const char *const *conf_keys(void);
 
 /* state_dir/run/<name>: the socket path of a stage ("relayd.sock"...). */
 int	conf_sock_path(const struct conf *, const char *name, char *buf, size_t len);

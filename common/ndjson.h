@@ -25,6 +25,9 @@ struct ndjson {
 	struct ndjson_chunk *qhead, *qtail;
 	size_t	 qbytes, qoff;	/* bytes queued; offset into qhead */
 	unsigned long lines_in, lines_out, overlong, badbytes;
+	size_t	 rstart;	/* first unconsumed byte of rbuf */
+	unsigned long truncated;	/* partial lines dropped at EOF */
+	int	 wnotsock;	/* wfd is a pipe: writev, not sendmsg */
 };
 
 /* maxline/maxqueue of 0 take the defaults. Sets both fds non-blocking. */
@@ -33,8 +36,11 @@ int	 ndjson_init(struct ndjson *, int rfd, int wfd, size_t maxline, size_t maxqu
 void	 ndjson_free(struct ndjson *);
 
 /*
- * Read what the fd has. Returns bytes read (>0), 0 on EOF (n->eof set),
- * -1 with errno EAGAIN when nothing is there, -1 on error.
+ * Read what the fd has. Returns bytes read (>0), 0 on EOF (n->eof set;
+ * a final line without its '\n' is dropped and counted in truncated),
+ * -1 with errno EAGAIN when nothing is there, ENOBUFS when the buffer is
+ * full of complete lines not yet taken with ndjson_next, -1 on error.
+ * Take every line with ndjson_next after each read.
  */
 ssize_t	 ndjson_read(struct ndjson *);
 
@@ -56,7 +62,11 @@ int	 ndjson_next(struct ndjson *, char **line, size_t *len);
 int	 ndjson_send(struct ndjson *, const char *line, size_t len);
 /* cJSON_PrintUnformatted + ndjson_send. */
 int	 ndjson_send_json(struct ndjson *, const cJSON *);
-/* Write as much of the queue as the fd takes. 0 ok (maybe partial), -1 error (EPIPE...). */
+/*
+ * Write as much of the queue as the fd takes. 0 ok (maybe partial), -1 error
+ * (EPIPE...). Sockets are written with MSG_NOSIGNAL; for pipes SIGPIPE must
+ * be ignored (loop_new does that).
+ */
 int	 ndjson_flush(struct ndjson *);
 /* Non-zero while output is queued (poll for POLLOUT). */
 int	 ndjson_pending(const struct ndjson *);
