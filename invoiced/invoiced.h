@@ -1,0 +1,201 @@
+/*
+ * invoiced.h: the Lightning invoice daemon's private interfaces.
+ *
+ * invoiced is the only process that holds wallet credentials. It creates
+ * invoices through one backend (LNbits, NWC, a Spark bridge), verifies every
+ * BOLT11 string it is given before passing it on, keeps one invoice per job
+ * in invoices.db and tracks each until the backend says paid or it expires.
+ */
+#ifndef INVOICED_H
+#define INVOICED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "conf.h"
+#include "loop.h"
+#include "ndjson.h"
+
+#define INV_MAX_MEMO		256
+#define INV_MAX_EXPIRY		(30 * 86400)
+#define INV_MAX_TRACKED		10000	/* pending invoices tracked at once */
+#define INV_MAX_CLIENTS		16
+#define INV_PAID_RESEND_MS	30000
+
+/* bolt11.c */
+#define BOLT11_MAX_LEN		7089	/* the largest QR code; far above real invoices */
+#define BOLT11_MAX_DESC		639
+
+struct bolt11 {
+	char	 currency[8];		/* "bc", "tb", "tbs", "bcrt" */
+	int	 has_amount;
+	uint64_t amount_msat;
+	int64_t	 timestamp;
+	uint64_t expiry;		/* seconds; 3600 when absent */
+	uint32_t min_final_cltv;	/* 18 when absent */
+	int	 has_payment_hash, has_payment_secret, has_description;
+	int	 has_description_hash, has_payee;
+	uint8_t	 payment_hash[32];
+	uint8_t	 payment_secret[32];
+	uint8_t	 description_hash[32];
+	char	 description[BOLT11_MAX_DESC + 1];
+	uint8_t	 payee[33];		/* the n field, if present */
+	uint8_t	 node_id[33];		/* n, or the key recovered from the signature */
+	uint8_t	 sighash[32];
+};
+
+/*
+ * Decode and check one invoice: bech32 checksum, hrp (prefix, amount with
+ * multiplier, no sub-msat p amounts), tagged fields (wrong fixed lengths
+ * skipped, unknown even feature bits rejected), and the signature (against
+ * n with low S required, or by recovery). Returns 0, or -1 with the reason
+ * in err.
+ */
+int	bolt11_decode(const char *str, struct bolt11 *, char *err, size_t errlen);
+/* "bitcoin" -> "bc" ... ; NULL if the network name is unknown. */
+const char *bolt11_currency_for(const char *network);
+/*
+ * What invoiced demands of a backend's invoice: the configured currency,
+ * exactly amount_msat, the backend's payment hash (hex), a timestamp near
+ * now and an expiry still ahead. 0 or -1 with the reason in err.
+ */
+int	bolt11_check(const struct bolt11 *, const char *currency, uint64_t amount_msat,
+	    const char *payment_hash_hex, int64_t now, char *err, size_t errlen);
+
+/* http.c: libcurl multi driven by the loop */
+struct http;
+struct http_req {
+	const char	*method;	/* "GET", "POST" */
+	const char	*url;
+	const char	*unix_socket;	/* NULL, or a path: HTTP over a Unix socket */
+	const char	*body;		/* NULL for none; JSON */
+	const char	*hdr_name;	/* one auth header, or NULL */
+	const char	*hdr_value;
+	long		 timeout_ms;
+};
+struct http_resp {
+	int	 ok;		/* the transfer completed (any status) */
+	long	 status;
+	char	*body;		/* NUL-terminated; owned by http.c */
+	size_t	 len;
+	char	 error[256];	/* curl's reason when !ok */
+};
+typedef void (*http_cb)(const struct http_resp *, void *arg);
+
+struct http *http_new(struct loop *);
+void	http_free(struct http *);
+/* Start a request; cb runs exactly once (also on http_free). -1 on ENOMEM. */
+int	http_start(struct http *, const struct http_req *, http_cb, void *arg);
+int	http_inflight(const struct http *);
+
+/* backends: one interface, three implementations */
+enum lookup_state { LK_PENDING, LK_PAID, LK_FAILED, LK_EXPIRED, LK_UNKNOWN };
+
+struct create_result {
+	int	 ok;
+	int	 retryable;	/* when !ok: wallet_down (1) or wallet_error (0) */
+	char	 error[256];
+	char	 bolt11[BOLT11_MAX_LEN + 1];
+	char	 payment_hash[65];
+	char	 ref[128];	/* backend's id for lookups (Spark request id) */
+};
+struct lookup_result {
+	int	 ok;		/* the lookup itself worked */
+	enum lookup_state state;
+	uint64_t received_msat;
+	int64_t	 settled_at;
+	char	 error[256];
+};
+struct balance_result {
+	int	 ok;
+	int	 has_balance;
+	uint64_t balance_msat;
+	char	 error[256];
+};
+typedef void (*create_cb)(const struct create_result *, void *arg);
+typedef void (*lookup_cb)(const struct lookup_result *, void *arg);
+typedef void (*balance_cb)(const struct balance_result *, void *arg);
+typedef void (*paid_push_cb)(const char *payment_hash, uint64_t received_msat,
+	    int64_t settled_at, void *arg);
+
+struct backend {
+	const char *name;
+	/* amount_msat, memo, expiry; cb runs exactly once (maybe later). */
+	int	(*create)(struct backend *, uint64_t amount_msat, const char *memo,
+		    int expiry, create_cb, void *arg);
+	int	(*lookup)(struct backend *, const char *payment_hash, const char *ref,
+		    lookup_cb, void *arg);
+	int	(*balance)(struct backend *, balance_cb, void *arg);
+	void	(*free)(struct backend *);
+	/* Backends with notifications (NWC) call this as a fast path. */
+	paid_push_cb	 on_paid;
+	void		*on_paid_arg;
+	void		*priv;
+};
+
+/* lnbits.c */
+struct backend *lnbits_new(const struct conf *, struct http *, char *err, size_t errlen);
+/* spark.c */
+struct backend *spark_new(const struct conf *, struct http *, char *err, size_t errlen);
+/* nwc.c */
+struct backend *nwc_new(const struct conf *, struct loop *, char *err, size_t errlen);
+/* parse a backend JSON body; shared helpers (lnbits.c) */
+int	json_get_u64(const cJSON *, const char *name, uint64_t *out);
+
+/* store.c: invoices.db */
+enum inv_status { INV_PENDING, INV_PAID, INV_EXPIRED };
+
+struct inv_row {
+	char	 job[65];
+	uint64_t amount_msat;
+	char	 bolt11[BOLT11_MAX_LEN + 1];
+	char	 payment_hash[65];
+	char	 ref[128];
+	int64_t	 expires_at;
+	enum inv_status status;
+	uint64_t received_msat;
+	int64_t	 settled_at;
+	int	 acked;
+	int	 fast;
+};
+struct store;
+struct store *store_open(const char *path, char *err, size_t errlen);
+void	store_close(struct store *);
+/* 1 found, 0 not found, -1 error. */
+int	store_get(struct store *, const char *job, struct inv_row *);
+int	store_insert(struct store *, const struct inv_row *);
+int	store_set_paid(struct store *, const char *job, uint64_t received_msat, int64_t settled_at);
+int	store_set_expired(struct store *, const char *job);
+int	store_set_acked(struct store *, const char *job);
+int	store_set_fast(struct store *, const char *job, int fast);
+typedef void (*store_row_cb)(const struct inv_row *, void *arg);
+/* Every pending invoice; every paid one not yet acked. */
+int	store_each_pending(struct store *, store_row_cb, void *arg);
+int	store_each_unacked(struct store *, store_row_cb, void *arg);
+
+/* track.c: the polling schedule */
+struct tracker;
+typedef void (*track_event_cb)(const struct inv_row *, void *arg);	/* paid or expired */
+struct tracker *track_new(struct loop *, struct backend *, struct store *,
+	    int fast_ms, int slow_ms, track_event_cb, void *arg);
+void	track_free(struct tracker *);
+int	track_add(struct tracker *, const struct inv_row *);
+void	track_set_fast(struct tracker *, const char *job);
+size_t	track_count(const struct tracker *);
+/* The backend pushed "paid" for this hash: look it up now. */
+void	track_poke(struct tracker *, const char *payment_hash);
+
+/* ipc.c: the NDJSON side */
+struct ipc;
+struct ipc *ipc_new(struct loop *, const struct conf *, struct store *, struct backend *,
+	    int wallet_kind);
+void	ipc_free(struct ipc *);
+int	ipc_listen(struct ipc *, const char *path);
+int	ipc_stdio(struct ipc *);
+/* Pending invoices from the store into the tracker (restart). */
+int	ipc_resume(struct ipc *);
+/* 1 once stdin closed in --stdio mode (time to exit). */
+int	ipc_done(const struct ipc *);
+
+#endif
