@@ -1,0 +1,63 @@
+// e2e 10: backends down (issue 8, scenario 10).
+//   - The Ollama double stops listening: a request gets `error` feedback,
+//     `dvmctl status --json` shows inference unhealthy; it comes back: status
+//     healthy again and a request is served.
+//   - The LNbits double stops listening in pay-after mode: a request gets
+//     `error` feedback and no result while the wallet is down (no free
+//     result: any result that shows up later carries an invoice).
+import { World, Report, check, eq, sleep, waitFor, startLnbitsDouble } from '../e2e/lib.mjs';
+
+const rep = new Report(import.meta.url, 120000);
+const w = new World({ relays: 1, conf: { payment_mode: 'after' } });
+
+async function ollamaDown() {
+  await w.ollama.control({ down: true });
+  await waitFor(async () => { const s = await w.pipe.ctl('status'); return s.inference && s.inference.ok === false; },
+    10000, 'dvmctl status shows inference unhealthy');
+  const s = await w.pipe.ctl('status');
+  eq(s.earning, false, 'earning while inference is down');
+  const r = await w.request({ prompt: 'asked while ollama is down' });
+  const er = await w.waitFeedback(r, 'error', 25000);
+  check(er.message.length > 0, 'error feedback without a message');
+  eq((await w.results(r)).length, 0, 'results while inference is down');
+  await w.ollama.control({ down: false });
+  await waitFor(async () => { const x = await w.pipe.ctl('status'); return x.inference.ok && x.inference.model_ok; },
+    10000, 'dvmctl status shows inference healthy again');
+  const r2 = await w.request({ prompt: 'asked after ollama came back' });
+  const res = await w.waitResult(r2, 15000);
+  eq(res.content, 'Echo: asked after ollama came back', 'result content');
+}
+
+async function walletDown() {
+  const { port, apiKey } = w.lnbits;
+  await w.lnbits.close();
+  await waitFor(async () => { const s = await w.pipe.ctl('status'); return s.payments && s.payments.ok === false; },
+    15000, 'dvmctl status shows the wallet down');
+  const prompt = 'asked while the wallet is down';
+  const r = await w.request({ prompt });
+  const er = await w.waitFeedback(r, 'error', 30000);
+  check(er.message.length > 0, 'error feedback without a message');
+  await sleep(1000);
+  eq((await w.results(r)).length, 0, 'results while the wallet is down (a free result)');
+  // Bring the wallet back on the same port; anything published later for
+  // that job must carry an invoice.
+  w.lnbits = await startLnbitsDouble({ port, apiKey, network: 'regtest' });
+  await waitFor(async () => (await w.pipe.ctl('status')).payments.ok, 15000, 'wallet healthy again');
+  const r2 = await w.request({ prompt: 'asked after the wallet came back' });
+  const res = await w.waitResult(r2, 15000);
+  check(res.amount > 0 && res.bolt11, 'result after the wallet came back has no invoice');
+  for (const x of await w.results(r)) check(x.amount > 0 && x.bolt11, 'a result without an invoice for the wallet-down job');
+}
+
+try {
+  await w.start();
+  await rep.run('10 ollama down: error feedback, status inference unhealthy; back up: served again', ollamaDown, 60000);
+  await rep.run('10 wallet down in pay-after: error feedback, no free result', walletDown, 60000);
+  await rep.run('every event received verifies (id, signature)', async () =>
+    eq(w.client.bad.length, 0, 'events failing verification'), 1000);
+} catch (e) {
+  rep.fail('setup', e.message);
+} finally {
+  await w.stopAll(rep).catch(e => rep.fail('teardown', e.message));
+  rep.done();
+}
