@@ -14,7 +14,10 @@ void	hex_encode(const uint8_t *in, size_t n, char *out);
  * length is not 2n or a digit is bad.
  */
 int	hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n);
-/* 1 if s is exactly n lowercase hex digits (the Nostr id/pubkey/sig form). */
+/*
+ * 1 if the C string s is exactly n lowercase hex digits (the Nostr
+ * id/pubkey/sig form): a longer string fails (s[n] must be NUL).
+ */
 int	hex_is_lower(const char *s, size_t n);
 
 /* Standard base64 with padding; *out malloc'd and NUL-terminated. -1 on ENOMEM. */

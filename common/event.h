@@ -38,11 +38,27 @@ struct event {
  * < 2^53), kind (integer 0..65535), tags (array of non-empty arrays of
  * strings, limits above), content (string); valid UTF-8, no lone
  * surrogates, no NUL. Does not check the id or the signature (event_verify).
+ * The text must be strict JSON: no raw control characters in strings, and
+ * every number in it a plain non-negative integer (no sign, fraction,
+ * exponent or leading zero: created_at and kind are the only numbers of a
+ * NIP-01 event). Unknown keys are ignored; a known key given twice is
+ * refused (readers that keep the first and the last would disagree).
  * Returns 0, or -1 with a short reason in err ("bad id", "tags: not an array"...).
  */
 int	event_parse(struct event *, const char *json, size_t len, char *err, size_t errlen);
-/* Same, from an already parsed cJSON object (not taken over). */
+/*
+ * Same, from an already parsed cJSON object (not taken over). cJSON cannot
+ * show an embedded "\u0000" (it cuts the string there) and accepts invalid
+ * UTF-8 and raw control characters: run json_text_check over the whole
+ * message text before cJSON_Parse (event_parse does this itself).
+ * Numbers must be integral here; event_parse also rejects 1.0 and 1e3.
+ */
 int	event_from_cjson(struct event *, const cJSON *obj, char *err, size_t errlen);
+/*
+ * 0 if JSON text is valid UTF-8 with no raw control characters in strings,
+ * no "\u0000" and no lone surrogate escapes; -1 with the reason in err.
+ */
+int	json_text_check(const char *json, size_t len, char *err, size_t errlen);
 void	event_free(struct event *);
 
 /*
@@ -67,6 +83,10 @@ int	event_init(struct event *, int kind, const char *content, int64_t created_at
 int	event_add_tag(struct event *, const char *const *vals, size_t n);
 /* Convenience: append a tag of 2..4 strings (NULLs end the list). */
 int	event_add_tagv(struct event *, const char *a, const char *b, const char *c, const char *d);
+/*
+ * event_init and event_add_tag refuse (-1, EINVAL) strings that are not
+ * valid UTF-8 or contain NUL: such an event could not be serialized.
+ */
 /* Set pubkey from kp, compute id, sign with fresh aux randomness, verify. */
 int	event_sign(struct event *, const struct keypair *);
 
@@ -81,5 +101,7 @@ const char *tag_item(const cJSON *tag, int idx);
 
 /* 1 if s[0..len) is valid UTF-8 without surrogates, overlongs or NUL. */
 int	utf8_valid(const char *s, size_t len);
+/* Same, NUL bytes allowed if allow_nul (decrypted plaintexts). */
+int	utf8_check(const char *s, size_t len, int allow_nul);
 
 #endif

@@ -43,4 +43,19 @@ void	keys_wipe(struct keypair *);
  */
 int	secret_file_read(const char *path, size_t max, char **out, char *err, size_t errlen);
 
+/*
+ * BIP-340 with an explicit aux_rand (the test vectors need it; events use
+ * event_sign, which draws fresh aux). Verifies its own output. 0 or -1.
+ */
+int	bip340_sign32(const uint8_t sk[32], const uint8_t msg[32], const uint8_t aux[32],
+	    uint8_t sig[64]);
+/* 0 if sig is a valid BIP-340 signature of msg (any length) by x-only pk, else -1. */
+int	bip340_verify(const uint8_t pk[32], const uint8_t *msg, size_t msglen,
+	    const uint8_t sig[64]);
+/*
+ * The unhashed x coordinate of sk * lift_x(pk) (NIP-04 and NIP-44 input).
+ * -1 if sk is not a valid scalar or pk is not on the curve.
+ */
+int	keys_ecdh_x(const uint8_t sk[32], const uint8_t pk[32], uint8_t x[32]);
+
 #endif
