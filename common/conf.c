@@ -20,6 +20,9 @@
 #include "conf.h"
 
 #define CONF_MAX_FILE	(1024 * 1024)
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+#define TOO_LONG	"value longer than " STR(CONF_MAX_STR) " bytes"
 
 enum conf_type { CT_STR, CT_CHOICE, CT_INT, CT_DOUBLE, CT_BOOL, CT_ENUM,
 	CT_LIST, CT_INTLIST };
@@ -425,8 +428,7 @@ conf_set(const struct conf_key *k, struct conf *c, const char *v,
 	const unsigned char *p;
 
 	if (strlen(v) > CONF_MAX_STR)
-		return conf_fail(src, k->name, "value longer than %d bytes",
-		    CONF_MAX_STR);
+		return conf_fail(src, k->name, TOO_LONG);
 	for (p = (const unsigned char *)v; *p != '\0'; p++)
 		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
 			return conf_fail(src, k->name, "control character in value");
@@ -457,7 +459,7 @@ conf_unquote(const char **pp, char *out, size_t outlen)
 				    "bad escape (only \\\" and \\\\)";
 		}
 		if (o + 1 >= outlen)
-			return "value too long";
+			return TOO_LONG;
 		out[o++] = *p++;
 	}
 	out[o] = '\0';
@@ -491,7 +493,7 @@ conf_value(const char *p, char *out, size_t outlen)
 		e--;
 	len = (size_t)(e - p);
 	if (len >= outlen)
-		return "value too long";
+		return TOO_LONG;
 	memcpy(out, p, len);
 	out[len] = '\0';
 	return NULL;

@@ -280,7 +280,7 @@ uint64_t
 loop_add_timer(struct loop *l, uint64_t ms, loop_timer_cb cb, void *arg)
 {
 	struct loop_timer *t;
-	uint64_t now = now_ms();
+	uint64_t now = now_ms(), id;
 
 	if (cb == NULL)
 		return 0;
@@ -288,11 +288,11 @@ loop_add_timer(struct loop *l, uint64_t ms, loop_timer_cb cb, void *arg)
 		return 0;
 	t = &l->heap[l->nheap];
 	t->when = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
-	t->id = l->next_id++;
+	t->id = id = l->next_id++;
 	t->cb = cb;
 	t->arg = arg;
-	timer_sift_up(l, l->nheap++);
-	return t->id;
+	timer_sift_up(l, l->nheap++);	/* t may now point at another timer */
+	return id;
 }
 
 /* Linear in the number of timers: a few thousand at most, cancelled rarely. */
