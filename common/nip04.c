@@ -46,7 +46,18 @@ int
 nip04_encrypt(const uint8_t sk[32], const uint8_t peer_pk[32],
     const char *plain, size_t len, char **out)
 {
-	uint8_t key[32], iv[16], *ct = NULL;
+	uint8_t iv[16];
+
+	if (RAND_bytes(iv, sizeof(iv)) != 1)
+		return -1;
+	return nip04_encrypt_iv(sk, peer_pk, plain, len, iv, out);
+}
+
+int
+nip04_encrypt_iv(const uint8_t sk[32], const uint8_t peer_pk[32],
+    const char *plain, size_t len, const uint8_t iv[16], char **out)
+{
+	uint8_t key[32], *ct = NULL;
 	char *ctb64 = NULL, *ivb64 = NULL;
 	size_t ctlen, olen;
 	int rc = -1;
@@ -56,7 +67,7 @@ nip04_encrypt(const uint8_t sk[32], const uint8_t peer_pk[32],
 		errno = EINVAL;
 		return -1;
 	}
-	if (keys_ecdh_x(sk, peer_pk, key) == -1 || RAND_bytes(iv, sizeof(iv)) != 1)
+	if (keys_ecdh_x(sk, peer_pk, key) == -1)
 		goto out;
 	if ((ct = malloc(len + 16)) == NULL)
 		goto out;

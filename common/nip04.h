@@ -13,6 +13,9 @@
 /* *out malloc'd, NUL-terminated. */
 int	nip04_encrypt(const uint8_t sk[32], const uint8_t peer_pk[32],
 	    const char *plain, size_t len, char **out);
+/* Same with a given IV: for test vectors only (a reused IV leaks plaintext). */
+int	nip04_encrypt_iv(const uint8_t sk[32], const uint8_t peer_pk[32],
+	    const char *plain, size_t len, const uint8_t iv[16], char **out);
 /*
  * *plain malloc'd, NUL-terminated, *plainlen set. -1 on malformed payload,
  * bad padding or oversize input (never crashes on any bytes).

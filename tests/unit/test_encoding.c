@@ -1,0 +1,97 @@
+/*
+ * test_encoding.c: hex and strict base64 (RFC 4648 vectors; every
+ * non-canonical or malformed input that OpenSSL's decoder alone would let
+ * through).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoding.h"
+#include "t.h"
+
+TEST(hex)
+{
+	uint8_t b[4] = { 0x00, 0xab, 0xff, 0x10 }, o[4];
+	char h[9];
+
+	hex_encode(b, 4, h);
+	CHECK(strcmp(h, "00abff10") == 0);
+	CHECK(hex_decode("00ABff10", 8, o, 4) == 0 && memcmp(o, b, 4) == 0);
+	CHECK(hex_decode("00abff1", 7, o, 4) == -1);
+	CHECK(hex_decode("00abff100", 9, o, 4) == -1);
+	CHECK(hex_decode("00abfg10", 8, o, 4) == -1);
+	CHECK(hex_decode("00ab ff1", 8, o, 4) == -1);
+	CHECK(hex_decode(NULL, 0, o, 0) == -1);
+	CHECK(hex_decode("", 0, o, 0) == 0);
+	CHECK(hex_is_lower("00abff10", 8));
+	CHECK(!hex_is_lower("00ABff10", 8));
+	CHECK(!hex_is_lower("00abff1", 8));
+	CHECK(!hex_is_lower("00abff100", 8));	/* longer string is not exact */
+	CHECK(!hex_is_lower("00abff1g", 8));
+	CHECK(!hex_is_lower(NULL, 8));
+}
+
+/* RFC 4648 §10. */
+TEST(b64_rfc4648)
+{
+	static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const enc[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+	uint8_t *d;
+	char *e;
+	size_t i, n;
+
+	for (i = 0; i < 7; i++) {
+		REQUIRE(b64_encode((const uint8_t *)plain[i], strlen(plain[i]), &e) == 0);
+		CHECKF(strcmp(e, enc[i]) == 0, "encode %s -> %s", plain[i], e);
+		free(e);
+		REQUIRE(b64_decode(enc[i], strlen(enc[i]), &d, &n) == 0);
+		CHECKF(n == strlen(plain[i]) && memcmp(d, plain[i], n) == 0, "decode %s", enc[i]);
+		free(d);
+	}
+}
+
+TEST(b64_all_bytes)
+{
+	uint8_t in[256], *d;
+	char *e;
+	size_t i, n;
+
+	for (i = 0; i < 256; i++)
+		in[i] = (uint8_t)i;
+	for (i = 0; i <= 256; i += 17) {
+		REQUIRE(b64_encode(in, i, &e) == 0);
+		REQUIRE(b64_decode(e, strlen(e), &d, &n) == 0);
+		CHECK(n == i && memcmp(d, in, i) == 0);
+		free(d);
+		free(e);
+	}
+}
+
+TEST(b64_strict)
+{
+	static const char *const bad[] = {
+		"Zg", "Zg=", "Zm9", "Z===", "====", "Zg==Zg==", "Zm9v\n", " Zm9v", "Zm 9v",
+		"Zm9v=", "Zh==", "Zm9=", "Zm-v", "Zm_v", "Zm9v\0\0\0\0", "=Zm9", "Zm=v", "Z=9v",
+	};
+	static const size_t len[] = { 2, 3, 3, 4, 4, 8, 5, 5, 5, 5, 4, 4, 4, 4, 8, 4, 4, 4 };
+	uint8_t *d;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		CHECKF(b64_decode(bad[i], len[i], &d, &n) == -1 && errno == EINVAL, "accepted case %zu", i);
+	}
+	CHECK(b64_decode(NULL, 0, &d, &n) == -1);
+}
+
+int
+main(void)
+{
+	RUN(hex);
+	RUN(b64_rfc4648);
+	RUN(b64_all_bytes);
+	RUN(b64_strict);
+	T_DONE();
+}
