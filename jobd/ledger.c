@@ -1,0 +1,687 @@
+/*
+ * ledger.c: state_dir/jobs.db, the durable record of every job. SQLite in
+ * WAL mode with synchronous=FULL, so a state written here survives a
+ * kill -9 or a power cut before the side effect it announces (a publish,
+ * an infer, an invoice) happens. On start jobd loads the open jobs and
+ * replays them (job.c, job_replay_action).
+ *
+ * Tables: meta (schema version, online flag, newest request seen), jobs
+ * (one row per verified request), outbox (every signed event we publish,
+ * until a relay accepts it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "bech32.h"
+#include "encoding.h"
+#include "jobd.h"
+#include "log.h"
+
+#define SCHEMA_VERSION	"1"
+#define OUTBOX_MAX_TRIES 20
+#define OUTBOX_MAX_AGE_MS (24LL * 3600 * 1000)
+
+static const char *schema =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS jobs("
+	" id TEXT PRIMARY KEY, pubkey TEXT NOT NULL, kind INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL, done_ms INTEGER NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL, enc INTEGER NOT NULL DEFAULT 0,"
+	" relay TEXT NOT NULL DEFAULT '', request TEXT NOT NULL, params TEXT,"
+	" quote_msat INTEGER NOT NULL DEFAULT 0, price_msat INTEGER NOT NULL DEFAULT 0,"
+	" paid_msat INTEGER NOT NULL DEFAULT 0, bolt11 TEXT,"
+	" invoice_expires INTEGER NOT NULL DEFAULT 0,"
+	" prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+	" completion_tokens INTEGER NOT NULL DEFAULT 0,"
+	" text TEXT, result_id TEXT, error TEXT);"
+	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);"
+	"CREATE INDEX IF NOT EXISTS jobs_pubkey ON jobs(pubkey);"
+	"CREATE INDEX IF NOT EXISTS jobs_received ON jobs(received_ms);"
+	"CREATE TABLE IF NOT EXISTS outbox("
+	" id TEXT PRIMARY KEY, job TEXT, kind INTEGER NOT NULL, event TEXT NOT NULL,"
+	" relays TEXT, created_ms INTEGER NOT NULL, acked INTEGER NOT NULL DEFAULT 0,"
+	" tries INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS outbox_acked ON outbox(acked, created_ms);";
+
+int64_t
+ledger_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static int
+exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_warnx("ledger: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static sqlite3_stmt *
+prep(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("ledger: prepare: %s", sqlite3_errmsg(db));
+		return NULL;
+	}
+	return st;
+}
+
+/* Step a statement that returns no rows, then finalize it. */
+static int
+step_done(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("ledger: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? (const char *)s : "";
+}
+
+/*
+ * Open (creating) the ledger. Refuses a database written by a newer
+ * schema: silently misreading job states would break exactly-once.
+ */
+int
+ledger_open(sqlite3 **dbp, const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	char ver[32];
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (exec(db, "PRAGMA journal_mode=WAL;") == -1 ||
+	    exec(db, "PRAGMA synchronous=FULL;") == -1 ||
+	    exec(db, schema) == -1) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	if (ledger_meta_get(db, "schema_version", ver, sizeof(ver)) == 0) {
+		if (strcmp(ver, SCHEMA_VERSION) != 0) {
+			snprintf(err, errlen, "%s: schema version %s, this jobd knows %s",
+			    path, ver, SCHEMA_VERSION);
+			sqlite3_close(db);
+			return -1;
+		}
+	} else if (ledger_meta_set(db, "schema_version", SCHEMA_VERSION) == -1) {
+		snprintf(err, errlen, "%s: cannot write schema version", path);
+		sqlite3_close(db);
+		return -1;
+	}
+	*dbp = db;
+	return 0;
+}
+
+void
+ledger_close(sqlite3 *db)
+{
+	if (db != NULL)
+		sqlite3_close(db);
+}
+
+/* 0 and the value in buf, or -1 if the key is not there. */
+int
+ledger_meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
+{
+	sqlite3_stmt *st = prep(db, "SELECT value FROM meta WHERE key = ?");
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(buf, len, "%s", col_text(st, 0));
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+ledger_meta_set(sqlite3 *db, const char *key, const char *val)
+{
+	sqlite3_stmt *st = prep(db, "INSERT INTO meta(key, value) VALUES(?, ?) "
+	    "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
+	return step_done(db, st);
+}
+
+/* 1 if a job with this id is recorded, 0 if not, -1 on error. */
+int
+ledger_has(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st = prep(db, "SELECT 1 FROM jobs WHERE id = ?");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+ledger_job_state(sqlite3 *db, const char *id, char *state, size_t len)
+{
+	sqlite3_stmt *st = prep(db, "SELECT state FROM jobs WHERE id = ?");
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(state, len, "%s", col_text(st, 0));
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The parts of a job that are not columns: what it runs. malloc'd JSON. */
+static char *
+params_json(const struct job *j)
+{
+	cJSON *o = cJSON_CreateObject(), *rel;
+	char *s;
+	int i;
+
+	if (o == NULL)
+		return NULL;
+	if (j->prompt != NULL)
+		cJSON_AddStringToObject(o, "prompt", j->prompt);
+	cJSON_AddStringToObject(o, "model", j->req.model);
+	cJSON_AddStringToObject(o, "asked_model", j->req.asked_model);
+	cJSON_AddNumberToObject(o, "max_tokens", j->req.max_tokens);
+	cJSON_AddNumberToObject(o, "temperature", j->req.temperature);
+	cJSON_AddNumberToObject(o, "top_k", j->req.top_k);
+	cJSON_AddNumberToObject(o, "top_p", j->req.top_p);
+	cJSON_AddNumberToObject(o, "frequency_penalty", j->req.frequency_penalty);
+	cJSON_AddNumberToObject(o, "bid_msat", (double)j->req.bid_msat);
+	if ((rel = cJSON_AddArrayToObject(o, "relays")) != NULL)
+		for (i = 0; i < j->req.nrelays; i++)
+			cJSON_AddItemToArray(rel, cJSON_CreateString(j->req.relays[i]));
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static void
+params_load(struct job *j, const char *json)
+{
+	cJSON *o = cJSON_Parse(json), *v, *rel;
+
+	if (o == NULL)
+		return;
+	if (cJSON_IsString(v = cJSON_GetObjectItem(o, "prompt")))
+		j->prompt = strdup(v->valuestring);
+	if (cJSON_IsString(v = cJSON_GetObjectItem(o, "model")))
+		snprintf(j->req.model, sizeof(j->req.model), "%s", v->valuestring);
+	if (cJSON_IsString(v = cJSON_GetObjectItem(o, "asked_model")))
+		snprintf(j->req.asked_model, sizeof(j->req.asked_model), "%s", v->valuestring);
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "max_tokens")))
+		j->req.max_tokens = v->valueint;
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "temperature")))
+		j->req.temperature = v->valuedouble;
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "top_k")))
+		j->req.top_k = v->valueint;
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "top_p")))
+		j->req.top_p = v->valuedouble;
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "frequency_penalty")))
+		j->req.frequency_penalty = v->valuedouble;
+	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "bid_msat")))
+		j->req.bid_msat = (int64_t)v->valuedouble;
+	rel = cJSON_GetObjectItem(o, "relays");
+	cJSON_ArrayForEach(v, rel)
+		if (cJSON_IsString(v) && j->req.nrelays < JOBD_MAX_RELAYS &&
+		    (j->req.relays[j->req.nrelays] = strdup(v->valuestring)) != NULL)
+			j->req.nrelays++;
+	cJSON_Delete(o);
+}
+
+/*
+ * Record a new job. Returns 1 if inserted, 0 if the id was already there
+ * (the durable dedupe), -1 on error.
+ */
+int
+ledger_insert(sqlite3 *db, const struct job *j)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = prep(db, "INSERT OR IGNORE INTO jobs(id, pubkey, kind, created_at, "
+	    "received_ms, updated_ms, state, enc, relay, request, error) "
+	    "VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, j->pubkey, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, j->kind);
+	sqlite3_bind_int64(st, 4, j->created_at);
+	sqlite3_bind_int64(st, 5, j->received_ms);
+	sqlite3_bind_int64(st, 6, ledger_now_ms());
+	sqlite3_bind_text(st, 7, job_state_name(j->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 8, j->enc);
+	sqlite3_bind_text(st, 9, j->relay, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, j->request_json, -1, SQLITE_STATIC);
+	if (j->error[0])
+		sqlite3_bind_text(st, 11, j->error, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("ledger: insert %s: %s", j->id, sqlite3_errmsg(db));
+		return -1;
+	}
+	return sqlite3_changes(db) > 0 ? 1 : 0;
+}
+
+/* Write every mutable field of a job. */
+int
+ledger_save(sqlite3 *db, const struct job *j)
+{
+	sqlite3_stmt *st;
+	char *params = params_json(j);
+	int rc;
+
+	if (params == NULL)
+		return -1;
+	st = prep(db, "UPDATE jobs SET updated_ms=?, state=?, enc=?, params=?, "
+	    "quote_msat=?, price_msat=?, paid_msat=?, bolt11=?, invoice_expires=?, "
+	    "prompt_tokens=?, completion_tokens=?, text=?, result_id=?, error=?, "
+	    "done_ms = CASE WHEN ?13 IS NOT NULL AND done_ms = 0 THEN ?1 ELSE done_ms END "
+	    "WHERE id=?15");
+	if (st == NULL) {
+		free(params);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, ledger_now_ms());
+	sqlite3_bind_text(st, 2, job_state_name(j->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, j->enc);
+	sqlite3_bind_text(st, 4, params, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, j->quote_msat);
+	sqlite3_bind_int64(st, 6, j->price_msat);
+	sqlite3_bind_int64(st, 7, j->paid_msat);
+	if (j->bolt11)
+		sqlite3_bind_text(st, 8, j->bolt11, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, j->invoice_expires);
+	sqlite3_bind_int(st, 10, j->prompt_tokens);
+	sqlite3_bind_int(st, 11, j->completion_tokens);
+	if (j->text)
+		sqlite3_bind_text(st, 12, j->text, -1, SQLITE_STATIC);
+	if (j->result_id[0])
+		sqlite3_bind_text(st, 13, j->result_id, -1, SQLITE_STATIC);
+	if (j->error[0])
+		sqlite3_bind_text(st, 14, j->error, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 15, j->id, -1, SQLITE_STATIC);
+	rc = step_done(db, st);
+	free(params);
+	return rc;
+}
+
+static struct job *
+job_from_row(sqlite3_stmt *st)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	snprintf(j->id, sizeof(j->id), "%s", col_text(st, 0));
+	snprintf(j->pubkey, sizeof(j->pubkey), "%s", col_text(st, 1));
+	hex_decode(j->pubkey, 64, j->pk, 32);
+	j->kind = sqlite3_column_int(st, 2);
+	j->created_at = sqlite3_column_int64(st, 3);
+	j->received_ms = sqlite3_column_int64(st, 4);
+	j->state = job_state_parse(col_text(st, 5));
+	j->enc = sqlite3_column_int(st, 6);
+	snprintf(j->relay, sizeof(j->relay), "%s", col_text(st, 7));
+	j->request_json = strdup(col_text(st, 8));
+	j->req.bid_msat = -1;
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+		params_load(j, col_text(st, 9));
+	j->quote_msat = sqlite3_column_int64(st, 10);
+	j->price_msat = sqlite3_column_int64(st, 11);
+	j->paid_msat = sqlite3_column_int64(st, 12);
+	if (sqlite3_column_type(st, 13) != SQLITE_NULL)
+		j->bolt11 = strdup(col_text(st, 13));
+	j->invoice_expires = sqlite3_column_int64(st, 14);
+	j->prompt_tokens = sqlite3_column_int(st, 15);
+	j->completion_tokens = sqlite3_column_int(st, 16);
+	if (sqlite3_column_type(st, 17) != SQLITE_NULL)
+		j->text = strdup(col_text(st, 17));
+	snprintf(j->result_id, sizeof(j->result_id), "%s", col_text(st, 18));
+	snprintf(j->error, sizeof(j->error), "%s", col_text(st, 19));
+	if (j->request_json == NULL || (int)j->state < 0) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/*
+ * Load every open job (not closed, received within max_age_s; older open
+ * jobs are closed as expired: nobody waits for them any more), oldest
+ * first, appended to *head. Returns the number loaded or -1.
+ */
+int
+ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
+{
+	sqlite3_stmt *st;
+	struct job **tail = head, *j;
+	int n = 0;
+
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	st = prep(db, "UPDATE jobs SET state='expired', updated_ms=?1, "
+	    "error='not finished in time' WHERE state IN ('received','quoted',"
+	    "'payment-required','queued') AND received_ms < ?1 - ?2");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, ledger_now_ms());
+	sqlite3_bind_int64(st, 2, max_age_s * 1000);
+	if (step_done(db, st) == -1)
+		return -1;
+	st = prep(db, "SELECT id, pubkey, kind, created_at, received_ms, state, enc, "
+	    "relay, request, params, quote_msat, price_msat, paid_msat, bolt11, "
+	    "invoice_expires, prompt_tokens, completion_tokens, text, result_id, error "
+	    "FROM jobs WHERE state NOT IN ('acked','rejected','error','cancelled','expired') "
+	    "ORDER BY received_ms, rowid");
+	if (st == NULL)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if ((j = job_from_row(st)) == NULL) {
+			log_warnx("ledger: unreadable job row skipped");
+			continue;
+		}
+		*tail = j;
+		tail = &j->next;
+		n++;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+int
+ledger_outbox_put(sqlite3 *db, const char *id, const char *job, int kind,
+    const char *json, const char *relays_json)
+{
+	sqlite3_stmt *st = prep(db, "INSERT OR IGNORE INTO outbox(id, job, kind, event, "
+	    "relays, created_ms) VALUES(?,?,?,?,?,?)");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (job)
+		sqlite3_bind_text(st, 2, job, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, kind);
+	sqlite3_bind_text(st, 4, json, -1, SQLITE_STATIC);
+	if (relays_json)
+		sqlite3_bind_text(st, 5, relays_json, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, ledger_now_ms());
+	return step_done(db, st);
+}
+
+/* A relay accepted event id. Returns the number of rows changed. */
+int
+ledger_outbox_ack(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st = prep(db, "UPDATE outbox SET acked = 1 WHERE id = ? AND acked = 0");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (step_done(db, st) == -1)
+		return -1;
+	return sqlite3_changes(db);
+}
+
+/*
+ * Call fn for every event not yet accepted by a relay, created at least
+ * older_than_ms ago (0: all), within the last day, tried fewer than
+ * OUTBOX_MAX_TRIES times. Counts the try.
+ */
+int
+ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
+    void (*fn)(void *, const char *json, const char *relays), void *arg)
+{
+	sqlite3_stmt *st;
+	int64_t now = ledger_now_ms();
+	int n = 0;
+
+	st = prep(db, "SELECT id, event, relays FROM outbox WHERE acked = 0 AND "
+	    "created_ms <= ?1 AND created_ms > ?2 AND tries < ?3 ORDER BY created_ms LIMIT 500");
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now - older_than_ms);
+	sqlite3_bind_int64(st, 2, now - OUTBOX_MAX_AGE_MS);
+	sqlite3_bind_int(st, 3, OUTBOX_MAX_TRIES);
+	exec(db, "BEGIN");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		sqlite3_stmt *up = prep(db, "UPDATE outbox SET tries = tries + 1 WHERE id = ?");
+
+		if (up != NULL) {
+			sqlite3_bind_text(up, 1, col_text(st, 0), -1, SQLITE_TRANSIENT);
+			step_done(db, up);
+		}
+		fn(arg, col_text(st, 1), sqlite3_column_type(st, 2) == SQLITE_NULL ?
+		    NULL : col_text(st, 2));
+		n++;
+	}
+	sqlite3_finalize(st);
+	exec(db, "COMMIT");
+	return n;
+}
+
+/*
+ * The result event and the job's move to "published" in one transaction:
+ * after a crash either both are there (re-send the same event) or neither
+ * (build it again; nothing was sent).
+ */
+int
+ledger_result_store(sqlite3 *db, const struct job *j, const char *json,
+    const char *relays_json)
+{
+	if (exec(db, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	if (ledger_outbox_put(db, j->result_id, j->id, j->kind + 1000, json,
+	    relays_json) == -1 || ledger_save(db, j) == -1) {
+		exec(db, "ROLLBACK");
+		return -1;
+	}
+	return exec(db, "COMMIT");
+}
+
+/* Record a payment. Returns 1 if newly recorded, 0 if known or no such job, -1. */
+int
+ledger_set_paid(sqlite3 *db, const char *id, int64_t paid_msat)
+{
+	sqlite3_stmt *st = prep(db, "UPDATE jobs SET paid_msat = ?, updated_ms = ? "
+	    "WHERE id = ? AND paid_msat = 0");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, paid_msat);
+	sqlite3_bind_int64(st, 2, ledger_now_ms());
+	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+	if (step_done(db, st) == -1)
+		return -1;
+	return sqlite3_changes(db) > 0 ? 1 : 0;
+}
+
+/* Results delivered to pubkey and still not paid (pay-after). */
+int
+ledger_unpaid_count(sqlite3 *db, const char *pubkey)
+{
+	sqlite3_stmt *st = prep(db, "SELECT count(*) FROM jobs WHERE pubkey = ? AND "
+	    "state IN ('published','acked') AND price_msat > 0 AND paid_msat < price_msat");
+	int n = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, pubkey, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static cJSON *
+job_row_json(sqlite3_stmt *st)
+{
+	cJSON *o = cJSON_CreateObject();
+	uint8_t pk[32];
+	char npub[100] = "";
+	int64_t price = sqlite3_column_int64(st, 6), paid = sqlite3_column_int64(st, 7);
+
+	if (o == NULL)
+		return NULL;
+	if (hex_decode(col_text(st, 2), 64, pk, 32) == 0)
+		nip19_encode("npub", pk, npub, sizeof(npub));
+	cJSON_AddStringToObject(o, "id", col_text(st, 0));
+	cJSON_AddStringToObject(o, "state", col_text(st, 1));
+	cJSON_AddStringToObject(o, "requester", col_text(st, 2));
+	cJSON_AddStringToObject(o, "npub", npub);
+	cJSON_AddNumberToObject(o, "kind", sqlite3_column_int(st, 3));
+	cJSON_AddBoolToObject(o, "encrypted", sqlite3_column_int(st, 4) != 0);
+	cJSON_AddStringToObject(o, "encryption", sqlite3_column_int(st, 4) == ENC_NIP04 ?
+	    "nip04" : sqlite3_column_int(st, 4) == ENC_NIP44 ? "nip44" : "none");
+	cJSON_AddNumberToObject(o, "quote_msat", (double)sqlite3_column_int64(st, 5));
+	cJSON_AddNumberToObject(o, "price_msat", (double)price);
+	cJSON_AddNumberToObject(o, "paid_msat", (double)paid);
+	cJSON_AddBoolToObject(o, "paid", price > 0 && paid >= price);
+	cJSON_AddNumberToObject(o, "prompt_tokens", sqlite3_column_int(st, 8));
+	cJSON_AddNumberToObject(o, "completion_tokens", sqlite3_column_int(st, 9));
+	cJSON_AddNumberToObject(o, "created_at", (double)sqlite3_column_int64(st, 10));
+	cJSON_AddNumberToObject(o, "received_at", (double)(sqlite3_column_int64(st, 11) / 1000));
+	cJSON_AddNumberToObject(o, "updated_at", (double)(sqlite3_column_int64(st, 12) / 1000));
+	if (sqlite3_column_type(st, 13) != SQLITE_NULL)
+		cJSON_AddStringToObject(o, "result_id", col_text(st, 13));
+	else
+		cJSON_AddNullToObject(o, "result_id");
+	if (sqlite3_column_type(st, 14) != SQLITE_NULL)
+		cJSON_AddStringToObject(o, "error", col_text(st, 14));
+	else
+		cJSON_AddNullToObject(o, "error");
+	return o;
+}
+
+/* The newest `limit` jobs, for dvmctl jobs. */
+cJSON *
+ledger_jobs_json(sqlite3 *db, int limit)
+{
+	sqlite3_stmt *st;
+	cJSON *arr = cJSON_CreateArray(), *o;
+
+	if (arr == NULL)
+		return NULL;
+	st = prep(db, "SELECT id, state, pubkey, kind, enc, quote_msat, price_msat, "
+	    "paid_msat, prompt_tokens, completion_tokens, created_at, received_ms, "
+	    "updated_ms, result_id, error FROM jobs ORDER BY received_ms DESC, rowid DESC "
+	    "LIMIT ?");
+	if (st == NULL)
+		return arr;
+	sqlite3_bind_int(st, 1, limit);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if ((o = job_row_json(st)) != NULL)
+			cJSON_AddItemToArray(arr, o);
+	sqlite3_finalize(st);
+	return arr;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Latency (request seen -> result published) percentiles of the last 1000 results. */
+static void
+stats_latency(sqlite3 *db, cJSON *out)
+{
+	sqlite3_stmt *st = prep(db, "SELECT done_ms - received_ms FROM jobs WHERE "
+	    "done_ms > 0 ORDER BY received_ms DESC LIMIT 1000");
+	int64_t v[1000];
+	size_t n = 0;
+	cJSON *lat = cJSON_AddObjectToObject(out, "latency_ms");
+
+	if (st == NULL || lat == NULL) {
+		sqlite3_finalize(st);
+		return;
+	}
+	while (n < 1000 && sqlite3_step(st) == SQLITE_ROW)
+		v[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	qsort(v, n, sizeof(v[0]), cmp_i64);
+	cJSON_AddNumberToObject(lat, "p50", n ? (double)v[(n - 1) * 50 / 100] : 0);
+	cJSON_AddNumberToObject(lat, "p90", n ? (double)v[(n - 1) * 90 / 100] : 0);
+	cJSON_AddNumberToObject(lat, "p99", n ? (double)v[(n - 1) * 99 / 100] : 0);
+	cJSON_AddNumberToObject(lat, "n", (double)n);
+}
+
+/* The ledger's part of dvmctl stats. */
+cJSON *
+ledger_stats_json(sqlite3 *db)
+{
+	cJSON *o = cJSON_CreateObject(), *by, *tok;
+	sqlite3_stmt *st;
+
+	if (o == NULL)
+		return NULL;
+	by = cJSON_AddObjectToObject(o, "jobs_by_state");
+	if ((st = prep(db, "SELECT state, count(*) FROM jobs GROUP BY state")) != NULL) {
+		while (sqlite3_step(st) == SQLITE_ROW)
+			cJSON_AddNumberToObject(by, col_text(st, 0), sqlite3_column_int(st, 1));
+		sqlite3_finalize(st);
+	}
+	tok = cJSON_AddObjectToObject(o, "tokens");
+	if ((st = prep(db, "SELECT total(prompt_tokens), total(completion_tokens), "
+	    "total(CASE WHEN bolt11 IS NOT NULL THEN max(price_msat, quote_msat) ELSE 0 END), "
+	    "total(paid_msat) FROM jobs")) != NULL) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			cJSON_AddNumberToObject(tok, "prompt", sqlite3_column_double(st, 0));
+			cJSON_AddNumberToObject(tok, "completion", sqlite3_column_double(st, 1));
+			cJSON_AddNumberToObject(o, "sats_invoiced",
+			    (double)((int64_t)sqlite3_column_double(st, 2) / 1000));
+			cJSON_AddNumberToObject(o, "sats_received",
+			    (double)((int64_t)sqlite3_column_double(st, 3) / 1000));
+		}
+		sqlite3_finalize(st);
+	}
+	stats_latency(db, o);
+	return o;
+}

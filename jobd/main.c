@@ -1,0 +1,297 @@
+/*
+ * jobd: the hub of sellcompute. Holds the Nostr key and the job ledger;
+ * turns job requests relayd hands it into inference (inferd), invoices
+ * (invoiced), and signed feedback and results (back through relayd).
+ *
+ * Life: parse args and config; load the key; open the ledger and load the
+ * open jobs; bind control.sock; first connection attempt to each spoke;
+ * readiness; one poll loop; on SIGTERM close everything and exit 0 (open
+ * jobs resume from the ledger on the next start).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bech32.h"
+#include "jobd.h"
+#include "log.h"
+#include "loop.h"
+
+#define TICK_MS			15000
+#define RATELIMIT_TABLE		4096
+#define OUTBOX_RETRY_AFTER_MS	60000
+#define FETCH_GIVE_UP_MS	30000
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: jobd [-c FILE] [--notify-fd N] [-v] [--help]\n"
+"\n"
+"The hub of a sellcompute NIP-90 text-generation provider. jobd holds the\n"
+"Nostr secret key and the job ledger (state_dir/jobs.db). It connects to\n"
+"relayd, inferd and invoiced on their sockets in state_dir/run/ (reconnecting\n"
+"with backoff), validates job requests (kinds in job_kinds, default 5050),\n"
+"prices them, runs them, and publishes signed kind-7000 feedback and\n"
+"kind-6xxx results. dvmctl talks to it on state_dir/run/control.sock.\n"
+"\n"
+"  -c FILE         read the config from FILE (dvm.conf; DVM_<KEY> environment\n"
+"                  variables override it)\n"
+"  --notify-fd N   write a newline to fd N once ready (ledger open, control\n"
+"                  socket bound, first connection attempt to each spoke made)\n"
+"  -v              log debug lines\n"
+"  --help          this text\n"
+"\n"
+"Signals: SIGTERM/SIGINT exit cleanly (open jobs resume on the next start);\n"
+"SIGHUP re-reads prices and limits without dropping jobs.\n"
+"Exit: 0 clean, 100 bad usage/config/key, 111 temporary failure.\n"
+"See docs/jobd.8.md and docs/NOSTR.md.\n");
+}
+
+static void
+replay_local(struct jobd *jd)
+{
+	struct job *j, *next;
+
+	for (j = jd->jobs; j != NULL; j = next) {
+		enum payment_mode mode = j->quote_msat > 0 ? PAY_BEFORE :
+		    jd->conf.wallet == WALLET_NONE ? PAY_FREE : jd->conf.payment_mode;
+
+		next = j->next;
+		switch (job_replay_action(j->state, mode)) {
+		case ACT_ACK_PAID:
+			/* invoiced re-sends paid until acked: ack goes out then */
+			job_set_state(jd, j, ST_QUEUED);
+			break;
+		case ACT_INFER:
+			jd->running++;
+			break;
+		case ACT_RESOLVE:
+			j->pending = 0;
+			ingest_resolve(jd, j);
+			break;
+		case ACT_RESULT:
+			if (publish_result(jd, j) >= 0)
+				publish_feedback(jd, j, "success", "done", j->bolt11 != NULL, NULL);
+			break;
+		default:
+			break;
+		}
+	}
+	job_schedule(jd);
+}
+
+static void
+tick(struct loop *l, void *arg)
+{
+	struct jobd *jd = arg;
+	static unsigned n;
+	struct job *j, *next;
+	int64_t now = now_unix();
+
+	spoke_poll_health(jd);
+	if (++n % (OUTBOX_RETRY_AFTER_MS / TICK_MS) == 0)
+		publish_replay(jd, OUTBOX_RETRY_AFTER_MS);
+	for (j = jd->jobs; j != NULL; j = next) {
+		next = j->next;
+		if (j->state == ST_RECEIVED && j->pending > 0 &&
+		    ledger_now_ms() - j->received_ms > FETCH_GIVE_UP_MS) {
+			jd->rejections[REJ_BAD_INPUT]++;
+			job_fail(jd, j, ST_REJECTED, "inputs could not be fetched in time");
+		} else if (j->state == ST_PAYMENT_REQUIRED && j->invoice_expires > 0 &&
+		    now > j->invoice_expires + 30) {
+			cJSON *m = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(m, "op", "lookup");
+			cJSON_AddStringToObject(m, "job", j->id);
+			spoke_send(jd, SPOKE_INVOICED, m);
+		}
+	}
+	jd->tick_timer = loop_add_timer(l, TICK_MS, tick, jd);
+}
+
+/*
+ * SIGHUP: prices, limits and texts change now; where things live
+ * (state_dir, the key, the sockets) needs a restart.
+ */
+static void
+reload(struct jobd *jd)
+{
+	struct conf nc;
+	char err[512], *tmp;
+
+	if (conf_load(&nc, jd->conf_path, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the old config", err);
+		return;
+	}
+	if (strcmp(nc.state_dir, jd->conf.state_dir) != 0 ||
+	    strcmp(nc.secret_key_file, jd->conf.secret_key_file) != 0)
+		log_warnx("reload: state_dir and secret_key_file need a restart; kept");
+	tmp = nc.state_dir;
+	nc.state_dir = jd->conf.state_dir;
+	jd->conf.state_dir = tmp;
+	tmp = nc.secret_key_file;
+	nc.secret_key_file = jd->conf.secret_key_file;
+	jd->conf.secret_key_file = tmp;
+	conf_free(&jd->conf);
+	jd->conf = nc;
+	if (log_parse_level(jd->conf.log_level) >= 0)
+		log_set_level(log_parse_level(jd->conf.log_level));
+	spoke_subscribe_jobs(jd);
+	job_schedule(jd);
+	log_info("config reloaded");
+}
+
+static void
+on_signal(struct loop *l, int signo, void *arg)
+{
+	struct jobd *jd = arg;
+
+	if (signo == SIGHUP) {
+		reload(jd);
+		return;
+	}
+	if (signo == SIGTERM || signo == SIGINT) {
+		log_info("stopping");
+		jd->stopping = 1;
+		loop_stop(l);
+	}
+}
+
+static void
+parse_args(int argc, char **argv, const char **conf_path, int *notify_fd, int *verbose)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "notify-fd", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char *end;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:hv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			*conf_path = optarg;
+			break;
+		case 'n':
+			errno = 0;
+			*notify_fd = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || errno || *notify_fd < 0) {
+				fprintf(stderr, "jobd: --notify-fd: not a file descriptor\n");
+				exit(EXIT_PERM);
+			}
+			break;
+		case 'v':
+			*verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(EXIT_PERM);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(EXIT_PERM);
+	}
+}
+
+static void
+make_dirs(const struct conf *c)
+{
+	char run[1024];
+
+	if (mkdir(c->state_dir, 0700) == -1 && errno != EEXIST)
+		fatal(EXIT_TEMP, "mkdir %s", c->state_dir);
+	snprintf(run, sizeof(run), "%s/run", c->state_dir);
+	if (mkdir(run, 0750) == -1 && errno != EEXIST)
+		fatal(EXIT_TEMP, "mkdir %s", run);
+}
+
+static void
+open_state(struct jobd *jd)
+{
+	char path[1024], err[512], buf[8];
+
+	if (keys_load_file(jd->conf.secret_key_file, &jd->kp, err, sizeof(err)) == -1)
+		fatalx(EXIT_PERM, "secret key: %s (create one with: scripts/dvm keygen)", err);
+	nip19_encode("npub", jd->kp.pk, jd->npub, sizeof(jd->npub));
+	make_dirs(&jd->conf);
+	snprintf(path, sizeof(path), "%s/jobs.db", jd->conf.state_dir);
+	if (ledger_open(&jd->db, path, err, sizeof(err)) == -1)
+		fatalx(EXIT_TEMP, "ledger: %s", err);
+	jd->online = jd->conf.start_online;
+	if (ledger_meta_get(jd->db, "online", buf, sizeof(buf)) == 0)
+		jd->online = buf[0] == '1';
+	if (ratelimit_init(&jd->rl, RATELIMIT_TABLE) == -1)
+		fatal(EXIT_TEMP, "ratelimit");
+}
+
+static void
+cleanup(struct jobd *jd)
+{
+	struct job *j;
+
+	control_close(jd);
+	spoke_close_all(jd);
+	while ((j = jd->jobs) != NULL) {
+		jd->jobs = j->next;
+		job_free(j);
+	}
+	ledger_close(jd->db);
+	ratelimit_free(&jd->rl);
+	keys_wipe(&jd->kp);
+	conf_free(&jd->conf);
+	loop_free(jd->loop);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct jobd jd;
+	const char *conf_path = NULL;
+	int notify_fd = -1, verbose = 0, n, lvl;
+	char err[512];
+
+	log_init("jobd", LOG_INFO);
+	parse_args(argc, argv, &conf_path, &notify_fd, &verbose);
+	if (conf_load(&jd.conf, conf_path, err, sizeof(err)) == -1)
+		fatalx(EXIT_PERM, "config: %s", err);
+	jd.conf_path = conf_path;
+	lvl = log_parse_level(jd.conf.log_level);
+	log_set_level(verbose ? LOG_DEBUG : lvl >= 0 ? (enum log_level)lvl : LOG_INFO);
+	jd.ctl_fd = -1;
+	jd.started = now_unix();
+	if ((jd.loop = loop_new()) == NULL)
+		fatal(EXIT_TEMP, "loop");
+	loop_on_signal(jd.loop, on_signal, &jd);
+	open_state(&jd);
+
+	spoke_init(&jd);
+	if ((n = ledger_load_open(jd.db, &jd.jobs, 24 * 3600)) == -1)
+		fatalx(EXIT_TEMP, "ledger: cannot load open jobs");
+	if (n > 0)
+		log_info("resuming %d open job(s) from the ledger", n);
+	replay_local(&jd);
+	if (control_open(&jd) == -1)
+		fatal(EXIT_TEMP, "control socket %s", jd.ctl_path);
+	spoke_connect_all(&jd);
+	log_info("ready: %s (%s), %s, payment %s", jd.npub, jd.online ? "online" : "offline",
+	    jd.conf.model, jd.conf.wallet == WALLET_NONE ? "free" :
+	    conf_payment_mode_name(jd.conf.payment_mode));
+	notify_ready(notify_fd);
+	jd.tick_timer = loop_add_timer(jd.loop, TICK_MS, tick, &jd);
+
+	loop_run(jd.loop);
+
+	cleanup(&jd);
+	return 0;
+}

@@ -1,0 +1,382 @@
+/*
+ * publish.c: the events jobd signs. Results (kind+1000) and feedback
+ * (7000) for jobs, the NIP-89 handler announcement (31990) and NIP-42
+ * auth (22242). Every event except partial feedback and auth is stored in
+ * the ledger's outbox, signed, before it goes to relayd, and re-sent until
+ * a relay accepts it: after a crash the same event (same id) goes out,
+ * never a second, different one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobd.h"
+#include "log.h"
+#include "loop.h"
+#include "nip04.h"
+#include "nip44.h"
+
+/* The longest prefix of s[0..len) not over max bytes that ends on a UTF-8 boundary. */
+size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t n;
+
+	if (len <= max)
+		return len;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Encrypt plain for pk in the scheme enc. malloc'd payload or NULL. */
+char *
+publish_encrypt(struct jobd *jd, const uint8_t pk[32], enum job_enc enc,
+    const char *plain, size_t len)
+{
+	uint8_t ck[32];
+	char *out = NULL;
+	int rc;
+
+	if (enc == ENC_NIP04) {
+		if (nip04_encrypt(jd->kp.sk, pk, plain, len, &out) == -1)
+			return NULL;
+		return out;
+	}
+	if (len == 0 || len > NIP44_MAX_PLAIN)
+		return NULL;
+	if (nip44_conversation_key(jd->kp.sk, pk, ck) == -1)
+		return NULL;
+	rc = nip44_encrypt(ck, plain, len, NULL, &out);
+	memset(ck, 0, sizeof(ck));
+	return rc == -1 ? NULL : out;
+}
+
+static const char *enc_tag[1] = { "encrypted" };
+
+static cJSON *
+relays_array(const struct job *j)
+{
+	cJSON *a = cJSON_CreateArray();
+	int i;
+
+	for (i = 0; a != NULL && j != NULL && i < j->req.nrelays; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(j->req.relays[i]));
+	return a;
+}
+
+static void
+send_publish(struct jobd *jd, cJSON *event, cJSON *relays)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	if (m == NULL) {
+		cJSON_Delete(event);
+		cJSON_Delete(relays);
+		return;
+	}
+	cJSON_AddStringToObject(m, "op", "publish");
+	cJSON_AddItemToObject(m, "event", event);
+	if (relays != NULL && cJSON_GetArraySize(relays) > 0)
+		cJSON_AddItemToObject(m, "relays", relays);
+	else
+		cJSON_Delete(relays);
+	spoke_send(jd, SPOKE_RELAYD, m);
+}
+
+/*
+ * Sign ev, store it in the outbox (unless store is 0), send it. The job
+ * gives the extra relays. Frees ev. Returns 0 or -1 (nothing sent).
+ */
+static int
+sign_store_send(struct jobd *jd, struct event *ev, const struct job *j, int store)
+{
+	char *json = NULL, *rel = NULL;
+	cJSON *relays = relays_array(j), *obj;
+	int rc = -1;
+
+	if (event_sign(ev, &jd->kp) == -1 || (json = event_to_json(ev)) == NULL)
+		goto out;
+	if (store) {
+		rel = relays ? cJSON_PrintUnformatted(relays) : NULL;
+		if (ledger_outbox_put(jd->db, ev->idhex, j ? j->id : NULL, ev->kind, json,
+		    rel) == -1)
+			goto out;
+	}
+	if ((obj = event_to_cjson(ev)) == NULL)
+		goto out;
+	send_publish(jd, obj, relays);
+	relays = NULL;
+	rc = 0;
+out:
+	cJSON_Delete(relays);
+	free(json);
+	free(rel);
+	event_free(ev);
+	return rc;
+}
+
+static int
+amount_tag(struct event *ev, const struct job *j)
+{
+	char msat[32];
+	int64_t a = j->quote_msat > 0 ? j->quote_msat : j->price_msat;
+
+	snprintf(msat, sizeof(msat), "%lld", (long long)a);
+	return event_add_tagv(ev, "amount", msat, j->bolt11, NULL);
+}
+
+/* Encrypted feedback: status, amount and content go inside (NDVM's layout). */
+static char *
+feedback_secret(struct jobd *jd, const struct job *j, const char *status,
+    const char *msg, int with_amount, const char *content)
+{
+	cJSON *a = cJSON_CreateArray(), *t;
+	char *plain, *out = NULL, msat[32];
+	size_t n;
+
+	if (a == NULL)
+		return NULL;
+	t = cJSON_CreateArray();
+	cJSON_AddItemToArray(t, cJSON_CreateString("status"));
+	cJSON_AddItemToArray(t, cJSON_CreateString(status));
+	cJSON_AddItemToArray(t, cJSON_CreateString(msg ? msg : ""));
+	cJSON_AddItemToArray(a, t);
+	if (with_amount && j->bolt11) {
+		snprintf(msat, sizeof(msat), "%lld", (long long)(j->quote_msat > 0 ?
+		    j->quote_msat : j->price_msat));
+		t = cJSON_CreateArray();
+		cJSON_AddItemToArray(t, cJSON_CreateString("amount"));
+		cJSON_AddItemToArray(t, cJSON_CreateString(msat));
+		cJSON_AddItemToArray(t, cJSON_CreateString(j->bolt11));
+		cJSON_AddItemToArray(a, t);
+	}
+	if (content != NULL) {
+		t = cJSON_CreateArray();
+		cJSON_AddItemToArray(t, cJSON_CreateString("content"));
+		cJSON_AddItemToArray(t, cJSON_CreateString(content));
+		cJSON_AddItemToArray(a, t);
+	}
+	plain = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	if (plain == NULL)
+		return NULL;
+	n = strlen(plain);
+	if (j->enc == ENC_NIP44 && n > NIP44_MAX_PLAIN)
+		log_warnx("job %.12s: feedback too long to encrypt", j->id);
+	else
+		out = publish_encrypt(jd, j->pk, j->enc, plain, n);
+	free(plain);
+	return out;
+}
+
+/*
+ * Kind-7000 feedback. Plain: status (with msg), e, p, amount when asked
+ * for; content is the partial text or empty. Encrypted like the request:
+ * outer tags e, p, encrypted; the rest inside the content.
+ */
+int
+publish_feedback(struct jobd *jd, const struct job *j, const char *status,
+    const char *msg, int with_amount, const char *content)
+{
+	struct event ev;
+	char *secret = NULL;
+
+	if (j->enc != ENC_NONE &&
+	    (secret = feedback_secret(jd, j, status, msg, with_amount, content)) == NULL)
+		return -1;
+	if (event_init(&ev, 7000, secret ? secret : content ? content : "", 0) == -1) {
+		free(secret);
+		return -1;
+	}
+	free(secret);
+	if (j->enc == ENC_NONE)
+		event_add_tagv(&ev, "status", status, msg ? msg : "", NULL);
+	event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL);
+	event_add_tagv(&ev, "p", j->pubkey, NULL, NULL);
+	if (j->enc != ENC_NONE)
+		event_add_tag(&ev, enc_tag, 1);
+	else if (with_amount && j->bolt11)
+		amount_tag(&ev, j);
+	return sign_store_send(jd, &ev, j, strcmp(status, "partial") != 0);
+}
+
+/* The request's own i tags, for a plain result. */
+static void
+copy_i_tags(struct event *ev, const struct job *j)
+{
+	struct event req;
+	const cJSON *t, *s;
+	char err[64];
+
+	if (event_parse(&req, j->request_json, strlen(j->request_json), err,
+	    sizeof(err)) == -1)
+		return;
+	cJSON_ArrayForEach(t, req.tags) {
+		const char *vals[EVENT_MAX_TAG_ITEMS];
+		size_t n = 0;
+
+		if (tag_item(t, 0) == NULL || strcmp(tag_item(t, 0), "i") != 0)
+			continue;
+		cJSON_ArrayForEach(s, t)
+			if (n < EVENT_MAX_TAG_ITEMS)
+				vals[n++] = s->valuestring;
+		event_add_tag(ev, vals, n);
+	}
+	event_free(&req);
+}
+
+/*
+ * Build, sign and store the result, move the job to published in the same
+ * transaction, send it. Returns 1 if an encrypted text had to be cut to
+ * the NIP-44 maximum, 0 otherwise, -1 on failure (nothing sent or stored).
+ */
+int
+publish_result(struct jobd *jd, struct job *j)
+{
+	struct event ev;
+	const char *text = j->text ? j->text : "";
+	size_t len = strlen(text), cut = len;
+	char *secret = NULL, *json = NULL, *rel = NULL;
+	cJSON *relays = NULL, *obj;
+	enum job_state old = j->state;
+	int rc = -1;
+
+	if (j->enc == ENC_NIP44)
+		cut = utf8_cut(text, len, NIP44_MAX_PLAIN);
+	if (j->enc != ENC_NONE &&
+	    (secret = publish_encrypt(jd, j->pk, j->enc, cut ? text : " ", cut ? cut : 1)) == NULL)
+		return -1;
+	if (event_init(&ev, j->kind + 1000, secret ? secret : text, 0) == -1) {
+		free(secret);
+		return -1;
+	}
+	free(secret);
+	if (j->enc == ENC_NONE)
+		event_add_tagv(&ev, "request", j->request_json, NULL, NULL);
+	event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL);
+	event_add_tagv(&ev, "p", j->pubkey, NULL, NULL);
+	if (j->enc == ENC_NONE)
+		copy_i_tags(&ev, j);
+	else
+		event_add_tag(&ev, enc_tag, 1);
+	if (j->bolt11 && (j->quote_msat > 0 || j->price_msat > 0))
+		amount_tag(&ev, j);
+	if (event_sign(&ev, &jd->kp) == -1 || (json = event_to_json(&ev)) == NULL)
+		goto out;
+	relays = relays_array(j);
+	rel = relays ? cJSON_PrintUnformatted(relays) : NULL;
+	memcpy(j->result_id, ev.idhex, sizeof(j->result_id));
+	j->state = ST_PUBLISHED;
+	if (!job_can_move(old, ST_PUBLISHED) ||
+	    ledger_result_store(jd->db, j, json, rel) == -1) {
+		j->state = old;
+		j->result_id[0] = '\0';
+		goto out;
+	}
+	if ((obj = event_to_cjson(&ev)) != NULL) {
+		send_publish(jd, obj, relays);
+		relays = NULL;
+	}
+	rc = cut < len ? 1 : 0;
+out:
+	cJSON_Delete(relays);
+	free(json);
+	free(rel);
+	event_free(&ev);
+	return rc;
+}
+
+/* NIP-89 handler information, stable d tag so a new one replaces the old. */
+int
+publish_announce(struct jobd *jd)
+{
+	struct event ev;
+	cJSON *c = cJSON_CreateObject(), *p, *enc;
+	char *content, kind[16];
+	size_t i;
+
+	if (c == NULL)
+		return -1;
+	cJSON_AddStringToObject(c, "name", jd->conf.name);
+	cJSON_AddStringToObject(c, "about", jd->conf.about);
+	cJSON_AddStringToObject(c, "model", jd->conf.model);
+	p = cJSON_AddObjectToObject(c, "pricing");
+	cJSON_AddStringToObject(p, "mode", jd->conf.wallet == WALLET_NONE ? "free" :
+	    conf_payment_mode_name(jd->conf.payment_mode));
+	cJSON_AddStringToObject(p, "unit", "sat");
+	cJSON_AddNumberToObject(p, "min_price_sats", jd->conf.min_price_sats);
+	cJSON_AddNumberToObject(p, "price_per_1k_tokens", jd->conf.price_per_1k_tokens);
+	cJSON_AddNumberToObject(c, "max_tokens", jd->conf.max_tokens);
+	cJSON_AddNumberToObject(c, "max_prompt_bytes", jd->conf.max_prompt_bytes);
+	enc = cJSON_AddArrayToObject(c, "encryption");
+	cJSON_AddItemToArray(enc, cJSON_CreateString("nip04"));
+	cJSON_AddItemToArray(enc, cJSON_CreateString("nip44"));
+	cJSON_AddBoolToObject(c, "encryptionSupported", 1);
+	content = cJSON_PrintUnformatted(c);
+	cJSON_Delete(c);
+	if (content == NULL || event_init(&ev, 31990, content, 0) == -1) {
+		free(content);
+		return -1;
+	}
+	free(content);
+	event_add_tagv(&ev, "d", "sellcompute", NULL, NULL);
+	for (i = 0; i < jd->conf.njob_kinds; i++) {
+		snprintf(kind, sizeof(kind), "%d", jd->conf.job_kinds[i]);
+		event_add_tagv(&ev, "k", kind, NULL, NULL);
+	}
+	return sign_store_send(jd, &ev, NULL, 1);
+}
+
+/* NIP-42: answer a relay's challenge through relayd. */
+int
+publish_auth(struct jobd *jd, const char *relay, const char *challenge)
+{
+	struct event ev;
+	cJSON *m, *obj;
+
+	if (event_init(&ev, 22242, "", 0) == -1)
+		return -1;
+	event_add_tagv(&ev, "relay", relay, NULL, NULL);
+	event_add_tagv(&ev, "challenge", challenge, NULL, NULL);
+	if (event_sign(&ev, &jd->kp) == -1 || (obj = event_to_cjson(&ev)) == NULL) {
+		event_free(&ev);
+		return -1;
+	}
+	event_free(&ev);
+	if ((m = cJSON_CreateObject()) == NULL) {
+		cJSON_Delete(obj);
+		return -1;
+	}
+	cJSON_AddStringToObject(m, "op", "auth");
+	cJSON_AddStringToObject(m, "relay", relay);
+	cJSON_AddItemToObject(m, "event", obj);
+	return spoke_send(jd, SPOKE_RELAYD, m);
+}
+
+static void
+replay_one(void *arg, const char *json, const char *relays)
+{
+	struct jobd *jd = arg;
+	cJSON *ev = cJSON_Parse(json), *rel = relays ? cJSON_Parse(relays) : NULL;
+
+	if (ev == NULL) {
+		cJSON_Delete(rel);
+		return;
+	}
+	send_publish(jd, ev, rel);
+}
+
+/* Re-send every stored event no relay accepted yet (older than older_than_ms). */
+void
+publish_replay(struct jobd *jd, int64_t older_than_ms)
+{
+	int n;
+
+	if (!jd->spokes[SPOKE_RELAYD].connected)
+		return;
+	n = ledger_outbox_each(jd->db, older_than_ms, replay_one, jd);
+	if (n > 0)
+		log_info("re-sent %d stored event(s) not yet accepted by a relay", n);
+}
