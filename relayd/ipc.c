@@ -1,0 +1,604 @@
+/*
+ * ipc.c: jobd's side. The Unix socket, its clients, stdin/stdout (--stdio)
+ * and the signalfd are raw file descriptors adopted into the lws loop.
+ * Lines are NDJSON (docs/PROTOCOL.md, relayd section); every field is
+ * type-checked and bounded before it is acted on, a bad line is counted in
+ * bad_lines, logged (rate-limited) and dropped.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "relayd.h"
+
+#define PAUSE_AT	(4u * 1024 * 1024)	/* a client this far behind pauses relays */
+#define RESUME_AT	(512u * 1024)
+#define MAX_FETCH_MS	30000
+#define MAX_LISTED	8	/* relays named in one publish/fetch */
+
+enum raw_kind { RAW_LISTEN, RAW_SIGNAL, RAW_CLIENT_R, RAW_CLIENT_W };
+
+struct rawfd {
+	enum raw_kind	 kind;
+	struct client	*c;
+};
+
+/* Per-client raw descriptors live beside the client. */
+struct client_raw {
+	struct client	 c;
+	struct rawfd	 r, w;
+};
+
+static struct rawfd listen_raw = { RAW_LISTEN, NULL };
+static struct rawfd signal_raw = { RAW_SIGNAL, NULL };
+
+static struct lws *
+ipc_adopt(int fd, struct rawfd *raw)
+{
+	lws_adopt_desc_t a;
+
+	memset(&a, 0, sizeof(a));
+	a.vh = rd.vh;
+	a.type = LWS_ADOPT_RAW_FILE_DESC;
+	a.fd.filefd = fd;
+	a.vh_prot_name = ipc_protocol.name;
+	a.opaque = raw;
+	return lws_adopt_descriptor_vhost_via_info(&a);
+}
+
+static void
+ipc_bad(struct client *c, const char *why)
+{
+	(void)c;
+	rd.bad_lines++;
+	if (log_limit_ok(&rd.ll_ipc))
+		log_warnx("client: bad line dropped: %s", why);
+}
+
+static struct client *
+ipc_client_new(int rfd, int wfd, int stdio)
+{
+	struct client_raw *cr;
+
+	if (rd.nclients >= MAX_CLIENTS) {
+		log_warnx("too many clients: refusing one");
+		return NULL;
+	}
+	if ((cr = calloc(1, sizeof(*cr))) == NULL) {
+		log_warn("client");
+		return NULL;
+	}
+	if (ndjson_init(&cr->c.nj, rfd, wfd, 0, 0) == -1) {
+		log_warn("client");
+		free(cr);
+		return NULL;
+	}
+	cr->c.stdio = stdio;
+	cr->r.kind = RAW_CLIENT_R;
+	cr->r.c = &cr->c;
+	cr->w.kind = RAW_CLIENT_W;
+	cr->w.c = &cr->c;
+	if ((cr->c.rwsi = ipc_adopt(rfd, &cr->r)) == NULL) {
+		ndjson_free(&cr->c.nj);
+		free(cr);
+		return NULL;
+	}
+	cr->c.wwsi = cr->c.rwsi;
+	if (stdio && (cr->c.wwsi = ipc_adopt(wfd, &cr->w)) == NULL) {
+		log_warnx("cannot adopt stdout");
+		lws_set_timeout(cr->c.rwsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		cr->c.dead = 1;
+	}
+	cr->c.next = rd.clients;
+	rd.clients = &cr->c;
+	rd.nclients++;
+	return &cr->c;
+}
+
+static void
+ipc_stdin_eof(void)
+{
+	if (rd.draining)
+		return;
+	log_info("stdin closed: finishing publishes");
+	rd.draining = 1;
+	rd.deadline = now_ms() + 5000;
+}
+
+/* The client's wsi w is closing: forget it; free the client with its last one. */
+static void
+ipc_client_closed(struct client *c, struct lws *w)
+{
+	struct client **pp;
+
+	int was_stdin = c->stdio && c->rwsi == w;
+
+	if (c->rwsi == w)
+		c->rwsi = NULL;
+	if (c->wwsi == w)
+		c->wwsi = NULL;
+	/* stdin at EOF: stdout stays open for the answers still to come. */
+	if (was_stdin && !c->dead && c->wwsi != NULL) {
+		ipc_stdin_eof();
+		return;
+	}
+	if (!c->dead) {
+		c->dead = 1;
+		sub_client_gone(c);
+	}
+	if (c->rwsi != NULL)
+		lws_set_timeout(c->rwsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (c->wwsi != NULL)
+		lws_set_timeout(c->wwsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (c->rwsi != NULL || c->wwsi != NULL)
+		return;
+	for (pp = &rd.clients; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	rd.nclients--;
+	if (c->stdio)
+		relayd_stop();
+	ndjson_free(&c->nj);
+	free(c);
+}
+
+static void
+ipc_kill(struct client *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	sub_client_gone(c);
+	if (c->rwsi != NULL)
+		lws_set_timeout(c->rwsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (c->wwsi != NULL && c->wwsi != c->rwsi)
+		lws_set_timeout(c->wwsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+size_t
+ipc_max_pending(void)
+{
+	struct client *c;
+	size_t m = 0;
+
+	for (c = rd.clients; c != NULL; c = c->next)
+		if (!c->dead && c->nj.qbytes > m)
+			m = c->nj.qbytes;
+	return m;
+}
+
+int
+ipc_output_pending(void)
+{
+	struct client *c;
+
+	for (c = rd.clients; c != NULL; c = c->next)
+		if (!c->dead && c->wwsi != NULL && ndjson_pending(&c->nj))
+			return 1;
+	return 0;
+}
+
+static void
+ipc_queued(struct client *c, int rc)
+{
+	if (rc == -1) {
+		if (errno == ENOBUFS) {
+			log_warnx("client not reading (%zu bytes queued): disconnecting",
+			    c->nj.qbytes);
+			ipc_kill(c);
+		}
+		return;
+	}
+	if (c->wwsi != NULL)
+		lws_callback_on_writable(c->wwsi);
+	if (!rd.paused && c->nj.qbytes > PAUSE_AT) {
+		rd.paused = 1;
+		conn_pause_all(1);
+	}
+}
+
+void
+ipc_send(struct client *c, cJSON *o)
+{
+	if (c != NULL && !c->dead && c->wwsi != NULL)
+		ipc_queued(c, ndjson_send_json(&c->nj, o));
+	cJSON_Delete(o);
+}
+
+void
+ipc_broadcast(cJSON *o)
+{
+	struct client *c;
+	char *s;
+
+	if (rd.clients != NULL && (s = cJSON_PrintUnformatted(o)) != NULL) {
+		for (c = rd.clients; c != NULL; c = c->next)
+			if (!c->dead && c->wwsi != NULL)
+				ipc_queued(c, ndjson_send(&c->nj, s, strlen(s)));
+		cJSON_free(s);
+	}
+	cJSON_Delete(o);
+}
+
+/* {"op":"event","relay","sub","event"}; 0 once queued to c. */
+int
+ipc_send_event(struct client *c, const char *relay, const char *sub, cJSON *event)
+{
+	cJSON *o;
+	char *s;
+	int rc = -1;
+
+	if (c == NULL || c->dead || c->wwsi == NULL || (o = cJSON_CreateObject()) == NULL)
+		return -1;
+	cJSON_AddStringToObject(o, "op", "event");
+	cJSON_AddStringToObject(o, "relay", relay);
+	cJSON_AddStringToObject(o, "sub", sub);
+	cJSON_AddItemReferenceToObject(o, "event", event);
+	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
+		rc = ndjson_send(&c->nj, s, strlen(s));
+		ipc_queued(c, rc);
+		cJSON_free(s);
+	}
+	cJSON_Delete(o);
+	return rc;
+}
+
+void
+ipc_relay_state(const struct relay *r)
+{
+	cJSON *o;
+
+	if (rd.done || (o = cJSON_CreateObject()) == NULL)
+		return;
+	cJSON_AddStringToObject(o, "op", "relay");
+	cJSON_AddStringToObject(o, "url", r->url);
+	cJSON_AddStringToObject(o, "state", conn_state_name(r->state));
+	ipc_broadcast(o);
+}
+
+/* ---- input validation ---- */
+
+static const char *
+get_str(const cJSON *o, const char *key, size_t max)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	size_t n, i;
+
+	if (!cJSON_IsString(it) || it->valuestring == NULL)
+		return NULL;
+	n = strlen(it->valuestring);
+	if (n == 0 || n > max)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)it->valuestring[i] < 0x20)
+			return NULL;
+	return it->valuestring;
+}
+
+/* filters: array of 1..8 objects, bounded in size. */
+static const cJSON *
+get_filters(const cJSON *o)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "filters"), *it;
+	char *s;
+	size_t n;
+
+	if (!cJSON_IsArray(f) || cJSON_GetArraySize(f) < 1 ||
+	    cJSON_GetArraySize(f) > MAX_FILTERS)
+		return NULL;
+	cJSON_ArrayForEach(it, f)
+		if (!cJSON_IsObject(it))
+			return NULL;
+	if ((s = cJSON_PrintUnformatted(f)) == NULL)
+		return NULL;
+	n = strlen(s);
+	cJSON_free(s);
+	return n <= MAX_FILTER_JSON ? f : NULL;
+}
+
+/* relays?: absent (empty array returned as NULL ok) or array of <= 8 URLs. */
+static int
+get_relays(const cJSON *o, const cJSON **out)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "relays"), *it;
+
+	*out = NULL;
+	if (a == NULL)
+		return 0;
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > MAX_LISTED)
+		return -1;
+	cJSON_ArrayForEach(it, a)
+		if (!cJSON_IsString(it) || strlen(it->valuestring) >= RELAY_URL_MAX)
+			return -1;
+	*out = a;
+	return 0;
+}
+
+static void
+handle_subscribe(struct client *c, const cJSON *o)
+{
+	const char *id = get_str(o, "id", SUB_ID_MAX);
+	const cJSON *f = get_filters(o);
+
+	if (id == NULL || f == NULL)
+		return ipc_bad(c, "subscribe: bad id or filters");
+	if (sub_subscribe(c, id, f) == -1)
+		log_warnx("subscribe %s: refused (id in use by a fetch, or %d subscriptions)",
+		    id, MAX_SUBS);
+}
+
+static void
+handle_unsubscribe(struct client *c, const cJSON *o)
+{
+	const char *id = get_str(o, "id", SUB_ID_MAX);
+
+	if (id == NULL)
+		return ipc_bad(c, "unsubscribe: bad id");
+	sub_unsubscribe(c, id);
+}
+
+static void
+handle_fetch(struct client *c, const cJSON *o)
+{
+	const char *id = get_str(o, "id", SUB_ID_MAX);
+	const cJSON *f = get_filters(o), *relays, *to;
+	int timeout = 5000;
+	cJSON *e;
+
+	to = cJSON_GetObjectItemCaseSensitive(o, "timeout_ms");
+	if (to != NULL) {
+		if (!cJSON_IsNumber(to) || to->valuedouble != (double)to->valueint ||
+		    to->valueint < 1 || to->valueint > MAX_FETCH_MS)
+			return ipc_bad(c, "fetch: bad timeout_ms");
+		timeout = to->valueint;
+	}
+	if (id == NULL || f == NULL || get_relays(o, &relays) == -1)
+		return ipc_bad(c, "fetch: bad id, filters or relays");
+	if (sub_fetch(c, id, f, relays, timeout) == -1) {
+		log_warnx("fetch %s: refused (id in use or too many queries)", id);
+		if ((e = cJSON_CreateObject()) != NULL) {
+			cJSON_AddStringToObject(e, "op", "eose");
+			cJSON_AddStringToObject(e, "sub", id);
+			ipc_send(c, e);
+		}
+	}
+}
+
+static void
+handle_publish(struct client *c, const cJSON *o)
+{
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event"), *relays;
+	char err[128];
+
+	if (!cJSON_IsObject(ev) || get_relays(o, &relays) == -1)
+		return ipc_bad(c, "publish: bad event or relays");
+	if (pub_publish(c, ev, relays, err, sizeof(err)) == -1) {
+		rd.bad_lines++;
+		if (log_limit_ok(&rd.ll_ipc))
+			log_warnx("publish refused: %s", err);
+	}
+}
+
+static void
+handle_auth(struct client *c, const cJSON *o)
+{
+	const char *url = get_str(o, "relay", RELAY_URL_MAX - 1);
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+	char norm[RELAY_URL_MAX], err[64];
+	struct relay *r;
+	struct event e;
+	cJSON *msg;
+
+	if (url == NULL || !cJSON_IsObject(ev) ||
+	    conn_url_normalize(url, norm, sizeof(norm)) == -1 ||
+	    event_from_cjson(&e, ev, err, sizeof(err)) == -1)
+		return ipc_bad(c, "auth: bad relay or event");
+	if (e.kind != 22242 || (r = conn_find(norm)) == NULL || r->state != RS_CONNECTED) {
+		log_warnx("auth for %s: not a kind-22242 event or relay not connected", norm);
+		event_free(&e);
+		return;
+	}
+	memcpy(r->auth_id, e.idhex, sizeof(r->auth_id));
+	event_free(&e);
+	if ((msg = cJSON_CreateArray()) == NULL)
+		return;
+	cJSON_AddItemToArray(msg, cJSON_CreateString("AUTH"));
+	cJSON_AddItemReferenceToArray(msg, (cJSON *)ev);
+	conn_send_json(r, msg);
+	cJSON_Delete(msg);
+}
+
+static void
+handle_status(struct client *c, const cJSON *o)
+{
+	cJSON *s = status_json();
+
+	(void)o;
+	if (s != NULL)
+		ipc_send(c, s);
+}
+
+static const struct {
+	const char *op;
+	void (*fn)(struct client *, const cJSON *);
+} handlers[] = {
+	{ "subscribe", handle_subscribe },
+	{ "unsubscribe", handle_unsubscribe },
+	{ "fetch", handle_fetch },
+	{ "publish", handle_publish },
+	{ "auth", handle_auth },
+	{ "status", handle_status },
+};
+
+static void
+ipc_line(struct client *c, const char *line, size_t len)
+{
+	cJSON *o = cJSON_ParseWithLength(line, len);
+	const cJSON *op;
+	size_t i;
+
+	if (o == NULL || !cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return ipc_bad(c, "not a JSON object");
+	}
+	op = cJSON_GetObjectItemCaseSensitive(o, "op");
+	if (!cJSON_IsString(op)) {
+		cJSON_Delete(o);
+		return ipc_bad(c, "no op");
+	}
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (strcmp(handlers[i].op, op->valuestring) == 0) {
+			handlers[i].fn(c, o);
+			cJSON_Delete(o);
+			return;
+		}
+	cJSON_Delete(o);
+	ipc_bad(c, "unknown op");
+}
+
+/* Readable client: take every complete line. -1 closes this wsi. */
+static int
+ipc_read(struct client *c)
+{
+	char *line;
+	size_t len;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		n = ndjson_read(&c->nj);
+		if (n == -1 && errno != EAGAIN && errno != ENOBUFS) {
+			log_warn("client read");
+			return -1;
+		}
+		while (!c->dead && (rc = ndjson_next(&c->nj, &line, &len)) != 0) {
+			if (rc == -1)
+				ipc_bad(c, errno == EMSGSIZE ? "line too long" : "NUL in line");
+			else
+				ipc_line(c, line, len);
+		}
+		if (c->dead)
+			return -1;
+		if (n == 0)
+			return -1;	/* stdin: ipc_client_closed starts the drain */
+		if (n == -1)
+			return 0;
+	}
+}
+
+static int
+ipc_write(struct client *c)
+{
+	if (c->dead)
+		return -1;
+	if (ndjson_flush(&c->nj) == -1) {
+		log_warn("client write");
+		return -1;
+	}
+	if (ndjson_pending(&c->nj))
+		lws_callback_on_writable(c->wwsi);
+	if (rd.paused && ipc_max_pending() < RESUME_AT) {
+		rd.paused = 0;
+		conn_pause_all(0);
+	}
+	return 0;
+}
+
+static void
+ipc_accept(void)
+{
+	int fd;
+
+	while ((fd = sock_accept(rd.lfd)) != -1)
+		if (ipc_client_new(fd, fd, 0) == NULL)
+			close(fd);
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		log_warn("accept");
+}
+
+static void
+ipc_signal(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(rd.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			relayd_reload();
+		else
+			relayd_stop();
+	}
+}
+
+/* A client that is closing stays readable only for its own close. */
+static int
+ipc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	const struct lws_protocols *p = wsi ? lws_get_protocol(wsi) : NULL;
+	struct rawfd *raw;
+
+	if (p == NULL || p->callback != ipc_callback ||
+	    (raw = lws_get_opaque_user_data(wsi)) == NULL)
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (raw->kind == RAW_LISTEN)
+			ipc_accept();
+		else if (raw->kind == RAW_SIGNAL)
+			ipc_signal();
+		else if (raw->kind == RAW_CLIENT_R)
+			return ipc_read(raw->c);
+		break;
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if (raw->kind == RAW_CLIENT_R || raw->kind == RAW_CLIENT_W)
+			return ipc_write(raw->c);
+		break;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (raw->kind == RAW_CLIENT_R || raw->kind == RAW_CLIENT_W) {
+			lws_set_opaque_user_data(wsi, NULL);
+			ipc_client_closed(raw->c, wsi);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+const struct lws_protocols ipc_protocol = {
+	.name = "relayd-ipc",
+	.callback = ipc_callback,
+};
+
+int
+ipc_listen(const char *path)
+{
+	if ((rd.lfd = sock_listen(path, 0660)) == -1)
+		return -1;
+	if (ipc_adopt(rd.lfd, &listen_raw) == NULL) {
+		close(rd.lfd);
+		rd.lfd = -1;
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+int
+ipc_stdio(void)
+{
+	return ipc_client_new(0, 1, 1) == NULL ? -1 : 0;
+}
+
+int
+ipc_adopt_signalfd(int fd)
+{
+	rd.sigfd = fd;
+	return ipc_adopt(fd, &signal_raw) == NULL ? -1 : 0;
+}
