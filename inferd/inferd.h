@@ -1,0 +1,210 @@
+/*
+ * inferd.h: private interface of the inference daemon.
+ *
+ * jobd (or a human on --stdio) sends infer/cancel/health lines; inferd runs
+ * each job as one streaming HTTP transfer to an Ollama or OpenAI-compatible
+ * backend, all transfers in one libcurl multi handle driven by the poll loop.
+ * Stream parsers (ollama.c, openai.c) and the request mapping (opts.c) are
+ * pure code with no loop or curl, so the unit tests link them alone.
+ */
+#ifndef INFERD_H
+#define INFERD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "conf.h"
+#include "log.h"
+#include "ndjson.h"
+
+#define JOB_ID_LEN		64
+#define INFER_MAX_STOP		16	/* stop strings per request */
+#define INFER_MAX_STOP_LEN	255	/* bytes per stop string */
+#define INFER_MAX_MESSAGES	1024
+#define STREAM_MAX_LINE		(8 * 1024 * 1024)	/* Ollama's own client allows 8 MiB */
+#define ERRBODY_MAX		(64 * 1024)	/* bytes of an HTTP error body kept */
+#define HEALTH_BODY_MAX		(4 * 1024 * 1024)
+#define CHUNK_PIECE_MAX		(128 * 1024)	/* text per chunk line: escaped it stays < 1 MiB */
+#define CACHE_MAX		1000	/* finished jobs remembered */
+#define CACHE_TTL_MS		(10 * 60 * 1000)
+#define SHUTDOWN_GRACE_MS	3000
+
+/* Sampling options of an infer request; `set` says which were given. */
+enum {
+	OPT_MAX_TOKENS	= 1 << 0,
+	OPT_TEMPERATURE	= 1 << 1,
+	OPT_TOP_K	= 1 << 2,
+	OPT_TOP_P	= 1 << 3,
+	OPT_FREQ_PEN	= 1 << 4,
+	OPT_PRES_PEN	= 1 << 5,
+	OPT_REPEAT_PEN	= 1 << 6,
+	OPT_SEED	= 1 << 7,
+	OPT_STOP	= 1 << 8,
+};
+
+struct infer_opts {
+	unsigned	 set;
+	long long	 max_tokens, top_k, seed;
+	double		 temperature, top_p;
+	double		 frequency_penalty, presence_penalty, repeat_penalty;
+	size_t		 nstop;
+	char		*stop[INFER_MAX_STOP];
+};
+
+/* One validated infer request. Owns every pointer. */
+struct infer_req {
+	char		 job[JOB_ID_LEN + 1];
+	char		*model;
+	cJSON		*messages;	/* array of {role, content}: rebuilt, not the peer's */
+	char		*prompt;	/* or a raw prompt (/api/generate) */
+	int		 stream;	/* send chunk lines */
+	struct infer_opts opts;
+};
+
+/* What a backend stream has said so far (ollama.c, openai.c, stream.c). */
+enum stream_kind { SK_OLLAMA_CHAT, SK_OLLAMA_GENERATE, SK_OPENAI };
+
+/* Text delta; return non-zero to stop the stream (output cap reached). */
+typedef int (*stream_text_fn)(void *arg, const char *s, size_t n);
+
+struct stream {
+	enum stream_kind kind;
+	stream_text_fn	 on_text;
+	void		*arg;
+	char		*line;		/* the partial line being assembled */
+	size_t		 len, cap;
+	int		 last_cr;	/* SSE: a '\r' ended the previous byte run */
+	char		*data;		/* SSE: data lines of the current event */
+	size_t		 dlen, dcap;
+	int		 finished;	/* done:true, or a finish_reason */
+	int		 has_reason;	/* a non-empty done_reason without done:true */
+	int		 done_marker;	/* SSE "[DONE]" */
+	int		 stopped;	/* on_text asked to stop */
+	int		 failed;	/* error line, malformed line, or overlong line */
+	int		 error_line;	/* failed because the backend said so */
+	char		*error;		/* malloc'd reason when failed */
+	char		 done_reason[16];
+	long long	 prompt_tokens, completion_tokens;
+	int		 have_usage;
+	unsigned long	 deltas;	/* text deltas seen: a token count of last resort */
+};
+
+/* A finished stream's verdict. */
+enum stream_end { SE_COMPLETE, SE_FAILED, SE_INCOMPLETE };
+
+/* opts.c */
+int	 req_parse(const cJSON *msg, struct infer_req *, char *err, size_t errlen);
+void	 req_apply_defaults(struct infer_req *, const struct conf *);
+void	 req_free(struct infer_req *);
+int	 keep_alive_add(cJSON *body, const char *keep_alive);
+
+/* ollama.c */
+const char *ollama_path(const struct infer_req *);
+char	*ollama_build_body(const struct infer_req *, const char *keep_alive);
+int	 ollama_line(struct stream *, const char *line, size_t len);
+
+/* openai.c */
+char	*openai_build_body(const struct infer_req *);
+int	 openai_feed(struct stream *, const char *buf, size_t n);
+int	 openai_event(struct stream *, const char *data, size_t len);
+
+/* stream.c */
+void	 stream_init(struct stream *, enum stream_kind, stream_text_fn, void *arg);
+void	 stream_free(struct stream *);
+int	 stream_feed(struct stream *, const char *buf, size_t n);
+enum stream_end stream_eof(struct stream *);
+int	 stream_fail(struct stream *, int from_backend, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	 stream_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n, size_t max);
+const char *error_message_of(const cJSON *err);
+
+/*
+ * Everything below needs the running daemon (loop, curl, sockets).
+ */
+struct loop;
+struct xfer;
+struct client;
+struct backend;
+struct job;
+
+/* xfer.c: libcurl multi transfers inside the poll loop. */
+typedef size_t (*xfer_data_fn)(void *arg, const char *p, size_t n);
+typedef void (*xfer_done_fn)(void *arg, struct xfer *, int curlcode, long status,
+	    int connected, const char *errmsg);
+struct xfer_spec {
+	const char	*url;
+	const char	*body;		/* NULL: GET */
+	const char	*accept;
+	const char	*bearer;	/* NULL: no Authorization */
+	long		 connect_ms;
+	long		 total_ms;	/* 0: no curl-level limit (inferd times jobs itself) */
+	xfer_data_fn	 on_data;	/* body bytes */
+	xfer_data_fn	 on_header;	/* header bytes (liveness); may be NULL */
+	xfer_done_fn	 on_done;	/* exactly once, unless xfer_abort */
+	void		*arg;
+};
+int	 xfer_init(struct loop *);
+void	 xfer_cleanup(void);
+struct xfer *xfer_start(const struct xfer_spec *);
+void	 xfer_abort(struct xfer *);
+long	 xfer_status(struct xfer *);
+int	 xfer_active(void);
+
+/* backend.c: the pool. */
+struct backend {
+	char		*url;		/* without a trailing '/' */
+	enum infer_backend kind;
+	int		 ok, model_ok, probed;
+	char		*error;		/* why not ok; malloc'd or NULL */
+	char		**models;
+	size_t		 nmodels;
+	int		 inflight, max_inflight;
+	struct xfer	*hx;		/* health probe in progress */
+	int		 hstage;	/* 0 version/models, 1 tags */
+	char		*hbody;
+	size_t		 hlen, hcap;
+};
+int	 pool_init(void (*on_first_probe)(void));
+void	 pool_free(void);
+struct backend *pool_pick(const struct backend *exclude, int *all_busy);
+void	 pool_mark(struct backend *, int ok, const char *why);
+cJSON	*pool_health_json(void);
+void	 pool_probe_all(void);
+size_t	 pool_size(void);
+int	 pool_model_elsewhere(const struct backend *);
+void	 pool_set_limits(int max_inflight);
+
+/* job.c */
+void	 job_submit(struct client *, struct infer_req *);
+void	 job_cancel(const char *id);
+void	 job_client_gone(struct client *);
+size_t	 job_count_for(const struct client *);
+void	 job_shutdown_all(void);
+void	 job_free_all(void);
+size_t	 job_running(void);
+
+/* ipc.c */
+int	 ipc_listen(const char *path);
+int	 ipc_stdio(void);
+void	 ipc_stop_listening(void);
+void	 ipc_close_all(void);
+int	 ipc_send(struct client *, const cJSON *);
+int	 ipc_send_line(struct client *, const char *line, size_t len);
+void	 ipc_send_error(struct client *, const char *job, const char *code,
+	    const char *message, int retryable);
+int	 ipc_pending(void);
+int	 ipc_stdin_closed(void);
+
+/* main.c: the daemon's state, one per process. */
+struct inferd {
+	struct conf	 conf;
+	struct loop	*loop;
+	char		*api_key;	/* bearer for OpenAI-compatible servers, or NULL */
+	char		 sock_path[512];
+	int		 stdio;
+	int		 stopping;	/* SIGTERM: answer open jobs, flush, exit */
+	unsigned long	 bad_lines;
+};
+extern struct inferd env;
+
+#endif
