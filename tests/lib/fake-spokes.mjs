@@ -11,6 +11,7 @@
 //   s.inferd.hold = true        keep infer jobs running until s.inferd.release(job)
 //   s.inferd.infers             every infer message received
 //   s.invoiced.pay(job)         report the job's invoice paid (re-sent until ack)
+//   s.invoiced.mode = 'hold'    do not answer invoice requests ('down': wallet_down)
 //   s.invoiced.invoices         Map job -> invoice
 //   await s.waitFor(() => cond, ms, what)
 //   await s.close()
@@ -181,6 +182,7 @@ export async function startFakeSpokes(runDir, opts = {}) {
           retryable: false });
         return;
       }
+      if (invoiced.mode === 'hold') return;	// the wallet is slow: no answer yet
       if (invoiced.mode === 'down') {
         inv.send(c, { op: 'error', job: m.job, code: 'wallet_down', message: 'down',
           retryable: true });
