@@ -157,7 +157,8 @@ nip44_encrypt(const uint8_t ck[32], const char *plain, size_t len,
 	size_t plen, rawlen;
 	int rc = -1;
 
-	if (plain == NULL || len < 1 || len > NIP44_MAX_PLAIN) {
+	/* Plaintexts are UTF-8 strings; decrypt refuses anything else too. */
+	if (plain == NULL || len < 1 || len > NIP44_MAX_PLAIN || !utf8_check(plain, len, 1)) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -21,10 +21,16 @@ int	nip44_message_keys(const uint8_t ck[32], const uint8_t nonce[32],
 	    uint8_t chacha_key[32], uint8_t chacha_nonce[12], uint8_t hmac_key[32]);
 /* Padded length for an unpadded length (exposed for the vectors). */
 size_t	nip44_calc_padded_len(size_t len);
-/* nonce NULL = 32 fresh random bytes. *out malloc'd base64, NUL-terminated. */
+/*
+ * nonce NULL = 32 fresh random bytes. *out malloc'd base64, NUL-terminated.
+ * -1 (EINVAL) unless plain is 1..65535 bytes of valid UTF-8 (NUL allowed).
+ */
 int	nip44_encrypt(const uint8_t ck[32], const char *plain, size_t len,
 	    const uint8_t *nonce, char **out);
-/* -1 on any malformed, unknown-version, bad-MAC or bad-padding payload. */
+/*
+ * -1 on any malformed, unknown-version, bad-MAC or bad-padding payload, or
+ * a plaintext that is not valid UTF-8. *plain is NUL-terminated.
+ */
 int	nip44_decrypt(const uint8_t ck[32], const char *payload, size_t len,
 	    char **plain, size_t *plainlen);
 

@@ -298,6 +298,21 @@ TEST(random_nonce_and_tamper)
 	free(b);
 }
 
+/* Plaintexts are UTF-8 strings (NUL allowed) both ways. */
+TEST(utf8_only)
+{
+	uint8_t ck[32] = { 9 };
+	char *out, *p;
+	size_t n;
+
+	CHECK(nip44_encrypt(ck, "\xff\xfe", 2, NULL, &out) == -1);
+	CHECK(nip44_encrypt(ck, "\xed\xa0\x80", 3, NULL, &out) == -1);
+	REQUIRE(nip44_encrypt(ck, "a\0b", 3, NULL, &out) == 0);
+	CHECK(nip44_decrypt(ck, out, strlen(out), &p, &n) == 0 && n == 3 && memcmp(p, "a\0b", 4) == 0);
+	free(p);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -320,6 +335,7 @@ main(void)
 	RUN(invalid_decrypt);
 	RUN(extended_prefix_refused);
 	RUN(random_nonce_and_tamper);
+	RUN(utf8_only);
 	cJSON_Delete(root);
 	free(text);
 	T_DONE();
