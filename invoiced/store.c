@@ -1,0 +1,248 @@
+/*
+ * store.c: invoices.db, one row per job. It is what makes "invoice" idempotent
+ * across restarts and lets a restarted invoiced resume tracking and re-send
+ * "paid" messages jobd has not acknowledged. WAL, synchronous=FULL: a paid
+ * invoice must never be forgotten after we said so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "invoiced.h"
+
+struct store {
+	sqlite3 *db;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS invoices ("
+    " job TEXT PRIMARY KEY,"
+    " amount_msat INTEGER NOT NULL,"
+    " bolt11 TEXT NOT NULL,"
+    " payment_hash TEXT NOT NULL,"
+    " ref TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('pending','paid','expired')),"
+    " received_msat INTEGER NOT NULL DEFAULT 0,"
+    " settled_at INTEGER NOT NULL DEFAULT 0,"
+    " acked INTEGER NOT NULL DEFAULT 0,"
+    " fast INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS invoices_status ON invoices(status, acked);";
+
+static const char *status_names[] = { "pending", "paid", "expired" };
+
+static int
+store_exec(struct store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg != NULL ? msg : "sqlite error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err, errlen) != 0 ||
+	    store_exec(s, schema, err, errlen) != 0)
+		goto fail;
+	return s;
+fail:
+	sqlite3_close(s->db);
+	free(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static void
+store_copy(char *dst, size_t cap, const unsigned char *src)
+{
+	snprintf(dst, cap, "%s", src != NULL ? (const char *)src : "");
+}
+
+static void
+store_row(sqlite3_stmt *st, struct inv_row *r)
+{
+	const char *status = (const char *)sqlite3_column_text(st, 6);
+
+	memset(r, 0, sizeof(*r));
+	store_copy(r->job, sizeof(r->job), sqlite3_column_text(st, 0));
+	r->amount_msat = (uint64_t)sqlite3_column_int64(st, 1);
+	store_copy(r->bolt11, sizeof(r->bolt11), sqlite3_column_text(st, 2));
+	store_copy(r->payment_hash, sizeof(r->payment_hash), sqlite3_column_text(st, 3));
+	store_copy(r->ref, sizeof(r->ref), sqlite3_column_text(st, 4));
+	r->expires_at = sqlite3_column_int64(st, 5);
+	r->status = INV_PENDING;
+	if (status != NULL && strcmp(status, "paid") == 0)
+		r->status = INV_PAID;
+	else if (status != NULL && strcmp(status, "expired") == 0)
+		r->status = INV_EXPIRED;
+	r->received_msat = (uint64_t)sqlite3_column_int64(st, 7);
+	r->settled_at = sqlite3_column_int64(st, 8);
+	r->acked = sqlite3_column_int(st, 9);
+	r->fast = sqlite3_column_int(st, 10);
+}
+
+#define COLS "job, amount_msat, bolt11, payment_hash, ref, expires_at, status, " \
+	"received_msat, settled_at, acked, fast"
+
+int
+store_get(struct store *s, const char *job, struct inv_row *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT " COLS " FROM invoices WHERE job = ?",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_row(st, r);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_insert(struct store *s, const struct inv_row *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+	int64_t now = now_unix();
+
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO invoices (" COLS ", created_at, updated_at)"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, r->job, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->amount_msat);
+	sqlite3_bind_text(st, 3, r->bolt11, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->payment_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->ref, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, r->expires_at);
+	sqlite3_bind_text(st, 7, status_names[r->status], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->received_msat);
+	sqlite3_bind_int64(st, 9, r->settled_at);
+	sqlite3_bind_int(st, 10, r->acked);
+	sqlite3_bind_int(st, 11, r->fast);
+	sqlite3_bind_int64(st, 12, now);
+	sqlite3_bind_int64(st, 13, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("store: insert %s: %s", r->job, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+store_update(struct store *s, const char *sql, const char *job, int64_t a, int64_t b)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("store: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	sqlite3_bind_int64(st, 3, now_unix());
+	sqlite3_bind_text(st, 4, job, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("store: update %s: %s", job, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_set_paid(struct store *s, const char *job, uint64_t received_msat, int64_t settled_at)
+{
+	return store_update(s, "UPDATE invoices SET status = 'paid', received_msat = ?1,"
+	    " settled_at = ?2, updated_at = ?3 WHERE job = ?4 AND status = 'pending'",
+	    job, (int64_t)received_msat, settled_at);
+}
+
+int
+store_set_expired(struct store *s, const char *job)
+{
+	return store_update(s, "UPDATE invoices SET status = 'expired', updated_at = ?3"
+	    " WHERE job = ?4 AND status = 'pending' AND ?1 = ?2", job, 0, 0);
+}
+
+int
+store_set_acked(struct store *s, const char *job)
+{
+	return store_update(s, "UPDATE invoices SET acked = 1, updated_at = ?3"
+	    " WHERE job = ?4 AND status = 'paid' AND ?1 = ?2", job, 0, 0);
+}
+
+int
+store_set_fast(struct store *s, const char *job, int fast)
+{
+	return store_update(s, "UPDATE invoices SET fast = ?1, updated_at = ?3"
+	    " WHERE job = ?4 AND ?2 = 0", job, fast, 0);
+}
+
+static int
+store_each(struct store *s, const char *where, store_row_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	struct inv_row r;
+	char sql[256];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT " COLS " FROM invoices WHERE %s ORDER BY created_at", where);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_row(st, &r);
+		cb(&r, arg);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_each_pending(struct store *s, store_row_cb cb, void *arg)
+{
+	return store_each(s, "status = 'pending'", cb, arg);
+}
+
+int
+store_each_unacked(struct store *s, store_row_cb cb, void *arg)
+{
+	return store_each(s, "status = 'paid' AND acked = 0", cb, arg);
+}

@@ -1,0 +1,261 @@
+/*
+ * track.c: checks every pending invoice until the backend says paid or the
+ * invoice has expired.
+ *
+ * Rules that keep paid jobs from being lost (other DVMs drop them):
+ *   - paid only when the backend says paid AND the amount received covers
+ *     the amount asked;
+ *   - a failed lookup is retried with backoff and changes nothing else;
+ *   - expired only once the clock is past expires_at AND a successful
+ *     lookup after that moment still says unpaid (a payment that arrived
+ *     just before expiry is not missed because the wallet was down).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "invoiced.h"
+
+#define TRACK_TICK_MS		250
+#define TRACK_MAX_INFLIGHT	8
+#define TRACK_BACKOFF_MAX_MS	60000
+
+struct track_ent {
+	struct inv_row	 row;
+	uint64_t	 due_ms;
+	unsigned	 fails;
+	int		 inflight;
+	int		 gone;		/* finished while a lookup was in flight */
+	struct tracker	*t;
+	struct track_ent *next;
+};
+
+struct tracker {
+	struct loop	*loop;
+	struct backend	*be;
+	struct store	*store;
+	int		 fast_ms, slow_ms;
+	track_event_cb	 cb;
+	void		*arg;
+	struct track_ent *ents;
+	size_t		 n;
+	int		 inflight;
+	uint64_t	 timer;
+	struct log_limit lim;
+};
+
+static void track_tick(struct loop *, void *);
+
+struct tracker *
+track_new(struct loop *l, struct backend *be, struct store *s, int fast_ms, int slow_ms,
+    track_event_cb cb, void *arg)
+{
+	struct tracker *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->loop = l;
+	t->be = be;
+	t->store = s;
+	t->fast_ms = fast_ms > 0 ? fast_ms : 1500;
+	t->slow_ms = slow_ms > 0 ? slow_ms : 15000;
+	t->cb = cb;
+	t->arg = arg;
+	t->lim.burst = 5;
+	t->lim.per_ms = 10000;
+	t->timer = loop_add_timer(l, TRACK_TICK_MS, track_tick, t);
+	return t;
+}
+
+/* Call after the backend is freed: that runs every outstanding lookup callback. */
+void
+track_free(struct tracker *t)
+{
+	struct track_ent *e, *next;
+
+	if (t == NULL)
+		return;
+	loop_cancel_timer(t->loop, t->timer);
+	for (e = t->ents; e != NULL; e = next) {
+		next = e->next;
+		free(e);
+	}
+	free(t);
+}
+
+size_t
+track_count(const struct tracker *t)
+{
+	return t->n;
+}
+
+static struct track_ent *
+track_find_job(struct tracker *t, const char *job)
+{
+	struct track_ent *e;
+
+	for (e = t->ents; e != NULL; e = e->next)
+		if (!e->gone && strcmp(e->row.job, job) == 0)
+			return e;
+	return NULL;
+}
+
+int
+track_add(struct tracker *t, const struct inv_row *r)
+{
+	struct track_ent *e;
+
+	if (track_find_job(t, r->job) != NULL)
+		return 0;
+	if (t->n >= INV_MAX_TRACKED) {
+		log_warnx("track: %zu invoices pending, not tracking %s", t->n, r->job);
+		return -1;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -1;
+	e->row = *r;
+	e->t = t;
+	/* The first look comes soon: after a restart a payment may be waiting. */
+	e->due_ms = now_ms() + (uint64_t)t->fast_ms;
+	e->next = t->ents;
+	t->ents = e;
+	t->n++;
+	return 0;
+}
+
+void
+track_set_fast(struct tracker *t, const char *job)
+{
+	struct track_ent *e = track_find_job(t, job);
+	uint64_t soon = now_ms() + (uint64_t)t->fast_ms;
+
+	if (e == NULL)
+		return;
+	e->row.fast = 1;
+	if (e->fails == 0 && e->due_ms > soon)
+		e->due_ms = soon;
+}
+
+void
+track_poke(struct tracker *t, const char *hash)
+{
+	struct track_ent *e;
+
+	for (e = t->ents; e != NULL; e = e->next)
+		if (!e->gone && strcmp(e->row.payment_hash, hash) == 0)
+			e->due_ms = now_ms();
+}
+
+static void
+track_remove(struct tracker *t, struct track_ent *e)
+{
+	struct track_ent **pp;
+
+	for (pp = &t->ents; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			t->n--;
+			break;
+		}
+	free(e);
+}
+
+static uint64_t
+track_interval(struct tracker *t, struct track_ent *e)
+{
+	uint64_t ms = (uint64_t)(e->row.fast ? t->fast_ms : t->slow_ms);
+	int64_t left = e->row.expires_at - now_unix();
+
+	/* Look again right after expiry, so "expired" is not late by a slow poll. */
+	if (left >= 0 && (uint64_t)left * 1000 + 200 < ms)
+		ms = (uint64_t)left * 1000 + 200;
+	return ms;
+}
+
+static void
+track_failed(struct tracker *t, struct track_ent *e, const char *why)
+{
+	uint64_t ms = (uint64_t)t->fast_ms;
+	unsigned i;
+
+	e->fails++;
+	for (i = 1; i < e->fails && ms < TRACK_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > TRACK_BACKOFF_MAX_MS)
+		ms = TRACK_BACKOFF_MAX_MS;
+	e->due_ms = now_ms() + ms;
+	if (log_limit_ok(&t->lim))
+		log_warnx("track: lookup of job %s failed (%u in a row), retry in %llu ms: %s",
+		    e->row.job, e->fails, (unsigned long long)ms, why);
+}
+
+static void
+track_looked_up(const struct lookup_result *res, void *arg)
+{
+	struct track_ent *e = arg;
+	struct tracker *t = e->t;
+	struct inv_row row;
+
+	e->inflight = 0;
+	t->inflight--;
+	if (e->gone || !res->ok) {
+		if (!e->gone)
+			track_failed(t, e, res->error);
+		else
+			track_remove(t, e);
+		return;
+	}
+	e->fails = 0;
+	if (res->state == LK_PAID && res->received_msat >= e->row.amount_msat) {
+		if (store_set_paid(t->store, e->row.job, res->received_msat, res->settled_at) != 0) {
+			track_failed(t, e, "cannot record paid in the store");
+			return;
+		}
+		row = e->row;
+		row.status = INV_PAID;
+		row.received_msat = res->received_msat;
+		row.settled_at = res->settled_at;
+		log_info("job %s paid: %llu msat", row.job, (unsigned long long)row.received_msat);
+		track_remove(t, e);
+		t->cb(&row, t->arg);
+		return;
+	}
+	if (res->state == LK_PAID)
+		log_warnx("job %s: backend says paid but received %llu msat < %llu asked; not paid",
+		    e->row.job, (unsigned long long)res->received_msat,
+		    (unsigned long long)e->row.amount_msat);
+	if (now_unix() >= e->row.expires_at) {
+		if (store_set_expired(t->store, e->row.job) != 0) {
+			track_failed(t, e, "cannot record expired in the store");
+			return;
+		}
+		row = e->row;
+		row.status = INV_EXPIRED;
+		log_info("job %s: invoice expired unpaid", row.job);
+		track_remove(t, e);
+		t->cb(&row, t->arg);
+		return;
+	}
+	e->due_ms = now_ms() + track_interval(t, e);
+}
+
+static void
+track_tick(struct loop *l, void *arg)
+{
+	struct tracker *t = arg;
+	struct track_ent *e;
+	uint64_t now = now_ms();
+
+	t->timer = loop_add_timer(l, TRACK_TICK_MS, track_tick, t);
+	for (e = t->ents; e != NULL && t->inflight < TRACK_MAX_INFLIGHT; e = e->next) {
+		if (e->inflight || e->gone || e->due_ms > now)
+			continue;
+		e->inflight = 1;
+		t->inflight++;
+		if (t->be->lookup(t->be, e->row.payment_hash, e->row.ref, track_looked_up, e) != 0) {
+			e->inflight = 0;
+			t->inflight--;
+			track_failed(t, e, "cannot start a lookup");
+		}
+	}
+}
