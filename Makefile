@@ -99,8 +99,15 @@ FUZZ_SECONDS ?= 30
 fuzz:
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: all
-	sh tests/bench/run.sh
+BENCH_SRC = $(wildcard tests/bench/bench_*.c)
+BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+$(BUILD)/bench/%: tests/bench/%.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(UNIT_LIBS)
+
+# Benchmarks run the optimised build (never the sanitized one).
+bench: all $(BENCH_BIN)
+	BIN=$(CURDIR)/$(BIN) BENCHDIR=$(CURDIR)/$(BUILD)/bench sh tests/bench/run.sh
 
 run: deps all
 	exec sh scripts/dvm start

@@ -1,0 +1,333 @@
+#!/usr/bin/env node
+// make bench: the pipeline benchmarks of issue 9, each measured in this one
+// run, printed as one table (and as JSON with --json).
+//
+//   1 raw      BIP-340 verifies/s of libsecp256k1, one core (bench_verify)
+//   2 ingest   20,000 signed kind-5050 events from 200 keys blasted by a local
+//              ws server into relayd -> jobd, which verifies and drops them
+//              (require_p_tag = yes, addressed elsewhere): events/s until
+//              jobd's counters show every one handled
+//   3 overhead 200 sequential jobs, free mode, zero-latency inference double,
+//              request published on a real local relay -> result received:
+//              p50/p99, raw and with the relay's own round trips subtracted
+//   4 concur.  100 jobs in flight, 20 ms per token: wall time vs the ideal
+//   5 memory   RSS of each daemon idle and during (4)
+//   6 stream   (tests/bench/inferd_stream.mjs, when present) inferd's overhead
+//
+// Environment: BIN (optimised daemons), BENCHDIR (bench_verify, bench_gen).
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+import { WebSocketServer } from 'ws';
+import { generateSecretKey, getPublicKey, finalizeEvent, verifyEvent } from 'nostr-tools/pure';
+import { bytesToHex } from '@noble/hashes/utils.js';
+import WebSocket from 'ws';
+import { startRelay } from '../lib/relay.mjs';
+import { startOllamaDouble } from '../lib/ollama-double.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const top = join(here, '..', '..');
+const BIN = process.env.BIN || join(top, 'bin');
+const BENCHDIR = process.env.BENCHDIR || join(top, 'build', 'bench');
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+const results = {};
+const procs = [];
+
+function pct(a, p) {
+  if (!a.length) return NaN;
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))];
+}
+
+function rssKb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch { return NaN; }
+}
+
+// Start one daemon and wait for its readiness line on fd 3.
+async function startDaemon(name, args) {
+  const p = spawn(join(BIN, name), [...args, '--notify-fd', '3'],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', d => { err = (err + d).slice(-4000); });
+  procs.push(p);
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${name} not ready in 20 s: ${err}`)), 20000);
+    p.stdio[3].on('data', () => { clearTimeout(t); resolve(); });
+    p.on('exit', c => { clearTimeout(t); reject(new Error(`${name} exited ${c}: ${err}`)); });
+  });
+  p.removeAllListeners('exit');
+  return p;
+}
+
+async function stopAll() {
+  for (const p of procs.reverse()) {
+    if (p.exitCode === null) p.kill('SIGTERM');
+  }
+  await sleep(300);
+  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  procs.length = 0;
+}
+
+// One request/answer on jobd's control socket.
+function control(dir, op) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(join(dir, 'run', 'control.sock'));
+    let buf = '';
+    const t = setTimeout(() => { s.destroy(); reject(new Error('control timeout')); }, 5000);
+    s.on('connect', () => s.write(JSON.stringify({ op }) + '\n'));
+    s.on('data', d => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) { clearTimeout(t); s.end(); resolve(JSON.parse(buf.slice(0, i))); }
+    });
+    s.on('error', e => { clearTimeout(t); reject(e); });
+  });
+}
+
+function pipelineConf(dir, extra) {
+  const sk = bytesToHex(generateSecretKey());
+  writeFileSync(join(dir, 'key'), sk + '\n', { mode: 0o600 });
+  const conf = join(dir, 'dvm.conf');
+  const lines = {
+    state_dir: dir, secret_key_file: join(dir, 'key'), wallet: 'none',
+    log_level: 'warn', relay_backoff_max: 2, ...extra,
+  };
+  writeFileSync(conf, Object.entries(lines).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
+  return { conf, pubkey: getPublicKey(Buffer.from(sk, 'hex')) };
+}
+
+// 1. Raw limit.
+function benchRaw() {
+  const out = execFileSync(join(BENCHDIR, 'bench_verify'), ['3']).toString();
+  results.raw_verify_per_s = Number(/verify_per_s (\d+)/.exec(out)[1]);
+}
+
+// 2. Ingest: a blaster relay sends every frame as soon as relayd subscribes.
+async function benchIngest() {
+  const N = 20000;
+  const lines = execFileSync(join(BENCHDIR, 'bench_gen'), [String(N), '200'],
+    { maxBuffer: 64 << 20 }).toString().trim().split('\n');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise(r => wss.on('listening', r));
+  let t0 = 0;
+  wss.on('connection', ws => {
+    ws.on('message', m => {
+      let msg;
+      try { msg = JSON.parse(m); } catch { return; }
+      if (msg[0] !== 'REQ' || t0) return;
+      if (!msg.slice(2).some(f => (f.kinds || []).includes(5050))) return;
+      t0 = performance.now();
+      for (const l of lines) ws.send(`["EVENT",${JSON.stringify(msg[1])},${l}]`);
+    });
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'sc-bench-'));
+  const { conf } = pipelineConf(dir, {
+    relays: `ws://127.0.0.1:${wss.address().port}`, require_p_tag: 'yes',
+    max_request_age: 3600, rate_limit_per_min: 1000000,
+  });
+  const relayd = await startDaemon('relayd', ['-c', conf]);
+  const jobd = await startDaemon('jobd', ['-c', conf]);
+  let seen = 0, t1 = 0;
+  const deadline = performance.now() + 120000;
+  while (performance.now() < deadline) {
+    const st = await control(dir, 'stats').catch(() => null);
+    seen = st ? (st.events_seen || 0) : seen;
+    if (seen >= N) { t1 = performance.now(); break; }
+    await sleep(20);
+  }
+  results.ingest_events = seen;
+  results.ingest_per_s = t1 ? Math.round(N / ((t1 - t0) / 1000)) : 0;
+  results.ingest_rss_kb = { relayd: rssKb(relayd.pid), jobd: rssKb(jobd.pid) };
+  await stopAll();
+  wss.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// A requester on a real relay: publish, wait for the kind-6050 result.
+function requester(url) {
+  const ws = new WebSocket(url);
+  const waiting = new Map();
+  let n = 0;
+  ws.on('message', m => {
+    const msg = JSON.parse(m);
+    if (msg[0] !== 'EVENT') return;
+    const ev = msg[2];
+    const e = (ev.tags.find(t => t[0] === 'e') || [])[1];
+    const w = waiting.get(msg[1]);
+    if (w && (ev.kind === w.kind) && (w.kind === 1 || e === w.id)) {
+      if (!verifyEvent(ev)) return;
+      waiting.delete(msg[1]);
+      ws.send(JSON.stringify(['CLOSE', msg[1]]));
+      w.resolve(ev);
+    }
+  });
+  const open = new Promise(r => ws.on('open', r));
+  return {
+    open,
+    // Subscribe first, then publish; resolve with the matching event.
+    async roundtrip(ev, kind, filter) {
+      const sub = `s${n++}`;
+      const p = new Promise((resolve, reject) => {
+        waiting.set(sub, { resolve, kind, id: ev.id });
+        setTimeout(() => reject(new Error('timeout')), 30000);
+      });
+      ws.send(JSON.stringify(['REQ', sub, filter]));
+      const t = performance.now();
+      ws.send(JSON.stringify(['EVENT', ev]));
+      await p;
+      return performance.now() - t;
+    },
+    close() { ws.close(); },
+  };
+}
+
+function request(sk, to, prompt, extra = []) {
+  return finalizeEvent({
+    kind: 5050, created_at: Math.floor(Date.now() / 1000), content: '',
+    tags: [['i', prompt, 'text'], ['p', to], ...extra],
+  }, sk);
+}
+
+async function startPipeline(extra, ollamaOpts) {
+  const relay = await startRelay({ port: 0 });
+  const ollama = await startOllamaDouble(ollamaOpts);
+  const dir = mkdtempSync(join(tmpdir(), 'sc-bench-'));
+  const { conf, pubkey } = pipelineConf(dir, {
+    relays: relay.url, infer_urls: ollama.url, payment_mode: 'free', ...extra,
+  });
+  const d = {};
+  d.relayd = await startDaemon('relayd', ['-c', conf]);
+  d.inferd = await startDaemon('inferd', ['-c', conf]);
+  d.invoiced = await startDaemon('invoiced', ['-c', conf]);
+  d.jobd = await startDaemon('jobd', ['-c', conf]);
+  // jobd subscribes after connecting to relayd; give the REQ a moment.
+  for (let i = 0; i < 100; i++) {
+    const st = await control(dir, 'status').catch(() => null);
+    if (st && st.relays && st.relays.connected >= 1 && st.online) break;
+    await sleep(50);
+  }
+  await sleep(300);
+  return { relay, ollama, dir, pubkey, d,
+    async stop() {
+      await stopAll(); await relay.close(); await ollama.close();
+      rmSync(dir, { recursive: true, force: true });
+    } };
+}
+
+// 3. Overhead of our own stages on the request -> result path.
+async function benchOverhead() {
+  const p = await startPipeline({ rate_limit_per_min: 100000 }, { tokenDelayMs: 0 });
+  const c = requester(p.relay.url);
+  await c.open;
+  const base = [], job = [];
+  const sk = generateSecretKey();
+  for (let i = 0; i < 50; i++) {
+    const ev = finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000),
+      content: `ping ${i}`, tags: [] }, sk);
+    base.push(await c.roundtrip(ev, 1, { kinds: [1], ids: [ev.id] }));
+  }
+  for (let i = 0; i < 200; i++) {
+    const ev = request(generateSecretKey(), p.pubkey, `overhead ${i}`);
+    job.push(await c.roundtrip(ev, 6050, { kinds: [6050], '#e': [ev.id] }));
+  }
+  const b50 = pct(base, 50);
+  // A job crosses the relay twice (request in, result out).
+  results.overhead = {
+    relay_rt_p50_ms: b50, p50_ms: pct(job, 50), p99_ms: pct(job, 99),
+    own_p50_ms: pct(job, 50) - 2 * b50, own_p99_ms: pct(job, 99) - 2 * b50,
+  };
+  c.close();
+  await p.stop();
+}
+
+// 4 + 5. Concurrency and memory.
+async function benchConcurrency() {
+  const J = 100, tokenMs = 20;
+  const p = await startPipeline({ max_concurrent_jobs: J, max_queue: 4 * J,
+    infer_max_inflight: J, rate_limit_per_min: 100000 }, { tokenDelayMs: tokenMs });
+  const idle = {};
+  for (const [n, proc] of Object.entries(p.d)) idle[n] = rssKb(proc.pid);
+  const peak = { ...idle };
+  const sampler = setInterval(() => {
+    for (const [n, proc] of Object.entries(p.d)) peak[n] = Math.max(peak[n], rssKb(proc.pid));
+  }, 50);
+  const c = requester(p.relay.url);
+  await c.open;
+  const prompt = 'one two three four five six seven eight nine ten';
+  const t0 = performance.now();
+  const lat = await Promise.all(Array.from({ length: J }, (_, i) => {
+    const ev = request(generateSecretKey(), p.pubkey, `${prompt} ${i}`);
+    return c.roundtrip(ev, 6050, { kinds: [6050], '#e': [ev.id] });
+  }));
+  const wall = performance.now() - t0;
+  clearInterval(sampler);
+  const st = await control(p.dir, 'stats');
+  const tokens = st.tokens ? st.tokens.completion / J : NaN;
+  results.concurrency = { jobs: lat.length, wall_ms: Math.round(wall),
+    ideal_ms: Math.round(tokens * tokenMs), tokens_per_job: tokens };
+  const sum = o => Object.values(o).reduce((a, b) => a + b, 0);
+  results.memory_kb = { idle, peak, idle_total: sum(idle), peak_total: sum(peak) };
+  c.close();
+  await p.stop();
+}
+
+async function benchStream() {
+  const f = join(here, 'inferd_stream.mjs');
+  if (!existsSync(f)) return;
+  const out = execFileSync('node', [f, '--json'], { env: process.env }).toString();
+  results.stream = JSON.parse(out.trim().split('\n').pop());
+}
+
+function table() {
+  const r = results, rows = [];
+  const row = (what, value, target, ok) => rows.push([what, value, target, ok === undefined ? '' : ok ? 'ok' : 'MISSED']);
+  row('1 raw BIP-340 verify, one core', `${r.raw_verify_per_s}/s`, '');
+  if (r.ingest_per_s !== undefined)
+    row('2 ingest relayd -> jobd (verify+drop)', `${r.ingest_per_s}/s (${r.ingest_events} events)`,
+      `>= ${Math.round(0.8 * r.raw_verify_per_s)}/s (80 %)`, r.ingest_per_s >= 0.8 * r.raw_verify_per_s);
+  if (r.overhead) {
+    const o = r.overhead;
+    row('3 job latency p50 / p99 (raw)', `${o.p50_ms.toFixed(2)} / ${o.p99_ms.toFixed(2)} ms`, '');
+    row('  relay round trip p50', `${o.relay_rt_p50_ms.toFixed(2)} ms`, '');
+    row('  our own p50 / p99', `${o.own_p50_ms.toFixed(2)} / ${o.own_p99_ms.toFixed(2)} ms`,
+      '<= 1 / 5 ms', o.own_p50_ms <= 1 && o.own_p99_ms <= 5);
+  }
+  if (r.concurrency) {
+    const c = r.concurrency;
+    row('4 100 jobs in flight, 20 ms/token', `${c.wall_ms} ms (ideal ${c.ideal_ms} ms)`, 'all complete', c.jobs === 100);
+  }
+  if (r.memory_kb) {
+    const m = r.memory_kb;
+    row('5 RSS idle, all four', `${(m.idle_total / 1024).toFixed(1)} MB ${JSON.stringify(m.idle)}`, '<= 20 MB', m.idle_total <= 20 * 1024);
+    row('  RSS during (4), all four', `${(m.peak_total / 1024).toFixed(1)} MB ${JSON.stringify(m.peak)}`, '<= 40 MB', m.peak_total <= 40 * 1024);
+  }
+  if (r.stream)
+    row('6 inferd streaming overhead', `${r.stream.overhead_pct.toFixed(2)} %`, '<= 1 %', r.stream.overhead_pct <= 1);
+  const w = [0, 0, 0, 0];
+  for (const x of rows) x.forEach((v, i) => { w[i] = Math.max(w[i], String(v).length); });
+  for (const x of [['benchmark', 'result', 'target', ''], ...rows])
+    console.log(x.map((v, i) => String(v).padEnd(w[i])).join('  ').trimEnd());
+}
+
+const only = process.argv.slice(2).filter(a => !a.startsWith('--'));
+const want = s => !only.length || only.includes(s);
+try {
+  if (want('raw')) benchRaw();
+  if (want('ingest')) await benchIngest();
+  if (want('overhead')) await benchOverhead();
+  if (want('concurrency')) await benchConcurrency();
+  if (want('stream')) await benchStream();
+} catch (e) {
+  console.error('bench:', e.message);
+  await stopAll();
+  process.exitCode = 1;
+}
+table();
+if (process.argv.includes('--json')) console.log(JSON.stringify(results));
+process.exit(process.exitCode || 0);
