@@ -59,11 +59,12 @@ rig_backends() {
 	oll_pid=$rig_pid oll_url=$rig_url
 }
 
-# rig_conf [extra lines...]: the config for the backends above.
+# rig_conf [extra lines...]: the config for the backends above ($STATE
+# overrides the state directory).
 rig_conf() {
 	conf=$tmp/dvm.conf
 	{
-		echo "state_dir = $tmp/state"
+		echo "state_dir = ${STATE:-$tmp/state}"
 		echo "relays = $relay_url"
 		echo "infer_urls = $oll_url"
 		echo "relay_backoff_max = 2"
