@@ -108,98 +108,127 @@ json_hex4(const char *s, size_t n, size_t i, unsigned *v)
 	return 0;
 }
 
-/* One escape starting at s[i] == '\\'; returns its length or 0 with *why. */
-static size_t
-json_escape_len(const char *s, size_t n, size_t i, const char **why)
+/* One escape at s[i] == '\\': its length in *k, or the reason it is refused. */
+static const char *
+json_escape_len(const char *s, size_t n, size_t i, size_t *k)
 {
 	unsigned v, w;
 
 	if (i + 1 >= n)
-		return *why = "JSON: truncated escape", 0;
+		return "JSON: truncated escape";
+	*k = 2;
 	if (s[i + 1] != 'u')
-		return 2;	/* cJSON checks the escape letter itself */
+		return NULL;	/* cJSON checks the escape letter itself */
 	if (json_hex4(s, n, i + 2, &v) == -1)
-		return *why = "JSON: bad \\u escape", 0;
+		return "JSON: bad \\u escape";
 	if (v == 0)
-		return *why = "JSON: \\u0000 not allowed", 0;
+		return "JSON: \\u0000 not allowed";
 	if (v >= 0xdc00 && v <= 0xdfff)
-		return *why = "JSON: lone surrogate", 0;
+		return "JSON: lone surrogate";
+	*k = 6;
 	if (v < 0xd800 || v > 0xdbff)
-		return 6;
+		return NULL;
 	if (i + 7 >= n || s[i + 6] != '\\' || s[i + 7] != 'u' ||
 	    json_hex4(s, n, i + 8, &w) == -1 || w < 0xdc00 || w > 0xdfff)
-		return *why = "JSON: lone surrogate", 0;
-	return 12;
+		return "JSON: lone surrogate";
+	*k = 12;
+	return NULL;
 }
 
-/* A number token at s[i]; returns its length or 0 with *why. */
-static size_t
-json_number_len(const char *s, size_t n, size_t i, int int_only, const char **why)
+/* A number token at s[i]: its length in *k, or the reason it is refused. */
+static const char *
+json_number_len(const char *s, size_t n, size_t i, int int_only, size_t *k)
 {
-	size_t k = i;
+	size_t j = i;
 	int plain = 1;
 
-	while (k < n && ((s[k] >= '0' && s[k] <= '9') || s[k] == '-' || s[k] == '+' ||
-	    s[k] == '.' || s[k] == 'e' || s[k] == 'E')) {
-		if (s[k] < '0' || s[k] > '9')
+	while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == '-' || s[j] == '+' ||
+	    s[j] == '.' || s[j] == 'e' || s[j] == 'E')) {
+		if (s[j] < '0' || s[j] > '9')
 			plain = 0;
-		k++;
+		j++;
 	}
-	if (int_only && (!plain || (s[i] == '0' && k - i > 1)))
-		return *why = "JSON: number is not a plain non-negative integer", 0;
-	return k - i;
+	if (int_only && (!plain || (s[i] == '0' && j - i > 1)))
+		return "JSON: number is not a plain non-negative integer";
+	*k = j - i;
+	return NULL;
+}
+
+/* Outside strings: the reason a byte is refused, or NULL; advances *i. */
+static const char *
+json_scan_outside(const char *json, size_t n, int int_only, size_t *i, int *instr)
+{
+	unsigned char c = (unsigned char)json[*i];
+	const char *why;
+	size_t k;
+
+	if (c == '"') {
+		*instr = 1;
+		(*i)++;
+	} else if ((c >= '0' && c <= '9') || c == '-') {
+		if ((why = json_number_len(json, n, *i, int_only, &k)) != NULL)
+			return why;
+		*i += k;
+	} else if (c >= 0x80 || c == 0)
+		return "JSON: bad byte outside a string";
+	else
+		(*i)++;
+	return NULL;
+}
+
+/* Inside a string: the reason a byte is refused, or NULL; advances *i. */
+static const char *
+json_scan_inside(const char *json, size_t n, size_t *i, int *instr)
+{
+	const unsigned char *s = (const unsigned char *)json;
+	unsigned char c = s[*i];
+	const char *why;
+	size_t k;
+
+	if (c == '"') {
+		*instr = 0;
+		k = 1;
+	} else if (c == '\\') {
+		if ((why = json_escape_len(json, n, *i, &k)) != NULL)
+			return why;
+	} else if (c < 0x20)
+		return "JSON: control character in a string";
+	else if (c < 0x80)
+		k = 1;
+	else if ((k = utf8_seq(s + *i, n - *i)) == 0)
+		return "JSON: invalid UTF-8";
+	*i += k;
+	return NULL;
 }
 
 /*
  * What cJSON does not check: valid UTF-8, no raw control characters in
  * strings, no "\u0000", no lone surrogates; with int_only, numbers are
  * plain digits without leading zeros (no sign, fraction or exponent).
+ * Returns NULL or the reason.
  */
-static int
-json_scan(const char *json, size_t n, int int_only, const char **why)
+static const char *
+json_scan(const char *json, size_t n, int int_only)
 {
-	const unsigned char *s = (const unsigned char *)json;
-	size_t i = 0, k;
+	const char *why;
+	size_t i = 0;
 	int instr = 0;
 
 	while (i < n) {
-		unsigned char c = s[i];
-
-		if (!instr) {
-			if (c == '"')
-				instr = 1, i++;
-			else if ((c >= '0' && c <= '9') || c == '-') {
-				if ((k = json_number_len(json, n, i, int_only, why)) == 0)
-					return -1;
-				i += k;
-			} else if (c >= 0x80 || c == 0)
-				return *why = "JSON: bad byte outside a string", -1;
-			else
-				i++;
-		} else if (c == '"')
-			instr = 0, i++;
-		else if (c == '\\') {
-			if ((k = json_escape_len(json, n, i, why)) == 0)
-				return -1;
-			i += k;
-		} else if (c < 0x20)
-			return *why = "JSON: control character in a string", -1;
-		else if (c < 0x80)
-			i++;
-		else if ((k = utf8_seq(s + i, n - i)) == 0)
-			return *why = "JSON: invalid UTF-8", -1;
-		else
-			i += k;
+		why = instr ? json_scan_inside(json, n, &i, &instr) :
+		    json_scan_outside(json, n, int_only, &i, &instr);
+		if (why != NULL)
+			return why;
 	}
-	return 0;
+	return NULL;
 }
 
 int
 json_text_check(const char *json, size_t len, char *err, size_t errlen)
 {
-	const char *why = "JSON: invalid";
+	const char *why;
 
-	if (json_scan(json, len, 0, &why) == 0)
+	if ((why = json_scan(json, len, 0)) == NULL)
 		return 0;
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s", why);
@@ -222,24 +251,24 @@ static const char *const event_fields[F_N] = {
 	"id", "pubkey", "sig", "created_at", "kind", "tags", "content"
 };
 
-/* Collect the known fields; reject duplicates and missing ones. */
-static const char *
-event_fields_get(const cJSON *obj, const cJSON *f[F_N])
+/* Collect the known fields; refuse duplicates and missing ones. */
+static int
+event_fields_get(const cJSON *obj, const cJSON *f[F_N], char *err, size_t errlen)
 {
-	static char why[40];
 	const cJSON *it;
+	char why[40];
 	int k;
 
 	memset(f, 0, sizeof(*f) * F_N);
 	for (it = obj->child; it != NULL; it = it->next) {
 		if (it->string == NULL)
-			return "not an object";
+			return event_fail(err, errlen, "not an object");
 		for (k = 0; k < F_N; k++) {
 			if (strcmp(it->string, event_fields[k]) != 0)
 				continue;
 			if (f[k] != NULL) {
 				snprintf(why, sizeof(why), "duplicate key %s", event_fields[k]);
-				return why;
+				return event_fail(err, errlen, why);
 			}
 			f[k] = it;
 		}
@@ -247,9 +276,9 @@ event_fields_get(const cJSON *obj, const cJSON *f[F_N])
 	for (k = 0; k < F_N; k++)
 		if (f[k] == NULL) {
 			snprintf(why, sizeof(why), "missing %s", event_fields[k]);
-			return why;
+			return event_fail(err, errlen, why);
 		}
-	return NULL;
+	return 0;
 }
 
 static int
@@ -314,8 +343,8 @@ event_from_cjson(struct event *ev, const cJSON *obj, char *err, size_t errlen)
 	memset(ev, 0, sizeof(*ev));
 	if (!cJSON_IsObject(obj))
 		return event_fail(err, errlen, "not an object");
-	if ((why = event_fields_get(obj, f)) != NULL)
-		return event_fail(err, errlen, why);
+	if (event_fields_get(obj, f, err, errlen) == -1)
+		return -1;
 	if (event_get_hex(f[F_ID], ev->id, 32) == -1)
 		return event_fail(err, errlen, "bad id");
 	if (event_get_hex(f[F_PUBKEY], ev->pubkey, 32) == -1)
@@ -349,7 +378,7 @@ event_from_cjson(struct event *ev, const cJSON *obj, char *err, size_t errlen)
 int
 event_parse(struct event *ev, const char *json, size_t len, char *err, size_t errlen)
 {
-	const char *why = "invalid JSON", *end = NULL;
+	const char *why, *end = NULL;
 	cJSON *root;
 	size_t i;
 	int rc;
@@ -357,7 +386,7 @@ event_parse(struct event *ev, const char *json, size_t len, char *err, size_t er
 	memset(ev, 0, sizeof(*ev));
 	if (json == NULL || len > EVENT_MAX_JSON)
 		return event_fail(err, errlen, "too large");
-	if (json_scan(json, len, 1, &why) == -1)
+	if ((why = json_scan(json, len, 1)) != NULL)
 		return event_fail(err, errlen, why);
 	if ((root = cJSON_ParseWithLengthOpts(json, len, &end, 0)) == NULL)
 		return event_fail(err, errlen, "invalid JSON");
