@@ -92,6 +92,27 @@ for (const [name, content] of Object.entries(awkward)) {
   })
 }
 
+// 2b. The id is over the decoded strings, never the wire bytes: the same
+// nostr-tools event written with \uXXXX for every non-ASCII character,
+// '\/' for '/', and pretty-printed, verifies in C with the same id.
+function asciiJSON(v) {
+  return JSON.stringify(v, null, 2)
+    .replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
+    .replace(/\//g, '\\/')
+}
+check('c_verifies_reencoded_json', () => {
+  for (const [name, content] of Object.entries(awkward)) {
+    if (name === 'long') continue
+    const ev = finalizeEvent({ kind: 1, created_at: 1700000000, content, tags: [['t', content]] }, sk)
+    const text = asciiJSON(ev)
+    if (text === JSON.stringify(ev)) return 'no re-encoding happened'
+    const v = tool(['verify'], text)
+    if (v.code !== 0) return `${name}: verify exit ${v.code}: ${v.err}`
+    if (v.out.trim() !== ev.id) return `${name}: id differs`
+  }
+  return true
+})
+
 // 3. Tampering is caught by C: content, tag, created_at, sig.
 check('c_rejects_tampered_events', () => {
   const ev = finalizeEvent({ kind: 1, created_at: 1700000000, content: 'hello', tags: [['t', 'x']] }, sk)

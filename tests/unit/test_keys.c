@@ -141,6 +141,14 @@ TEST(load_file_types_refused)
 	CHECK(keys_load_file(sub, &kp, err, sizeof(err)) == -1 && strstr(err, "not a regular file") != NULL);
 	rmdir(sub);
 	CHECK(keys_load_file("/dev/null", &kp, err, sizeof(err)) == -1);
+	/* A FIFO with no writer must be refused at once, not block the daemon. */
+	snprintf(sub, sizeof(sub), "%s/kfifo", dir);
+	unlink(sub);
+	REQUIRE(mkfifo(sub, 0600) == 0);
+	alarm(5);
+	CHECK(keys_load_file(sub, &kp, err, sizeof(err)) == -1 && strstr(err, "not a regular file") != NULL);
+	alarm(0);
+	unlink(sub);
 	snprintf(sub, sizeof(sub), "%s/nonexistent", dir);
 	CHECK(keys_load_file(sub, &kp, err, sizeof(err)) == -1 && strstr(err, sub) != NULL);
 	/* Content errors never echo the content. */
