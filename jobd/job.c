@@ -786,3 +786,39 @@ job_resync(struct jobd *jd, enum spoke_id s)
 			ingest_resolve(jd, j);
 	}
 }
+
+/*
+ * After loading the open jobs at start: take the steps that need no spoke
+ * (a pay-first job recorded paid is queued: invoiced re-sends paid until
+ * acked, the ack goes out then; a job with its text but no result gets
+ * one), count the running ones, and start what can start. What a spoke
+ * must be told again is sent when it connects (job_resync).
+ */
+void
+job_replay_local(struct jobd *jd)
+{
+	struct job *j, *next;
+
+	/* first the counts and moves that scheduling below depends on */
+	for (j = jd->jobs; j != NULL; j = j->next) {
+		if (j->state == ST_PROCESSING)
+			jd->running++;
+		else if (j->state == ST_PAID)
+			job_set_state(jd, j, ST_QUEUED);
+	}
+	for (j = jd->jobs; j != NULL; j = next) {
+		next = j->next;
+		switch (job_replay_action(j->state, job_mode(jd, j))) {
+		case ACT_RESOLVE:
+			j->pending = 0;
+			ingest_resolve(jd, j);	/* may start jobs: never a PROCESSING one */
+			break;
+		case ACT_RESULT:
+			job_deliver(jd, j);
+			break;
+		default:
+			break;
+		}
+	}
+	job_schedule(jd);
+}

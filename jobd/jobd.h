@@ -261,6 +261,7 @@ void		 job_start(struct jobd *, struct job *);
 void		 job_fail(struct jobd *, struct job *, enum job_state, const char *msg);
 void		 job_schedule(struct jobd *);
 void		 job_resync(struct jobd *, enum spoke_id);
+void		 job_replay_local(struct jobd *);
 int		 job_queue_depth(struct jobd *);
 void		 job_on_infer(struct jobd *, const char *op, const cJSON *msg);
 void		 job_on_invoice(struct jobd *, const char *op, const cJSON *msg);

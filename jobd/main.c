@@ -54,39 +54,6 @@ usage(FILE *f)
 }
 
 static void
-replay_local(struct jobd *jd)
-{
-	struct job *j, *next;
-
-	for (j = jd->jobs; j != NULL; j = next) {
-		enum payment_mode mode = j->quote_msat > 0 ? PAY_BEFORE :
-		    jd->conf.wallet == WALLET_NONE ? PAY_FREE : jd->conf.payment_mode;
-
-		next = j->next;
-		switch (job_replay_action(j->state, mode)) {
-		case ACT_ACK_PAID:
-			/* invoiced re-sends paid until acked: ack goes out then */
-			job_set_state(jd, j, ST_QUEUED);
-			break;
-		case ACT_INFER:
-			jd->running++;
-			break;
-		case ACT_RESOLVE:
-			j->pending = 0;
-			ingest_resolve(jd, j);
-			break;
-		case ACT_RESULT:
-			if (publish_result(jd, j) >= 0)
-				publish_feedback(jd, j, "success", "done", j->bolt11 != NULL, NULL);
-			break;
-		default:
-			break;
-		}
-	}
-	job_schedule(jd);
-}
-
-static void
 tick(struct loop *l, void *arg)
 {
 	struct jobd *jd = arg;
@@ -280,7 +247,7 @@ main(int argc, char **argv)
 		fatalx(EXIT_TEMP, "ledger: cannot load open jobs");
 	if (n > 0)
 		log_info("resuming %d open job(s) from the ledger", n);
-	replay_local(&jd);
+	job_replay_local(&jd);
 	if (control_open(&jd) == -1)
 		fatal(EXIT_TEMP, "control socket %s", jd.ctl_path);
 	spoke_connect_all(&jd);

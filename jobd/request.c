@@ -157,9 +157,9 @@ param_set(struct request *r, const struct conf *c, const char *name, const char 
 		r->max_tokens = (int)clampd(floor(v), 1, c->max_tokens);
 	else if (strcmp(name, "temperature") == 0)
 		r->temperature = clampd(v, 0, 2);
-	else if (name[3] == 'k')
+	else if (name[4] == 'k')
 		r->top_k = (int)clampd(floor(v), 1, 1000);
-	else if (name[3] == 'p')
+	else if (name[4] == 'p')
 		r->top_p = clampd(v, 0, 1);
 	else
 		r->frequency_penalty = clampd(v, -2, 2);
