@@ -300,6 +300,68 @@ TEST(utf8)
 	CHECK(json_text_check("[\"a\",1.5e3]", 11, NULL, 0) == 0);
 }
 
+/* event_from_cjson gets objects built by callers: numbers must still be integral. */
+TEST(from_cjson_checks)
+{
+	struct event ev;
+	char err[128];
+	cJSON *o, *root;
+
+	REQUIRE((root = cJSON_Parse(nip13_json)) != NULL);
+	CHECKF(event_from_cjson(&ev, root, err, sizeof(err)) == 0, "%s", err);
+	CHECK(event_verify(&ev) == 0);
+	event_free(&ev);
+	REQUIRE((o = cJSON_Duplicate(root, 1)) != NULL);
+	cJSON_ReplaceItemInObject(o, "kind", cJSON_CreateNumber(1.5));
+	CHECK(event_from_cjson(&ev, o, err, sizeof(err)) == -1 && strcmp(err, "bad kind") == 0);
+	cJSON_ReplaceItemInObject(o, "kind", cJSON_CreateNumber(1));
+	cJSON_ReplaceItemInObject(o, "created_at", cJSON_CreateNumber(1e300));
+	CHECK(event_from_cjson(&ev, o, err, sizeof(err)) == -1 && strcmp(err, "bad created_at") == 0);
+	cJSON_ReplaceItemInObject(o, "created_at", cJSON_CreateNumber(-0.5));
+	CHECK(event_from_cjson(&ev, o, err, sizeof(err)) == -1);
+	cJSON_ReplaceItemInObject(o, "created_at", cJSON_CreateNumber(1651794653));
+	cJSON_ReplaceItemInObject(o, "tags", cJSON_CreateObject());
+	CHECK(event_from_cjson(&ev, o, err, sizeof(err)) == -1 && strstr(err, "tags") != NULL);
+	cJSON_ReplaceItemInObject(o, "tags", cJSON_CreateArray());
+	cJSON_AddItemToObject(o, "id", cJSON_CreateString("x"));	/* a second id */
+	CHECK(event_from_cjson(&ev, o, err, sizeof(err)) == -1 && strstr(err, "duplicate") != NULL);
+	CHECK(event_from_cjson(&ev, cJSON_GetObjectItem(o, "tags"), err, sizeof(err)) == -1);
+	CHECK(event_from_cjson(&ev, NULL, err, sizeof(err)) == -1);
+	cJSON_Delete(o);
+	cJSON_Delete(root);
+}
+
+/* json_text_check: what relayd must run over a whole relay message. */
+TEST(json_text_check_messages)
+{
+	static const char *const ok[] = {
+		"[\"EVENT\",\"s\",{\"content\":\"\\ud83d\\ude00 \\n\",\"kind\":1.5e3}]",
+		"[\"OK\",\"ab\",true,\"\"]",
+		"[\"NOTICE\",\"caf\xc3\xa9\"]",
+	};
+	static const char *const bad[] = {
+		"[\"EVENT\",\"s\",{\"content\":\"a\\u0000\"}]",
+		"[\"NOTICE\",\"\\udfff\"]",
+		"[\"NOTICE\",\"\\ud83d\"]",
+		"[\"NOTICE\",\"caf\xe9\"]",
+		"[\"NOTICE\",\"a\tb\"]",
+		"[\"NOTICE\",\"\\u12\"]",
+		"[\"NOTICE\"]\xc3\xa9",
+	};
+	char err[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		CHECKF(json_text_check(ok[i], strlen(ok[i]), err, sizeof(err)) == 0, "ok %zu: %s", i, err);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECKF(json_text_check(bad[i], strlen(bad[i]), err, sizeof(err)) == -1 && err[0] != '\0',
+		    "bad %zu accepted", i);
+	}
+	/* Length-bounded: a NUL byte inside the given length is refused. */
+	CHECK(json_text_check("[\"a\"]\0", 6, err, sizeof(err)) == -1);
+}
+
 int
 main(void)
 {
@@ -311,5 +373,7 @@ main(void)
 	RUN(limits);
 	RUN(build_refuses_bad_input);
 	RUN(utf8);
+	RUN(from_cjson_checks);
+	RUN(json_text_check_messages);
 	T_DONE();
 }
