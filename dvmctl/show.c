@@ -243,7 +243,7 @@ show_jobs(const cJSON *a)
 		return 0;
 	}
 	fprintf(out, "%-12s %-16s %5s %3s %9s %9s %11s %7s  %s\n", "JOB", "STATE",
-	    "KIND", "ENC", "PRICE", "PAID", "TOKENS", "AGE", "REQUESTER");
+	    "KIND", "ENC", "PRICE sat", "PAID sat", "TOKENS", "AGE", "REQUESTER");
 	cJSON_ArrayForEach(j, jobs)
 		jobs_row(j);
 	return 0;
