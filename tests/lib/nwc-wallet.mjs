@@ -1,0 +1,168 @@
+// nwc-wallet.mjs: a test double of a Nostr Wallet Connect wallet service
+// (NIP-47, nostr-protocol/nips 47.md; payments.md §2.5), speaking on a real
+// relay (tests/lib/relay.mjs) exactly as a wallet service does on the wire:
+//   - publishes its info event, kind 13194 (replaceable), content = the
+//     supported methods space-separated, tags ["encryption", "nip44_v2 nip04"]
+//     (configurable) and ["notifications", "payment_received"];
+//   - answers kind 23194 requests addressed to it (["p", service]) with kind
+//     23195 responses tagged ["e", request id] and ["p", client], encrypted
+//     with NIP-44 v2 when the request carries ["encryption","nip44_v2"], else
+//     NIP-04 (and only if the info event offers nip04), content
+//     {"result_type", "error": {code, message} | null, "result": {...} | null};
+//   - methods make_invoice {amount (msat), description?, expiry?} ->
+//     transaction {type "incoming", state "pending", invoice, description,
+//     payment_hash, amount, fees_paid, created_at, expires_at};
+//     lookup_invoice {payment_hash | invoice} -> the transaction with its
+//     state (pending | settled | expired | failed), settled_at, preimage once
+//     settled; unknown -> error NOT_FOUND; get_balance -> {balance: msat};
+//     anything else -> NOT_IMPLEMENTED;
+//   - payment_received notifications: kind 23197 (NIP-44) and, when nip04 is
+//     offered, kind 23196 (NIP-04), {"notification_type":"payment_received",
+//     "notification": transaction}.
+// Invoices are real signed BOLT11 (the LNbits double's minter).
+//
+// Module: const w = await startNwcWallet({ relayUrl, network: 'regtest',
+//           encryption: 'nip44_v2 nip04' | 'nip44_v2' | 'nip04' | null (no tag) })
+//         w.uri (nostr+walletconnect://...), w.pay(hash, amountMsat?),
+//         w.fail(n, code?) (next n requests answered with an error),
+//         w.silence(n) (next n requests ignored: client timeouts),
+//         w.log (requests seen: {method, encryption}), w.counters, await w.close()
+import crypto from 'node:crypto';
+import WebSocket from 'ws';
+import { generateSecretKey, getPublicKey, finalizeEvent, verifyEvent } from 'nostr-tools/pure';
+import * as nip44 from 'nostr-tools/nip44';
+import * as nip04 from 'nostr-tools/nip04';
+import { mintInvoice } from './lnbits-double.mjs';
+
+const hex = (b) => Buffer.from(b).toString('hex');
+
+export async function startNwcWallet({ relayUrl, network = 'regtest', encryption = 'nip44_v2 nip04',
+	balanceMsat = 42_000_000, methods = 'make_invoice lookup_invoice get_balance' } = {}) {
+	const sk = generateSecretKey();
+	const pk = getPublicKey(sk);
+	const clientSk = generateSecretKey();
+	const clientPk = getPublicKey(clientSk);
+	const offers = (encryption ?? 'nip04').split(' ');
+	const txs = new Map();	// payment_hash -> transaction
+	const log = [];
+	const counters = { requests: 0, created: 0, lookups: 0, notifications: 0 };
+	let failN = 0, failCode = 'INTERNAL', silenceN = 0;
+	let ws, closed = false;
+
+	const now = () => Math.floor(Date.now() / 1000);
+	const send = (msg) => ws.send(JSON.stringify(msg));
+	const enc = (scheme, peer, text) => (scheme === 'nip44_v2'
+		? nip44.encrypt(text, nip44.getConversationKey(sk, peer))
+		: nip04.encrypt(sk, peer, text));
+	const dec = (scheme, peer, text) => (scheme === 'nip44_v2'
+		? nip44.decrypt(text, nip44.getConversationKey(sk, peer))
+		: nip04.decrypt(sk, peer, text));
+
+	function publish(kind, content, tags) {
+		const ev = finalizeEvent({ kind, created_at: now(), tags, content }, sk);
+		send(['EVENT', ev]);
+		return ev;
+	}
+
+	function txView(t) {
+		const v = { ...t };
+		if (t.state !== 'settled') delete v.preimage;
+		if (t.state === 'pending' && now() >= t.expires_at) v.state = 'expired';
+		return v;
+	}
+
+	function handle(method, params) {
+		if (method === 'make_invoice') {
+			if (!Number.isInteger(params?.amount) || params.amount <= 0)
+				return { error: { code: 'OTHER', message: 'amount (msat) required' } };
+			const preimage = crypto.randomBytes(32);
+			const hash = crypto.createHash('sha256').update(preimage).digest('hex');
+			const expiry = Number.isInteger(params.expiry) ? params.expiry : 86400;
+			const t = {
+				type: 'incoming', state: 'pending',
+				invoice: mintInvoice({ network, amountMsat: params.amount, memo: params.description ?? '', expiry, paymentHash: hash }),
+				description: params.description ?? '', description_hash: '', preimage: hex(preimage),
+				payment_hash: hash, amount: params.amount, fees_paid: 0,
+				created_at: now(), expires_at: now() + expiry, settled_at: null, metadata: {},
+			};
+			txs.set(hash, t);
+			counters.created++;
+			return { result: txView(t) };
+		}
+		if (method === 'lookup_invoice') {
+			counters.lookups++;
+			let t = params?.payment_hash ? txs.get(params.payment_hash) : null;
+			if (!t && params?.invoice) t = [...txs.values()].find((x) => x.invoice === params.invoice);
+			if (!t) return { error: { code: 'NOT_FOUND', message: 'invoice not found' } };
+			return { result: txView(t) };
+		}
+		if (method === 'get_balance') return { result: { balance: balanceMsat } };
+		return { error: { code: 'NOT_IMPLEMENTED', message: `${method} is not supported` } };
+	}
+
+	function onRequest(ev) {
+		if (!verifyEvent(ev)) return;
+		if (!ev.tags.some((t) => t[0] === 'p' && t[1] === pk)) return;
+		const encTag = ev.tags.find((t) => t[0] === 'encryption');
+		const scheme = encTag ? encTag[1] : 'nip04';
+		counters.requests++;
+		if (!offers.includes(scheme)) {
+			// Answer in a scheme the client can read, per NIP-47's UNSUPPORTED_ENCRYPTION.
+			log.push({ method: null, encryption: scheme, refused: true });
+			return;
+		}
+		let req;
+		try { req = JSON.parse(dec(scheme, ev.pubkey, ev.content)); } catch { return; }
+		log.push({ method: req.method, encryption: scheme, params: req.params });
+		if (silenceN > 0) { silenceN--; return; }
+		let out;
+		if (failN > 0) { failN--; out = { error: { code: failCode, message: 'injected failure (test double)' } }; }
+		else out = handle(req.method, req.params);
+		const body = { result_type: req.method, error: out.error ?? null, result: out.result ?? null };
+		publish(23195, enc(scheme, ev.pubkey, JSON.stringify(body)), [['e', ev.id], ['p', ev.pubkey]]);
+	}
+
+	await new Promise((resolve, reject) => {
+		ws = new WebSocket(relayUrl);
+		ws.on('open', resolve);
+		ws.on('error', reject);
+	});
+	ws.on('error', () => {});
+	const subscribed = new Promise((resolve) => {
+		ws.on('message', (data) => {
+			let m;
+			try { m = JSON.parse(data); } catch { return; }
+			if (m[0] === 'EOSE' && m[1] === 'req') resolve();
+			if (m[0] === 'EVENT' && m[1] === 'req' && m[2]?.kind === 23194) onRequest(m[2]);
+		});
+	});
+	send(['REQ', 'req', { kinds: [23194], '#p': [pk], since: now() - 5 }]);
+	await subscribed;
+	const infoTags = [['notifications', 'payment_received']];
+	if (encryption !== null) infoTags.unshift(['encryption', encryption]);
+	publish(13194, methods, infoTags);
+
+	const relayParam = encodeURIComponent(relayUrl);
+	return {
+		pk, clientPk, clientSecret: hex(clientSk), log, counters, txs,
+		uri: `nostr+walletconnect://${pk}?relay=${relayParam}&secret=${hex(clientSk)}`,
+		pay(hash, amountMsat) {
+			const t = txs.get(hash);
+			if (!t) throw new Error('unknown payment hash');
+			t.state = 'settled';
+			t.amount = amountMsat ?? t.amount;
+			t.settled_at = now();
+			const n = JSON.stringify({ notification_type: 'payment_received', notification: txView(t) });
+			if (offers.includes('nip44_v2')) publish(23197, enc('nip44_v2', clientPk, n), [['p', clientPk]]);
+			if (offers.includes('nip04')) publish(23196, enc('nip04', clientPk, n), [['p', clientPk]]);
+			counters.notifications++;
+		},
+		fail(n = 1, code = 'INTERNAL') { failN = n; failCode = code; },
+		silence(n = 1) { silenceN = n; },
+		async close() {
+			if (closed) return;
+			closed = true;
+			ws.close();
+		},
+	};
+}
