@@ -383,13 +383,28 @@ job_on_text(void *arg, const char *s, size_t n)
 	return j->truncated;
 }
 
+static void job_progress_timer(struct loop *, void *);
+
+/*
+ * Any byte is progress. The first one swaps the first-byte deadline for the
+ * idle one; later ones only move activity_ms (the timer re-arms lazily).
+ */
+static void
+job_activity(struct job *j)
+{
+	j->activity_ms = now_ms();
+	if (j->got_byte)
+		return;
+	j->got_byte = 1;
+	loop_cancel_timer(env.loop, j->t_progress);
+	j->t_progress = loop_add_timer(env.loop, (uint64_t)env.conf.infer_idle_timeout * 1000,
+	    job_progress_timer, j);
+}
+
 static size_t
 job_on_header(void *arg, const char *p, size_t n)
 {
-	struct job *j = arg;
-
-	j->got_byte = 1;
-	j->activity_ms = now_ms();
+	job_activity(arg);
 	return n;
 }
 
@@ -398,8 +413,7 @@ job_on_data(void *arg, const char *p, size_t n)
 {
 	struct job *j = arg;
 
-	j->got_byte = 1;
-	j->activity_ms = now_ms();
+	job_activity(j);
 	if (xfer_status(j->x) >= 300) {
 		/* Keep the error body (bounded) for the message. */
 		if (j->elen < ERRBODY_MAX)
