@@ -27,8 +27,9 @@ static const char usage[] =
 "  offline           stop taking new jobs; running jobs finish\n"
 "  jobs [--limit N]  recent jobs, newest first (default 20, at most 1000)\n"
 "  stats             jobs by state, rejections, tokens, sats, latency\n"
-"  conf KEY          print KEY's value as the daemons resolve it (file,\n"
-"                    DVM_<KEY> environment override, derived default)\n"
+"  conf [KEY]        print KEY's value as the daemons resolve it (file,\n"
+"                    DVM_<KEY> environment override, derived default);\n"
+"                    without KEY, every key as \"key = value\"\n"
 "  keygen FILE       create a new secret key in FILE (0600, never overwrites)\n"
 "                    and print its npub\n"
 "  npub              print the npub of secret_key_file\n"
@@ -101,8 +102,9 @@ parse_args(int argc, char **argv, struct args *a)
 	}
 	if (a->cmd == NULL)
 		die_usage("no command");
-	if ((strcmp(a->cmd, "conf") == 0 || strcmp(a->cmd, "keygen") == 0 ||
-	    strcmp(a->cmd, "probe") == 0) != (a->arg != NULL))
+	if ((strcmp(a->cmd, "keygen") == 0 || strcmp(a->cmd, "probe") == 0) != (a->arg != NULL) ||
+	    (a->arg != NULL && strcmp(a->cmd, "conf") != 0 && strcmp(a->cmd, "keygen") != 0 &&
+	    strcmp(a->cmd, "probe") != 0))
 		die_usage("wrong number of arguments");
 	if (a->limit != 0 && strcmp(a->cmd, "jobs") != 0)
 		die_usage("--limit goes with jobs");
@@ -164,6 +166,20 @@ run_control(const struct conf *c, const struct args *a)
 	return r;
 }
 
+/* Every key as "key = value": the effective config, in the table's order. */
+static int
+print_all(const struct conf *c)
+{
+	const char *const *k;
+
+	for (k = conf_keys(); *k != NULL; k++) {
+		printf("%s = ", *k);
+		if (conf_print(c, *k, stdout) == -1)
+			return EXIT_PERM;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -177,7 +193,9 @@ main(int argc, char **argv)
 	if (strcmp(a.cmd, "keygen") == 0)	/* needs no config at all */
 		return keyfile_generate(a.arg) == -1 ? EXIT_PERM : 0;
 	load_conf(&a, &c);
-	if (strcmp(a.cmd, "conf") == 0) {
+	if (strcmp(a.cmd, "conf") == 0 && a.arg == NULL)
+		r = print_all(&c);
+	else if (strcmp(a.cmd, "conf") == 0) {
 		r = conf_print(&c, a.arg, stdout) == -1 ? EXIT_PERM : 0;
 		if (r != 0)
 			fprintf(stderr, "dvmctl: unknown config key: %s\n", a.arg);
