@@ -467,13 +467,15 @@ export class Pipeline {
     this.child = startChild('dvm', 'sh', [join(ROOT, 'scripts', 'dvm'), 'start', '-c', this.confPath],
       { env: { DVM_BIN: BIN }, logFile: this.log });
     this.status = await waitFor(async () => {
-      if (this.child.exited) throw new Error(`scripts/dvm exited ${JSON.stringify(this.child.exited)}: ${this.child.out.slice(-800)}`);
+      if (this.child.exited) return { exited: this.child.exited };
       const s = await ctl(this.confPath, 'status');
       return s.online && s.relays && s.relays.connected >= (this.minConnected ?? this.kv.relays.length) &&
         s.spokes && s.spokes.relayd && s.spokes.inferd && s.spokes.invoiced ? s : null;
     }, readyMs, 'pipeline online with every relay connected', 200).catch((e) => {
       throw new Error(`${e.message}; launcher output tail: ${this.child.out.slice(-800)}`);
     });
+    if (this.status.exited)
+      throw new Error(`scripts/dvm exited ${JSON.stringify(this.status.exited)}: ${this.child.out.slice(-800)}`);
     this.pubkey = this.status.pubkey;
     return this;
   }
@@ -492,6 +494,33 @@ export class Pipeline {
       const s = await this.ctl('status');
       return stage === 'jobd' ? s.online : s.spokes && s.spokes[stage];
     }, ms, `${stage} connected again`, 100);
+  }
+  // relayd's own status, asked on its socket (we run as its user or root):
+  // per-relay states and the drop counters are not in jobd's answer.
+  relaydStatus(ms = 3000) {
+    return new Promise((resolve, reject) => {
+      const s = net.createConnection(join(this.kv.state_dir, 'run', 'relayd.sock'));
+      let buf = '';
+      const t = setTimeout(() => { s.destroy(); reject(new Error(`relayd status: no answer in ${ms} ms`)); }, ms);
+      s.on('connect', () => s.write('{"op":"status"}\n'));
+      s.on('data', (d) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          let m;
+          try { m = JSON.parse(line); } catch { continue; }
+          if (m.op === 'status') { clearTimeout(t); s.destroy(); resolve(m); return; }
+        }
+      });
+      s.on('error', (e) => { clearTimeout(t); reject(e); });
+    });
+  }
+  async relayState(url) {
+    const st = await this.relaydStatus();
+    const r = (st.relays || []).find(x => x.url === url || x.url === url + '/');
+    return r ? r.state : null;
   }
   async jobs(limit = 1000) { return (await this.ctl('jobs', '--limit', String(limit))).jobs; }
   async job(id) { return (await this.jobs()).find(j => j.id === id); }
@@ -546,7 +575,8 @@ export function priceMsat(tokens, kv) {
 
 export class World {
   // o: relays (number of real relays), hostile (bool or opts), conf, ollama
-  // (double opts), wallet (true: LNbits double), minConnected.
+  // (double opts), wallet (true: LNbits double), lnbits (its opts),
+  // minConnected (relays that must be up before the scenarios start).
   constructor(o = {}) { this.o = o; }
   async start() {
     const o = this.o;
@@ -568,7 +598,7 @@ export class World {
       infer_total_timeout: 30,
     };
     if (o.wallet !== false) {
-      this.lnbits = await startLnbitsDouble({ network: 'regtest' });
+      this.lnbits = await startLnbitsDouble({ network: 'regtest', ...(o.lnbits || {}) });
       const keyFile = join(this.dir, 'lnbits.key');
       writeFileSync(keyFile, this.lnbits.apiKey + '\n', { mode: 0o600 });
       Object.assign(kv, { wallet: 'lnbits', lnbits_url: this.lnbits.url,

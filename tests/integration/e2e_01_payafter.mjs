@@ -128,15 +128,16 @@ async function cancel() {
 async function relayRestart() {
   const a = w.relays[0];
   await a.kill();
-  await waitFor(async () => { const s = await w.pipe.ctl('status'); return s.relays.connected < 2; },
-    10000, 'jobd sees the relay down');
+  await waitFor(async () => (await w.pipe.relayState(a.url)) !== 'connected', 10000, 'relayd sees the relay down');
+  await sleep(600);
   await a.start();	/* same port, same db */
   await w.client.waitConnected();
   const prompt = 'published right after the relay came back';
   const r = await w.request({ prompt }, [a.url]);	/* only to the restarted relay */
   const res = await w.waitResult(r, 20000);
   eq(res.content, `Echo: ${prompt}`, 'result content');
-  await waitFor(async () => (await w.pipe.ctl('status')).relays.connected === 2, 10000, 'both relays connected again');
+  await waitFor(() => w.client.seenOn.get(res.id).has(a.url), 5000, 'the result on the restarted relay');
+  await waitFor(async () => (await w.pipe.relayState(a.url)) === 'connected', 10000, 'relayd reconnected');
 }
 
 try {

@@ -11,31 +11,11 @@
 //      is served exactly once
 import { World, Report, check, eq, now, newKey, makeRequest, sleep, waitFor } from '../e2e/lib.mjs';
 import { finalizeEvent } from 'nostr-tools/pure';
-import net from 'node:net';
-import { join } from 'node:path';
 
 const rep = new Report(import.meta.url, 120000);
 const w = new World({ relays: 1, hostile: { burst: 300 }, minConnected: 1 });
 
-// Ask relayd for its status on its own socket (we run as the same user or
-// root): the drop counters are not in jobd's control answer.
-function relaydStatus() {
-  return new Promise((resolve, reject) => {
-    const s = net.createConnection(join(w.kv.state_dir || w.pipe.kv.state_dir, 'run', 'relayd.sock'));
-    let buf = '';
-    const t = setTimeout(() => { s.destroy(); reject(new Error('relayd status: no answer in 3 s')); }, 3000);
-    s.on('connect', () => s.write('{"op":"status"}\n'));
-    s.on('data', (d) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i); buf = buf.slice(i + 1);
-        try { const m = JSON.parse(line); if (m.op === 'status') { clearTimeout(t); s.destroy(); resolve(m); return; } } catch {}
-      }
-    });
-    s.on('error', (e) => { clearTimeout(t); reject(e); });
-  });
-}
+const relaydStatus = () => w.pipe.relaydStatus();
 
 const sumDropped = (st) => {
   const c = st.counters || {};
