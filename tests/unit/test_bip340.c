@@ -61,7 +61,7 @@ static void
 check_row(const struct row *r)
 {
 	uint8_t sk[32], pk[32], aux[32], msg[128], sig[64], mysig[64];
-	size_t n, msglen;
+	size_t n = 0, msglen = 0;
 	int expect = strcmp(r->f[6], "TRUE") == 0, got;
 	struct keypair kp;
 
