@@ -89,6 +89,17 @@ void	http_free(struct http *);
 int	http_start(struct http *, const struct http_req *, http_cb, void *arg);
 int	http_inflight(const struct http *);
 
+/* ws.c: a WebSocket client connection in the loop (reconnects by itself) */
+struct ws;
+typedef void (*ws_msg_cb)(const char *text, size_t len, void *arg);
+typedef void (*ws_state_cb)(int up, void *arg);
+struct ws *ws_new(struct loop *, const char *url, ws_msg_cb, ws_state_cb, void *arg,
+	    char *err, size_t errlen);
+/* Queue one text message; -1 when not connected or the queue is full. */
+int	ws_send(struct ws *, const char *text, size_t len);
+int	ws_is_up(const struct ws *);
+void	ws_free(struct ws *);
+
 /* backends: one interface, three implementations */
 enum lookup_state { LK_PENDING, LK_PAID, LK_FAILED, LK_EXPIRED, LK_UNKNOWN };
 
@@ -121,7 +132,10 @@ typedef void (*paid_push_cb)(const char *payment_hash, uint64_t received_msat,
 
 struct backend {
 	const char *name;
-	/* amount_msat, memo, expiry; cb runs exactly once (maybe later). */
+	/*
+	 * amount_msat, memo, expiry. On 0 the callback runs exactly once,
+	 * later (never from inside the call); on -1 it never runs.
+	 */
 	int	(*create)(struct backend *, uint64_t amount_msat, const char *memo,
 		    int expiry, create_cb, void *arg);
 	int	(*lookup)(struct backend *, const char *payment_hash, const char *ref,

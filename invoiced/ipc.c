@@ -69,6 +69,15 @@ static void ipc_on_event(const struct inv_row *, void *);
 static void ipc_resend(struct loop *, void *);
 static void ipc_prepare(struct loop *, void *);
 
+/* A backend's push ("paid" notification): look it up now, the lookup decides. */
+static void
+ipc_on_push(const char *payment_hash, uint64_t received_msat, int64_t settled_at, void *arg)
+{
+	struct ipc *ipc = arg;
+
+	track_poke(ipc->trk, payment_hash);
+}
+
 struct ipc *
 ipc_new(struct loop *l, const struct conf *cf, struct store *s, struct backend *be, int wallet_kind)
 {
@@ -90,6 +99,10 @@ ipc_new(struct loop *l, const struct conf *cf, struct store *s, struct backend *
 	    cf->invoice_poll_slow_ms, ipc_on_event, ipc)) == NULL) {
 		free(ipc);
 		return NULL;
+	}
+	if (be != NULL) {
+		be->on_paid = ipc_on_push;
+		be->on_paid_arg = ipc;
 	}
 	loop_add_prepare(l, ipc_prepare, ipc);
 	ipc->resend_timer = loop_add_timer(l, INV_PAID_RESEND_MS, ipc_resend, ipc);
