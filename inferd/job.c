@@ -34,9 +34,10 @@ static const struct {
 	[F_BACKEND_DOWN]	= { "backend_down", 1, 1 },
 	[F_BUSY]		= { "busy", 1, 1 },
 	[F_TIMEOUT_CONNECT]	= { "timeout_connect", 1, 1 },
-	[F_TIMEOUT_FIRST_BYTE]	= { "timeout_first_byte", 1, 1 },
+	/* Both are long and would only repeat: jobd should not ask again. */
+	[F_TIMEOUT_FIRST_BYTE]	= { "timeout_first_byte", 0, 1 },
 	[F_TIMEOUT_IDLE]	= { "timeout_idle", 1, 0 },
-	[F_TIMEOUT_TOTAL]	= { "timeout_total", 1, 0 },
+	[F_TIMEOUT_TOTAL]	= { "timeout_total", 0, 0 },
 	[F_BACKEND_ERROR]	= { "backend_error", 1, 1 },
 	[F_BACKEND_ERROR_FINAL]	= { "backend_error", 0, 0 },
 	[F_INCOMPLETE]		= { "incomplete", 1, 1 },
