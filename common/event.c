@@ -384,7 +384,9 @@ event_parse(struct event *ev, const char *json, size_t len, char *err, size_t er
 	int rc;
 
 	memset(ev, 0, sizeof(*ev));
-	if (json == NULL || len > EVENT_MAX_JSON)
+	if (json == NULL)
+		return event_fail(err, errlen, "no input");
+	if (len > EVENT_MAX_JSON)
 		return event_fail(err, errlen, "too large");
 	if ((why = json_scan(json, len, 1)) != NULL)
 		return event_fail(err, errlen, why);
