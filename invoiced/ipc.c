@@ -251,10 +251,7 @@ ipc_send_unacked(const struct inv_row *r, void *arg)
 	struct client *c = arg;
 	cJSON *o = msg_state(r);
 
-	if (c != NULL)
-		client_send(c, o);
-	else
-		log_debug("re-sending paid for job %s (not acked)", r->job);
+	client_send(c, o);
 	cJSON_Delete(o);
 }
 

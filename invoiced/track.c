@@ -25,7 +25,6 @@ struct track_ent {
 	uint64_t	 due_ms;
 	unsigned	 fails;
 	int		 inflight;
-	int		 gone;		/* finished while a lookup was in flight */
 	struct tracker	*t;
 	struct track_ent *next;
 };
@@ -95,7 +94,7 @@ track_find_job(struct tracker *t, const char *job)
 	struct track_ent *e;
 
 	for (e = t->ents; e != NULL; e = e->next)
-		if (!e->gone && strcmp(e->row.job, job) == 0)
+		if (strcmp(e->row.job, job) == 0)
 			return e;
 	return NULL;
 }
@@ -142,7 +141,7 @@ track_poke(struct tracker *t, const char *hash)
 	struct track_ent *e;
 
 	for (e = t->ents; e != NULL; e = e->next)
-		if (!e->gone && strcmp(e->row.payment_hash, hash) == 0)
+		if (strcmp(e->row.payment_hash, hash) == 0)
 			e->due_ms = now_ms();
 }
 
@@ -198,11 +197,8 @@ track_looked_up(const struct lookup_result *res, void *arg)
 
 	e->inflight = 0;
 	t->inflight--;
-	if (e->gone || !res->ok) {
-		if (!e->gone)
-			track_failed(t, e, res->error);
-		else
-			track_remove(t, e);
+	if (!res->ok) {
+		track_failed(t, e, res->error);
 		return;
 	}
 	e->fails = 0;
@@ -248,7 +244,7 @@ track_tick(struct loop *l, void *arg)
 
 	t->timer = loop_add_timer(l, TRACK_TICK_MS, track_tick, t);
 	for (e = t->ents; e != NULL && t->inflight < TRACK_MAX_INFLIGHT; e = e->next) {
-		if (e->inflight || e->gone || e->due_ms > now)
+		if (e->inflight || e->due_ms > now)
 			continue;
 		e->inflight = 1;
 		t->inflight++;
