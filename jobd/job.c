@@ -168,6 +168,8 @@ job_free(struct job *j)
 	free(j->bolt11);
 	free(j->text);
 	free(j->partial);
+	free(j->retry_arg);
+	free(j->partial_arg);
 	free(j);
 }
 
@@ -420,6 +422,7 @@ retry_cb(struct loop *l, void *arg)
 	(void)l;
 	if (j != NULL) {
 		j->retry_timer = 0;
+		j->retry_arg = NULL;
 		if (r->what == 0 && j->state == ST_PROCESSING)
 			send_infer(r->jd, j);
 		else if (r->what == 1 && j->state == ST_QUOTED)
@@ -446,9 +449,15 @@ retry_later(struct jobd *jd, struct job *j, int what)
 	r->what = what;
 	memcpy(r->id, j->id, sizeof(r->id));
 	j->retries++;
+	if (j->retry_timer)
+		loop_cancel_timer(jd->loop, j->retry_timer);
+	free(j->retry_arg);
+	j->retry_arg = r;
 	j->retry_timer = loop_add_timer(jd->loop, ms, retry_cb, r);
-	if (j->retry_timer == 0)
+	if (j->retry_timer == 0) {
 		free(r);
+		j->retry_arg = NULL;
+	}
 }
 
 static void
@@ -476,6 +485,7 @@ partial_cb(struct loop *l, void *arg)
 	(void)l;
 	if (j != NULL) {
 		j->partial_timer = 0;
+		j->partial_arg = NULL;
 		if (j->state == ST_PROCESSING)
 			partial_flush(p->jd, j);
 	}
@@ -507,10 +517,13 @@ job_chunk(struct jobd *jd, struct job *j, const char *text)
 	if (j->partial_timer == 0 && (pa = calloc(1, sizeof(*pa))) != NULL) {
 		pa->jd = jd;
 		memcpy(pa->id, j->id, sizeof(pa->id));
+		j->partial_arg = pa;
 		j->partial_timer = loop_add_timer(jd->loop, iv - (now - j->partial_last_ms),
 		    partial_cb, pa);
-		if (j->partial_timer == 0)
+		if (j->partial_timer == 0) {
 			free(pa);
+			j->partial_arg = NULL;
+		}
 	}
 }
 
@@ -547,6 +560,8 @@ infer_done(struct jobd *jd, struct job *j, const cJSON *m)
 	if (j->partial_timer) {
 		loop_cancel_timer(jd->loop, j->partial_timer);
 		j->partial_timer = 0;
+		free(j->partial_arg);
+		j->partial_arg = NULL;
 	}
 	free(j->text);
 	if ((j->text = strdup(text)) == NULL)

@@ -138,11 +138,13 @@ struct job {
 	char		 error[JOBD_MAX_ERRMSG];
 	int		 retries;	/* retryable spoke errors so far */
 	uint64_t	 retry_timer;
+	void		*retry_arg;	/* owned while retry_timer is set */
 	/* partial results */
 	char		*partial;	/* text since the last partial feedback */
 	size_t		 partial_len;
 	uint64_t	 partial_last_ms;
 	uint64_t	 partial_timer;
+	void		*partial_arg;	/* owned while partial_timer is set */
 };
 
 /* One token bucket per pubkey, in a bounded table. */

@@ -10,8 +10,11 @@
 //   s.relayd.autoOk = false     stop answering publish with ok
 //   s.inferd.hold = true        keep infer jobs running until s.inferd.release(job)
 //   s.inferd.infers             every infer message received
+//   s.inferd.fail = {code, message, retryable}  the error to answer: the next
+//                               s.inferd.failNext infers, or all with s.inferd.failAlways
 //   s.invoiced.pay(job)         report the job's invoice paid (re-sent until ack)
-//   s.invoiced.mode = 'hold'    do not answer invoice requests ('down': wallet_down)
+//   s.invoiced.mode = 'hold'    do not answer invoice requests ('down': wallet_down,
+//                               'refuse': wallet_error, not retryable)
 //   s.invoiced.invoices         Map job -> invoice
 //   await s.waitFor(() => cond, ms, what)
 //   await s.close()
@@ -81,7 +84,7 @@ export async function startFakeSpokes(runDir, opts = {}) {
     store: [], autoOk: true, url: opts.relayUrl || 'wss://fake.relay',
   };
   const inferd = { infers: [], cancels: [], hold: !!opts.inferHold, running: new Map(),
-    done: new Map(), answer: opts.answer || ((p) => 'echo: ' + p), fail: null };
+    done: new Map(), answer: opts.answer || ((p) => 'echo: ' + p), fail: null, failNext: 0, failAlways: false };
   const invoiced = { invoices: new Map(), acks: [], requests: [], paid: new Map(),
     mode: opts.invoiceMode || 'auto' };
 
@@ -136,7 +139,12 @@ export async function startFakeSpokes(runDir, opts = {}) {
     inferd.running.delete(job);
     const prompt = run.m.messages ? run.m.messages.map((x) => x.content).join('\n') : run.m.prompt;
     let reply;
-    if (inferd.fail) reply = { op: 'error', job, ...inferd.fail };
+    if (inferd.failNext > 0) {
+      inferd.failNext--;
+      i.send(inferConn, { op: 'error', job, ...inferd.fail });	// not cached: a retry may succeed
+      return;
+    }
+    if (inferd.fail && inferd.failAlways) reply = { op: 'error', job, ...inferd.fail };
     else {
       const text = inferd.answer(prompt);
       reply = { op: 'done', job, text, prompt_tokens: 10, completion_tokens: 20,
@@ -183,6 +191,11 @@ export async function startFakeSpokes(runDir, opts = {}) {
         return;
       }
       if (invoiced.mode === 'hold') return;	// the wallet is slow: no answer yet
+      if (invoiced.mode === 'refuse') {
+        inv.send(c, { op: 'error', job: m.job, code: 'wallet_error', message: 'insufficient inbound liquidity',
+          retryable: false });
+        return;
+      }
       if (invoiced.mode === 'down') {
         inv.send(c, { op: 'error', job: m.job, code: 'wallet_down', message: 'down',
           retryable: true });

@@ -1,0 +1,135 @@
+// jobd limits and recoveries against the fake spokes: rate limiting,
+// tag and size caps, refuse_unpaid_after, partial results, retryable
+// inference errors, a refused invoice in pay-after, the relays tag, status.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
+import { startFakeSpokes, feedbackOf, statusOf } from '../lib/fake-spokes.mjs';
+import { startJobd, reporter, assert } from '../lib/jobd-rig.mjs';
+
+const T = reporter('jobd_limits.mjs');
+const hard = setTimeout(() => { console.log('FAIL: jobd_limits.mjs: hard timeout'); process.exit(1); }, 55000);
+const cleanups = [];
+const badExits = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function rig(conf = {}, opts = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobd-limits-'));
+  const spokes = await startFakeSpokes(path.join(dir, 'var', 'run'), opts);
+  const jobd = await startJobd({ dir, conf });
+  await spokes.waitFor(() => spokes.relayd.subscriptions.has('jobs'), 5000, 'subscription');
+  cleanups.push(async () => {
+    const code = await jobd.stop();
+    await spokes.close();
+    if (code !== 0) badExits.push(`${code}: ${jobd.stderr().split('\n').filter((l) => /ERROR|Sanitizer/.test(l)).slice(0, 2).join(' | ')}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { spokes, jobd };
+}
+const mk = (sk, tags, content = '') => finalizeEvent({ kind: 5050, created_at: Math.floor(Date.now() / 1000), tags, content }, sk);
+const resultOf = (pub, id) => pub.find((e) => e.kind === 6050 && e.tags.some((t) => t[0] === 'e' && t[1] === id));
+const errorOf = (s, id) => s.waitFor(() => feedbackOf(s.relayd.published, id).find((e) => statusOf(e) === 'error'), 3000, 'error feedback');
+const tag = (e, n) => e.tags.find((t) => t[0] === n);
+
+await T.run('rate limit: a flood from one key gets nothing past the bucket; another key is served', async () => {
+  const { spokes, jobd } = await rig({ rate_limit_per_min: 3 });
+  const flood = generateSecretKey(), other = generateSecretKey();
+  const evs = Array.from({ length: 8 }, (_, i) => mk(flood, [['i', `flood ${i}`, 'text']]));
+  for (const e of evs) spokes.relayd.inject(e);
+  const ok = mk(other, [['i', 'calm', 'text']]);
+  spokes.relayd.inject(ok);
+  await spokes.waitFor(() => resultOf(spokes.relayd.published, ok.id), 5000, 'other key served');
+  await sleep(300);
+  const answered = evs.filter((e) => spokes.relayd.published.some((p) => p.tags.some((t) => t[0] === 'e' && t[1] === e.id)));
+  assert(answered.length === 3, 'answered ' + answered.length);
+  const st = await jobd.ctl({ op: 'stats' });
+  assert(st.rejections.rate_limited === 5, 'rate_limited ' + JSON.stringify(st.rejections));
+});
+
+await T.run('caps: too many tags and too large input are answered with the limit', async () => {
+  const { spokes } = await rig({ max_tags: 4, max_prompt_bytes: 100 });
+  const u = generateSecretKey();
+  const a = mk(u, [['i', 'x'], ['t', '1'], ['t', '2'], ['t', '3'], ['t', '4']]);
+  const b = mk(u, [['i', 'y'.repeat(60)], ['i', 'z'.repeat(60)]]);
+  spokes.relayd.inject(a);
+  spokes.relayd.inject(b);
+  assert(/too many tags \(at most 4\)/.test(tag(await errorOf(spokes, a.id), 'status')[2]), 'tags');
+  assert(/input too large: 122 bytes \(at most 100\)/.test(tag(await errorOf(spokes, b.id), 'status')[2]), 'size');
+});
+
+await T.run('refuse_unpaid_after: the Nth unpaid result blocks the next request', async () => {
+  const { spokes } = await rig({ wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1', payment_mode: 'after', refuse_unpaid_after: 2 });
+  const u = generateSecretKey();
+  for (const t of ['a', 'b']) {
+    const e = mk(u, [['i', t]]);
+    spokes.relayd.inject(e);
+    await spokes.waitFor(() => resultOf(spokes.relayd.published, e.id), 5000, 'result');
+  }
+  const c = mk(u, [['i', 'c']]);
+  spokes.relayd.inject(c);
+  assert(/2 unpaid results/.test(tag(await errorOf(spokes, c.id), 'status')[2]), 'refused');
+  const other = mk(generateSecretKey(), [['i', 'd']]);
+  spokes.relayd.inject(other);
+  await spokes.waitFor(() => resultOf(spokes.relayd.published, other.id), 5000, 'someone else served');
+});
+
+await T.run('partial results: streamed text goes out as partial feedback, then the full result', async () => {
+  const { spokes } = await rig({ partial_results: 'yes', partial_interval_ms: 1000 }, { chunks: true });
+  const e = mk(generateSecretKey(), [['i', 'stream me']]);
+  spokes.relayd.inject(e);
+  await spokes.waitFor(() => resultOf(spokes.relayd.published, e.id), 5000, 'result');
+  const parts = feedbackOf(spokes.relayd.published, e.id).filter((x) => statusOf(x) === 'partial');
+  assert(parts.length >= 1 && parts.length <= 2, 'partials ' + parts.length);
+  assert(parts.map((p) => p.content).join('').startsWith('part one'), 'partial content ' + JSON.stringify(parts.map((p) => p.content)));
+  assert(spokes.inferd.infers[0].stream === true, 'stream requested');
+});
+
+await T.run('retryable inference error is retried; a permanent one is an error feedback', async () => {
+  const { spokes } = await rig();
+  spokes.inferd.fail = { code: 'backend_down', message: 'connection refused', retryable: true };
+  spokes.inferd.failNext = 1;
+  const e = mk(generateSecretKey(), [['i', 'retry me']]);
+  spokes.relayd.inject(e);
+  await spokes.waitFor(() => resultOf(spokes.relayd.published, e.id), 6000, 'result after retry');
+  assert(spokes.inferd.infers.filter((m) => m.job === e.id).length === 2, 'infer sent twice');
+  spokes.inferd.fail = { code: 'unknown_model', message: "model 'llama3.2' not found at http://x", retryable: false };
+  spokes.inferd.failAlways = true;
+  const f = mk(generateSecretKey(), [['i', 'no model']]);
+  spokes.relayd.inject(f);
+  assert(/inference failed: unknown_model/.test(tag(await errorOf(spokes, f.id), 'status')[2]), 'error text');
+});
+
+await T.run('pay-after with a wallet that refuses: the result is still delivered, unpriced', async () => {
+  const { spokes } = await rig({ wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1', payment_mode: 'after' });
+  spokes.invoiced.mode = 'refuse';
+  const e = mk(generateSecretKey(), [['i', 'no wallet']]);
+  spokes.relayd.inject(e);
+  const r = await spokes.waitFor(() => resultOf(spokes.relayd.published, e.id), 5000, 'result');
+  assert(!tag(r, 'amount'), 'no amount');
+});
+
+await T.run('relays tag: results and feedback are also sent to the requested relays', async () => {
+  const { spokes } = await rig();
+  const e = mk(generateSecretKey(), [['i', 'where'], ['relays', 'wss://x.example,wss://y.example', 'wss://z.example']]);
+  spokes.relayd.inject(e);
+  await spokes.waitFor(() => resultOf(spokes.relayd.published, e.id), 5000, 'result');
+  const pubs = spokes.relayd.received.filter((m) => m.op === 'publish' && m.event.kind === 6050);
+  assert(JSON.stringify(pubs[0].relays) === JSON.stringify(['wss://x.example', 'wss://y.example', 'wss://z.example']), 'relays ' + JSON.stringify(pubs[0].relays));
+});
+
+await T.run('status: spokes, relays, inference, payments, earning', async () => {
+  const { jobd, spokes } = await rig({ wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1' });
+  await spokes.waitFor(async () => true);
+  const st = await spokes.waitFor(async () => { const s = await jobd.ctl({ op: 'status' }); return s.inference.ok && s.payments.ok && s.relays.connected ? s : null; }, 5000, 'health');
+  const s = await st;
+  assert(s.earning === true && s.payment_mode === 'after' && s.wallet === 'lnbits', 'earning ' + JSON.stringify(s));
+  assert(s.relays.total === 1 && s.relays.list[0].url === 'wss://fake.relay', 'relays');
+  assert(s.inference.model_ok === true && s.payments.balance_msat === 1000, 'inference/payments');
+  assert(s.spokes.relayd && s.spokes.inferd && s.spokes.invoiced, 'spokes');
+});
+
+for (const f of cleanups) await f().catch((e) => badExits.push(String(e)));
+await T.run('every jobd exited 0 on SIGTERM (no leaks under ASan)', async () => assert(badExits.length === 0, badExits.join('; ')));
+clearTimeout(hard);
+process.exit(T.failed ? 1 : 0);
