@@ -636,11 +636,16 @@ invoice_got(struct jobd *jd, struct job *j, const cJSON *m)
 	j->invoice_expires = exp;
 	j->retries = 0;
 	if (j->state == ST_QUOTED) {
-		if (job_set_state(jd, j, ST_PAYMENT_REQUIRED) == -1)
-			return;
+		/*
+		 * The feedback is stored before the state: a crash between the two
+		 * at worst repeats it (same invoice); the other order could lose
+		 * the only message that lets the requester pay.
+		 */
 		snprintf(msg, sizeof(msg), "pay %lld sats to run this job (up to %d tokens)",
 		    (long long)(amt / 1000), j->req.max_tokens);
-		publish_feedback(jd, j, "payment-required", msg, 1, NULL);
+		if (publish_feedback(jd, j, "payment-required", msg, 1, NULL) == -1)
+			return;
+		job_set_state(jd, j, ST_PAYMENT_REQUIRED);
 	} else if (j->state == ST_INFERRED) {
 		if (job_set_state(jd, j, ST_INVOICED) == -1)
 			return;
