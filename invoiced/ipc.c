@@ -53,6 +53,7 @@ struct ipc {
 	int		 wallet_kind;
 	const char	*currency;
 	int		 lfd;
+	char		*lpath;		/* removed on exit */
 	int		 stdio;
 	int		 done;
 	struct client	*clients;
@@ -143,7 +144,10 @@ ipc_free(struct ipc *ipc)
 	if (ipc->lfd != -1) {
 		loop_del_fd(ipc->loop, ipc->lfd);
 		close(ipc->lfd);
+		if (ipc->lpath != NULL)
+			unlink(ipc->lpath);
 	}
+	free(ipc->lpath);
 	loop_cancel_timer(ipc->loop, ipc->resend_timer);
 	track_free(ipc->trk);
 	free(ipc);
@@ -688,6 +692,7 @@ ipc_listen(struct ipc *ipc, const char *path)
 {
 	if ((ipc->lfd = sock_listen(path, 0660)) == -1)
 		return -1;
+	ipc->lpath = strdup(path);
 	return loop_add_fd(ipc->loop, ipc->lfd, POLLIN, ipc_accept, ipc);
 }
 

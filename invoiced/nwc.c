@@ -574,6 +574,9 @@ nwc_balance(struct backend *be, balance_cb cb, void *arg)
 	if (nwc_request(be, NWC_BALANCE, cJSON_CreateObject(), "get_balance",
 	    NWC_LOOKUP_TIMEOUT_MS, &r) != 0)
 		return -1;
+	/* Health should not wait out a timeout to say the relay is unreachable. */
+	if (!ws_is_up(((struct nwc *)be->priv)->ws))
+		r->deadline = now_ms();
 	r->bcb = cb;
 	r->arg = arg;
 	loop_add_timer(((struct nwc *)be->priv)->loop, 0, nwc_kick, be->priv);

@@ -204,6 +204,8 @@ await rep.run('wallet_down_then_up', async () => {
 
 await rep.run('sigterm_exit_0_no_leaks', async () => {
 	await stopClean(inv);
+	check(!fs.existsSync(inv.sock), 'invoiced.sock left behind');
+	check((fs.statSync(path.join(dir, 'var', 'invoices.db')).mode & 0o777) !== 0, 'no invoices.db');
 });
 
 await rep.run('secret_file_0644_refused', async () => {

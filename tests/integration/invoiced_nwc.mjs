@@ -105,6 +105,28 @@ await rep.run('legacy_wallet_gets_nip04', async () => {
 	}
 });
 
+await rep.run('relay_unreachable_health_fails_fast', async () => {
+	const w = await startNwcWallet({ relayUrl: relay.url });
+	const dir = tmpdir('invoiced-nwc-');
+	// A port nothing listens on: the URI's relay is down.
+	const uri = w.uri.replace(encodeURIComponent(relay.url), encodeURIComponent('ws://127.0.0.1:9'));
+	const inv = startInvoiced({ dir, conf: { wallet: 'nwc', lightning_network: 'regtest',
+		nwc_uri_file: writeSecret(dir, 'nwc.uri', uri) } });
+	await inv.ready;
+	const c = await inv.connect();
+	const t0 = Date.now();
+	c.send({ op: 'health' });
+	const h = await c.next((x) => x.op === 'health', 5000);
+	check(h.ok === false && h.backend === 'nwc' && typeof h.error === 'string', JSON.stringify(h));
+	check(Date.now() - t0 < 3000, 'health waited for a timeout');
+	const job = jobId();
+	c.send({ op: 'invoice', job, amount_msat: 1000, memo: 'x', expiry: 60 });
+	const out = await inv.stop();	// while a request is queued
+	check(out.code === 0 && sanitizerClean(out.stderr), `exit ${out.code}: ${out.stderr.slice(-800)}`);
+	await w.close();
+	fs.rmSync(dir, { recursive: true, force: true });
+});
+
 await relay.close();
 clearTimeout(hardStop);
 process.exit(rep.failed ? 1 : 0);
