@@ -550,7 +550,8 @@ export class Pipeline {
 import { startOllamaDouble } from '../lib/ollama-double.mjs';
 import { startLnbitsDouble } from '../lib/lnbits-double.mjs';
 import { startHostileRelay } from '../lib/hostile-relay.mjs';
-export { startOllamaDouble, startLnbitsDouble, startHostileRelay };
+import { startNwcWallet } from '../lib/nwc-wallet.mjs';
+export { startOllamaDouble, startLnbitsDouble, startHostileRelay, startNwcWallet };
 
 export const MODEL = 'llama3.2';
 
@@ -597,7 +598,15 @@ export class World {
       infer_idle_timeout: 5,
       infer_total_timeout: 30,
     };
-    if (o.wallet !== false) {
+    if (o.wallet === 'nwc') {
+      // The wallet service lives on its own relay, as it would in the wild.
+      this.nwcRelay = await startRelay({ dir: this.dir });
+      this.nwc = await startNwcWallet({ relayUrl: this.nwcRelay.url, network: 'regtest', ...(o.nwc || {}) });
+      const uriFile = join(this.dir, 'nwc.uri');
+      writeFileSync(uriFile, this.nwc.uri + '\n', { mode: 0o600 });
+      Object.assign(kv, { wallet: 'nwc', nwc_uri_file: uriFile, lightning_network: 'regtest',
+        payment_mode: 'after', invoice_expiry: 600 });
+    } else if (o.wallet !== false) {
       this.lnbits = await startLnbitsDouble({ network: 'regtest', ...(o.lnbits || {}) });
       const keyFile = join(this.dir, 'lnbits.key');
       writeFileSync(keyFile, this.lnbits.apiKey + '\n', { mode: 0o600 });
@@ -657,7 +666,12 @@ export class World {
   }
   // Invoices at the wallet double whose memo or amount identify nothing by
   // themselves: match by the bolt11 we saw, or count them all.
-  invoices() { return [...this.lnbits.payments.values()]; }
+  // Invoices the wallet double made, as {bolt11, hash}.
+  invoices() {
+    if (this.nwc) return [...this.nwc.txs.values()].map(t => ({ bolt11: t.invoice, hash: t.payment_hash }));
+    return [...this.lnbits.payments.values()];
+  }
+  pay(hash) { return this.nwc ? this.nwc.pay(hash) : this.lnbits.pay(hash); }
   invoiceOf(bolt) { return this.invoices().find(p => p.bolt11 === bolt); }
 
   async stopAll(rep) {
@@ -677,5 +691,7 @@ export class World {
     if (this.hostile) await this.hostile.close();
     if (this.ollama) await this.ollama.close();
     if (this.lnbits) await this.lnbits.close();
+    if (this.nwc) await this.nwc.close();
+    if (this.nwcRelay) await this.nwcRelay.kill();
   }
 }
