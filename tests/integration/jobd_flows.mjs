@@ -178,6 +178,19 @@ for (const scheme of ['nip04', 'nip44']) {
   });
 }
 
+await T.run('nip44: a result over 65535 bytes is cut at a UTF-8 boundary and the status says so', async () => {
+  const { spokes, jobd } = await rig({}, { answer: () => 'é'.repeat(40000) });	// 80000 bytes
+  const inner = JSON.stringify([['i', 'long please', 'text']]);
+  const ck = nip44.getConversationKey(user, jobd.pubkey);
+  const req = request([['p', jobd.pubkey], ['encrypted']], { content: nip44.encrypt(inner, ck) });
+  spokes.relayd.inject(req);
+  const res = await spokes.waitFor(() => resultOf(spokes.relayd.published, req.id), 5000, 'result');
+  const text = nip44.decrypt(res.content, ck);
+  assert(Buffer.byteLength(text) === 65534 && text === 'é'.repeat(32767), 'cut to ' + Buffer.byteLength(text));
+  const ok = await spokes.waitFor(() => feedbackOf(spokes.relayd.published, req.id).map((e) => JSON.parse(nip44.decrypt(e.content, ck))).find((t) => t[0][1] === 'success'), 3000, 'success');
+  assert(/truncated to 65535 bytes/.test(ok[0][2]), 'status ' + ok[0][2]);
+});
+
 await T.run('spam: bad signature, not for us, stale, wrong kind get nothing; duplicates make one job', async () => {
   const { spokes, jobd } = await rig();
   const good = request([['i', 'dup', 'text']]);

@@ -248,6 +248,19 @@ TEST(ledger_expires_old_waiting_jobs)
 	ledger_close(db);
 }
 
+TEST(utf8_cut_boundaries)
+{
+	const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";	/* a é € 😀 */
+
+	CHECK(utf8_cut(s, 10, 100) == 10);
+	CHECK(utf8_cut(s, 10, 10) == 10);
+	CHECK(utf8_cut(s, 10, 9) == 6);		/* never half an emoji */
+	CHECK(utf8_cut(s, 10, 5) == 3);
+	CHECK(utf8_cut(s, 10, 2) == 1);
+	CHECK(utf8_cut(s, 10, 1) == 1);
+	CHECK(utf8_cut(s, 10, 0) == 0);
+}
+
 static struct jobd jd;
 
 static struct job *
@@ -357,6 +370,7 @@ main(void)
 	RUN(ledger_outbox_replay_counts_tries);
 	RUN(ledger_schema_version_checked);
 	RUN(ledger_expires_old_waiting_jobs);
+	RUN(utf8_cut_boundaries);
 	RUN(restart_from_every_state);
 	unlink(dbpath);
 	{
