@@ -105,6 +105,39 @@ await rep.run('legacy_wallet_gets_nip04', async () => {
 	}
 });
 
+await rep.run('relay_restart_reconnects_and_resubscribes', async () => {
+	let r2 = await startRelay({ port: 0, quiet: true });
+	const port = r2.port;
+	const w = await startNwcWallet({ relayUrl: r2.url });
+	const dir = tmpdir('invoiced-nwc-');
+	const inv = startInvoiced({ dir, conf: { wallet: 'nwc', lightning_network: 'regtest',
+		nwc_uri_file: writeSecret(dir, 'nwc.uri', w.uri), invoice_poll_fast_ms: 300 } });
+	try {
+		await inv.ready;
+		const c = await inv.connect();
+		const job = jobId();
+		c.send({ op: 'invoice', job, amount_msat: 5000, memo: 'x', expiry: 600, fast: true });
+		const m = await c.next(forJob(job), 10000);
+		check(m.op === 'invoice', JSON.stringify(m));
+		await r2.close();
+		await sleep(700);
+		r2 = await startRelay({ port, quiet: true });
+		const t0 = Date.now();
+		while (w.connections < 2 && Date.now() - t0 < 5000) await sleep(100);
+		check(w.connections >= 2, 'the wallet double did not reconnect');
+		w.pay(m.payment_hash);
+		const p = await c.next(forJob(job, 'paid'), 12000);
+		check(p.amount_msat === 5000, 'amount');
+		check(/reconnecting/.test(inv.stderr), 'no reconnect logged');
+	} finally {
+		const out = await inv.stop();
+		check(out.code === 0 && sanitizerClean(out.stderr), `exit ${out.code}: ${out.stderr.slice(-800)}`);
+		await w.close();
+		await r2.close();
+		fs.rmSync(dir, { recursive: true, force: true });
+	}
+});
+
 await rep.run('relay_unreachable_health_fails_fast', async () => {
 	const w = await startNwcWallet({ relayUrl: relay.url });
 	const dir = tmpdir('invoiced-nwc-');

@@ -26,7 +26,9 @@
 //         w.uri (nostr+walletconnect://...), w.pay(hash, amountMsat?),
 //         w.fail(n, code?) (next n requests answered with an error),
 //         w.silence(n) (next n requests ignored: client timeouts),
-//         w.log (requests seen: {method, encryption}), w.counters, await w.close()
+//         w.log (requests seen: {method, encryption}), w.counters, w.connections
+//         (times it (re)connected to the relay: it reconnects like a real service),
+//         await w.close()
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
 import { generateSecretKey, getPublicKey, finalizeEvent, verifyEvent } from 'nostr-tools/pure';
@@ -122,25 +124,38 @@ export async function startNwcWallet({ relayUrl, network = 'regtest', encryption
 		publish(23195, enc(scheme, ev.pubkey, JSON.stringify(body)), [['e', ev.id], ['p', ev.pubkey]]);
 	}
 
-	await new Promise((resolve, reject) => {
-		ws = new WebSocket(relayUrl);
-		ws.on('open', resolve);
-		ws.on('error', reject);
-	});
-	ws.on('error', () => {});
-	const subscribed = new Promise((resolve) => {
-		ws.on('message', (data) => {
-			let m;
-			try { m = JSON.parse(data); } catch { return; }
-			if (m[0] === 'EOSE' && m[1] === 'req') resolve();
-			if (m[0] === 'EVENT' && m[1] === 'req' && m[2]?.kind === 23194) onRequest(m[2]);
-		});
-	});
-	send(['REQ', 'req', { kinds: [23194], '#p': [pk], since: now() - 5 }]);
-	await subscribed;
 	const infoTags = [['notifications', 'payment_received']];
 	if (encryption !== null) infoTags.unshift(['encryption', encryption]);
-	publish(13194, methods, infoTags);
+	let connected = 0;
+
+	// Connect, subscribe to requests, then (re)publish the info event. Like a
+	// real wallet service, reconnect when the relay goes away.
+	function connect() {
+		return new Promise((resolve, reject) => {
+			const sock = new WebSocket(relayUrl);
+			sock.on('error', (e) => { if (!connected) reject(e); });
+			sock.on('open', () => {
+				ws = sock;
+				send(['REQ', 'req', { kinds: [23194], '#p': [pk], since: now() - 5 }]);
+			});
+			sock.on('message', (data) => {
+				let m;
+				try { m = JSON.parse(data); } catch { return; }
+				if (m[0] === 'EOSE' && m[1] === 'req') {
+					connected++;
+					publish(13194, methods, infoTags);
+					resolve();
+				}
+				if (m[0] === 'EVENT' && m[1] === 'req' && m[2]?.kind === 23194) onRequest(m[2]);
+			});
+			sock.on('close', () => {
+				if (!closed && connected) setTimeout(function retry() {
+					if (!closed) connect().catch(() => setTimeout(retry, 200));
+				}, 200);
+			});
+		});
+	}
+	await connect();
 
 	const relayParam = encodeURIComponent(relayUrl);
 	return {
@@ -158,6 +173,7 @@ export async function startNwcWallet({ relayUrl, network = 'regtest', encryption
 			counters.notifications++;
 		},
 		fail(n = 1, code = 'INTERNAL') { failN = n; failCode = code; },
+		get connections() { return connected; },
 		silence(n = 1) { silenceN = n; },
 		async close() {
 			if (closed) return;
