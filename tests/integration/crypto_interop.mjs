@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs'
 import { finalizeEvent, verifyEvent, getPublicKey, generateSecretKey, serializeEvent, getEventHash } from 'nostr-tools/pure'
 import * as nip04 from 'nostr-tools/nip04'
 import * as nip44 from 'nostr-tools/nip44'
+import * as nip19 from 'nostr-tools/nip19'
 import { bytesToHex } from '@noble/hashes/utils.js'
 
 const FILE = 'crypto_interop.mjs'
@@ -137,6 +138,21 @@ check('c_refuses_nul_and_lone_surrogates', () => {
     if (!verifyEvent(ev)) return 'nostr-tools itself failed'
     const v = tool(['verify'], JSON.stringify(ev))
     if (v.code !== 1) return `accepted ${JSON.stringify(content)}`
+  }
+  return true
+})
+
+// NIP-19: our npub/nsec match nostr-tools', and our parser takes theirs.
+check('nip19_both_ways', () => {
+  for (let i = 0; i < 5; i++) {
+    const k = generateSecretKey()
+    const r = tool(['nip19', bytesToHex(k)], '')
+    if (r.code !== 0) return `nip19 exit ${r.code}`
+    const [npub, nsec] = r.out.trim().split('\n')
+    if (npub !== nip19.npubEncode(getPublicKey(k))) return `npub ${npub} differs`
+    if (nsec !== nip19.nsecEncode(k)) return 'nsec differs'
+    const p = tool(['pubkey', nip19.nsecEncode(k)], '')
+    if (p.code !== 0 || p.out.trim() !== getPublicKey(k)) return 'nsec input not understood'
   }
   return true
 })

@@ -8,6 +8,7 @@
  *   tool_nostr serialize           < event.json     prints the NIP-01 serialization
  *   tool_nostr sign SK             < unsigned.json  {kind,created_at,tags,content}
  *   tool_nostr pubkey SK                            prints the x-only pubkey hex
+ *   tool_nostr nip19 SK                             prints npub and nsec, one a line
  *   tool_nostr nip04-encrypt SK PK < plaintext
  *   tool_nostr nip04-decrypt SK PK < payload
  *   tool_nostr nip44-encrypt SK PK < plaintext
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bech32.h"
 #include "encoding.h"
 #include "event.h"
 #include "keys.h"
@@ -195,7 +197,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: tool_nostr verify|serialize < event.json\n"
 	    "       tool_nostr sign SK < unsigned.json\n"
-	    "       tool_nostr pubkey SK\n"
+	    "       tool_nostr pubkey|nip19 SK\n"
 	    "       tool_nostr nip04-encrypt|nip04-decrypt|nip44-encrypt|nip44-decrypt|nip44-key SK PK\n");
 	return 2;
 }
@@ -219,6 +221,16 @@ main(int argc, char **argv)
 		if (keys_from_secret(&kp, sk) == -1)
 			return fail("bad secret");
 		printf("%s\n", kp.pkhex);
+		keys_wipe(&kp);
+		return 0;
+	}
+	if (strcmp(argv[1], "nip19") == 0) {
+		char npub[100], nsec[100];
+
+		if (keys_from_secret(&kp, sk) == -1 || nip19_encode("npub", kp.pk, npub, sizeof(npub)) == -1 ||
+		    nip19_encode("nsec", kp.sk, nsec, sizeof(nsec)) == -1)
+			return fail("bad secret");
+		printf("%s\n%s\n", npub, nsec);
 		keys_wipe(&kp);
 		return 0;
 	}
