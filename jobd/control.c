@@ -157,6 +157,10 @@ ctl_status(struct jobd *jd)
 	cJSON_AddBoolToObject(o, "earning", !free_mode && jd->online && up > 0 && iok &&
 	    mok && pok);
 	cJSON_AddItemToObject(o, "spokes", sp);
+	sp = cJSON_AddObjectToObject(o, "bad_lines");
+	cJSON_AddNumberToObject(sp, "relayd", (double)jd->spokes[SPOKE_RELAYD].bad_lines);
+	cJSON_AddNumberToObject(sp, "inferd", (double)jd->spokes[SPOKE_INFERD].bad_lines);
+	cJSON_AddNumberToObject(sp, "invoiced", (double)jd->spokes[SPOKE_INVOICED].bad_lines);
 	for (j = jd->jobs; j != NULL; j = j->next)
 		if (j->state == ST_QUEUED)
 			queued++;

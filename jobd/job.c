@@ -45,7 +45,7 @@ static const unsigned moves[ST__COUNT] = {
 	[ST_PROCESSING] = B(ST_INFERRED) | FAILS,
 	[ST_INFERRED] = B(ST_INVOICED) | B(ST_PUBLISHED) | B(ST_ERROR),
 	[ST_INVOICED] = B(ST_PUBLISHED),
-	[ST_PUBLISHED] = B(ST_ACKED),
+	[ST_PUBLISHED] = B(ST_ACKED) | B(ST_ERROR),	/* error: never accepted */
 };
 
 const char *

@@ -26,6 +26,7 @@
 #define RATELIMIT_TABLE		4096
 #define OUTBOX_RETRY_AFTER_MS	60000
 #define FETCH_GIVE_UP_MS	30000
+#define UNACKED_GIVE_UP_MS	(24LL * 3600 * 1000)
 
 static void
 usage(FILE *f)
@@ -70,6 +71,14 @@ tick(struct loop *l, void *arg)
 		    ledger_now_ms() - j->received_ms > FETCH_GIVE_UP_MS) {
 			jd->rejections[REJ_BAD_INPUT]++;
 			job_fail(jd, j, ST_REJECTED, "inputs could not be fetched in time");
+		} else if (j->state == ST_PUBLISHED &&
+		    ledger_now_ms() - j->received_ms > UNACKED_GIVE_UP_MS) {
+			/* the outbox stopped retrying: keep memory bounded */
+			snprintf(j->error, sizeof(j->error), "no relay accepted the result");
+			if (job_set_state(jd, j, ST_ERROR) == 0) {
+				log_warnx("job %.12s: %s", j->id, j->error);
+				job_close(jd, j);
+			}
 		} else if (j->state == ST_PAYMENT_REQUIRED && j->invoice_expires > 0 &&
 		    now > j->invoice_expires + 30) {
 			cJSON *m = cJSON_CreateObject();

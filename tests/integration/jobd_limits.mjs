@@ -118,6 +118,22 @@ await T.run('relays tag: results and feedback are also sent to the requested rel
   assert(JSON.stringify(pubs[0].relays) === JSON.stringify(['wss://x.example', 'wss://y.example', 'wss://z.example']), 'relays ' + JSON.stringify(pubs[0].relays));
 });
 
+await T.run('malformed spoke lines are counted and dropped; jobd keeps serving', async () => {
+  const { spokes, jobd } = await rig();
+  spokes.relayd.send({ op: 'bogus' });
+  spokes.relayd.send({ op: 'event', relay: 'wss://x' });			// no sub, no event
+  spokes.relayd.send({ op: 'ok', id: 'x', accepted: 'yes' });		// wrong type
+  spokes.relayd.send({ op: 'event', relay: 'wss://x', sub: 'jobs', event: { id: 1 } });	// not an event
+  spokes.relayd.send({ op: 'event', relay: 'wss://x', sub: 'jobs', event: { kind: 5050, junk: true, tags: 'no' } });
+  const e = mk(generateSecretKey(), [['i', 'still here']]);
+  spokes.relayd.inject(e);
+  await spokes.waitFor(() => resultOf(spokes.relayd.published, e.id), 5000, 'result');
+  const st = await jobd.ctl({ op: 'status' });
+  assert(st.bad_lines.relayd === 3, 'bad_lines ' + JSON.stringify(st.bad_lines));
+  const stats = await jobd.ctl({ op: 'stats' });
+  assert(stats.rejections.malformed === 2, 'malformed events ' + JSON.stringify(stats.rejections));
+});
+
 await T.run('status: spokes, relays, inference, payments, earning', async () => {
   const { jobd, spokes } = await rig({ wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1' });
   await spokes.waitFor(async () => true);

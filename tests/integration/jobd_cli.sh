@@ -1,0 +1,60 @@
+#!/bin/sh
+# jobd's command line and start-up refusals: --help, bad usage, bad config,
+# a missing or group-readable key (exit 100 with a message naming the fix),
+# readiness on --notify-fd, control.sock mode 0600, SIGTERM exit 0.
+set -u
+BIN=${BIN:-bin}
+T=$(mktemp -d "${TMPDIR:-/tmp}/jobd-cli.XXXXXX")
+pid=
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+f=jobd_cli.sh
+pass() { echo "PASS: $f: $1"; }
+fail() { echo "FAIL: $f: $1: $2"; }
+
+mkdir -p "$T/var"
+printf 'state_dir = %s/var\nwallet = none\n' "$T" >"$T/dvm.conf"
+
+out=$(timeout 10 "$BIN/jobd" --help 2>&1); rc=$?
+if [ $rc -eq 0 ] && echo "$out" | grep -q 'usage: jobd' && echo "$out" | grep -q -- '--notify-fd'; then
+	pass "--help exits 0 with usage"
+else fail "--help exits 0 with usage" "rc=$rc"; fi
+
+timeout 10 "$BIN/jobd" --bogus >/dev/null 2>&1; rc=$?
+[ $rc -eq 100 ] && pass "unknown option exits 100" || fail "unknown option exits 100" "rc=$rc"
+
+printf 'state_dir = %s/var\nno_such_key = 1\n' "$T" >"$T/bad.conf"
+err=$(timeout 10 "$BIN/jobd" -c "$T/bad.conf" 2>&1); rc=$?
+if [ $rc -eq 100 ] && echo "$err" | grep -q 'no_such_key'; then
+	pass "bad config exits 100 naming the key"
+else fail "bad config exits 100 naming the key" "rc=$rc $err"; fi
+
+err=$(timeout 10 "$BIN/jobd" -c "$T/dvm.conf" 2>&1); rc=$?
+if [ $rc -eq 100 ] && echo "$err" | grep -q 'dvm keygen'; then
+	pass "missing key exits 100 and says how to make one"
+else fail "missing key exits 100 and says how to make one" "rc=$rc $err"; fi
+
+openssl rand -hex 32 >"$T/var/key"
+chmod 0644 "$T/var/key"
+err=$(timeout 10 "$BIN/jobd" -c "$T/dvm.conf" 2>&1); rc=$?
+[ $rc -eq 100 ] && pass "group/world-readable key exits 100" || fail "group/world-readable key exits 100" "rc=$rc $err"
+chmod 0600 "$T/var/key"
+
+# readiness on fd 3, control socket mode, clean SIGTERM
+rm -f "$T/ready"
+( exec 3>"$T/ready"; exec "$BIN/jobd" -c "$T/dvm.conf" --notify-fd 3 2>"$T/err" ) &
+pid=$!
+i=0
+while [ ! -s "$T/ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -s "$T/ready" ] && [ -S "$T/var/run/control.sock" ]; then
+	pass "readiness written after control.sock is bound (no spoke running)"
+else fail "readiness written after control.sock is bound (no spoke running)" "$(cat "$T/err")"; fi
+mode=$(stat -c %a "$T/var/run/control.sock" 2>/dev/null)
+[ "$mode" = 600 ] && pass "control.sock mode 0600" || fail "control.sock mode 0600" "mode $mode"
+[ -f "$T/var/jobs.db" ] && pass "ledger created" || fail "ledger created" "no jobs.db"
+kill -TERM "$pid"
+i=0
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait "$pid"; rc=$?
+pid=
+[ $rc -eq 0 ] && pass "SIGTERM exits 0" || fail "SIGTERM exits 0" "rc=$rc $(grep -m2 -E 'ERROR|Sanitizer' "$T/err")"
+[ ! -e "$T/var/run/control.sock" ] && pass "control.sock removed on exit" || fail "control.sock removed on exit" "still there"
