@@ -3,7 +3,8 @@
 #
 # Each tests/fuzz/fuzz_NAME.c is built with clang -fsanitize=fuzzer,address,
 # undefined against common/*.c compiled with -fsanitize=fuzzer-no-link,...
-# (objects and binaries in build/fuzz/), then run for SECONDS (default 30)
+# (objects and binaries in build/fuzz/), plus any sources a target names in
+# a "/* LINK: dir/file.c */" line as unit tests do, then run for SECONDS (default 30)
 # on a scratch copy of its seed corpus tests/fuzz/corpus/fuzz_NAME/, so runs
 # never dirty the tree. A crash, leak, UB report or timeout is a finding:
 # the input is saved as tests/fuzz/crashes/fuzz_NAME-*, the log tail shown.
@@ -24,7 +25,10 @@ out=build/fuzz
 crashes=tests/fuzz/crashes
 pkgs="libsecp256k1 openssl libcjson"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
+# $pkgs is a list on purpose.
+# shellcheck disable=SC2086
 cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Icommon $(pkg-config --cflags $pkgs)"
+# shellcheck disable=SC2086
 libs="$(pkg-config --libs $pkgs) -lm"
 
 command -v "$cc" >/dev/null 2>&1 || { echo "FAIL: fuzz: $cc not found"; exit 111; }
@@ -34,7 +38,7 @@ mkdir -p "$out/obj" "$crashes" || exit 111
 objs=
 for src in common/*.c; do
 	obj=$out/obj/$(basename "$src" .c).o
-	if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find common -name '*.h' -newer "$obj")" ]; then
+	if [ ! -f "$obj" ] || [ -n "$(find "$src" common/*.h -newer "$obj")" ]; then
 		# shellcheck disable=SC2086
 		$cc $cflags -fsanitize=fuzzer-no-link $san -c -o "$obj" "$src" ||
 			{ echo "FAIL: fuzz: cannot build $src"; exit 111; }
@@ -47,8 +51,10 @@ for src in tests/fuzz/fuzz_*.c; do
 	[ -f "$src" ] || continue
 	name=$(basename "$src" .c)
 	case $name in *"$only"*) ;; *) continue ;; esac
+	# Extra sources named as in unit tests: /* LINK: invoiced/bolt11.c */
+	extra=$(sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' "$src")
 	# shellcheck disable=SC2086
-	$cc $cflags -fsanitize=fuzzer $san -o "$out/$name" "$src" $objs $libs ||
+	$cc $cflags -fsanitize=fuzzer $san -o "$out/$name" "$src" $extra $objs $libs ||
 		{ echo "FAIL: fuzz: cannot build $src"; exit 111; }
 	targets="$targets $name"
 done
@@ -79,7 +85,7 @@ run_one() {
 		art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
 		{
 			echo "FAIL: fuzz: $name: exit $rc; input: ${art:-none saved}; log: $log"
-			grep -E 'ERROR|SUMMARY|runtime error|#[0-9]+ 0x' "$log" | head -n 12 | sed 's/^/    /'
+			grep -E 'ERROR|SUMMARY|runtime error|#[0-9]+ 0x' "$log" | head -n 6 | sed 's/^/    /'
 		} >"$scratch/$name.verdict"
 	fi
 }
