@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -210,6 +211,88 @@ TEST(del_inside_callback)
 	close(p[0]); close(p[1]); close(q[0]); close(q[1]);
 }
 
+static int readd_calls_old, readd_calls_new;
+static int readd_fd, readd_pipe[2];
+
+static void
+readd_new_cb(struct loop *l, int fd, short revents, void *arg)
+{
+	readd_calls_new++;
+}
+
+/*
+ * The first callback closes the second fd and registers a new fd under the
+ * same number: the old fd's readiness must not reach the new owner.
+ */
+static void
+readd_first_cb(struct loop *l, int fd, short revents, void *arg)
+{
+	char c;
+
+	readd_calls_old++;
+	if (read(fd, &c, 1) != 1)
+		return;
+	loop_del_fd(l, readd_fd);
+	close(readd_fd);
+	/* pipe() reuses the lowest free number: the one just closed. */
+	if (pipe(readd_pipe) == 0 && readd_pipe[0] == readd_fd)
+		loop_add_fd(l, readd_pipe[0], POLLIN, readd_new_cb, NULL);
+}
+
+TEST(readd_same_fd_in_pass)
+{
+	int p[2], q[2];
+
+	REQUIRE(pipe(p) == 0 && pipe(q) == 0);
+	REQUIRE(p[0] < q[0]);
+	readd_fd = q[0];
+	readd_calls_old = readd_calls_new = 0;
+	REQUIRE(loop_add_fd(L, p[0], POLLIN, readd_first_cb, NULL) == 0);
+	REQUIRE(loop_add_fd(L, q[0], POLLIN, readd_new_cb, NULL) == 0);
+	REQUIRE(write(p[1], "x", 1) == 1 && write(q[1], "x", 1) == 1);
+	CHECK(loop_run_once(L, 1000) == 0);
+	CHECK(readd_calls_old == 1);
+	CHECK(readd_pipe[0] == readd_fd);
+	CHECKF(readd_calls_new == 0, "new registration got %d stale calls",
+	    readd_calls_new);
+	/* The new registration works from the next pass on. */
+	REQUIRE(write(readd_pipe[1], "y", 1) == 1);
+	CHECK(loop_run_once(L, 1000) == 0);
+	CHECK(readd_calls_new == 1);
+	loop_del_fd(L, p[0]);
+	loop_del_fd(L, readd_pipe[0]);
+	close(p[0]); close(p[1]); close(q[1]);
+	close(readd_pipe[0]); close(readd_pipe[1]);
+}
+
+static int chld_seen;
+static void
+on_chld(struct loop *l, int signo, void *arg)
+{
+	if (signo == SIGCHLD)
+		chld_seen++;
+}
+
+static int
+have_chld(void)
+{
+	return chld_seen > 0;
+}
+
+TEST(sigchld_delivered)
+{
+	pid_t pid;
+	int st;
+
+	chld_seen = 0;
+	loop_on_signal(L, on_chld, NULL);
+	if ((pid = fork()) == 0)
+		_exit(3);
+	REQUIRE(pid > 0);
+	CHECK(run_until(have_chld, 2000) == 0);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 3);
+}
+
 static int got_signo, nsignals;
 static void
 on_signal(struct loop *l, int signo, void *arg)
@@ -299,6 +382,8 @@ main(void)
 	RUN(timer_rearm_not_same_pass);
 	RUN(fd_readiness);
 	RUN(del_inside_callback);
+	RUN(readd_same_fd_in_pass);
+	RUN(sigchld_delivered);
 	RUN(signal_delivery);
 	RUN(prepare_each_pass);
 	RUN(notify_ready_writes_newline);
