@@ -43,8 +43,17 @@ async function walletDown() {
   let r;
   try {
     r = await w.request({ prompt });
+    // Whichever comes first: error feedback (right) or a result (wrong
+    // unless it carries an invoice, which it cannot while the wallet is down).
+    const first = w.client.waitAbout(r.id, w.dvm, async () =>
+      (await w.decoded(r)).find(d => (d.kind === 7000 && d.status === 'error') || d.kind === 6050),
+      40000, 'error feedback (or a result)');
     const [er] = await Promise.all([
-      w.waitFeedback(r, 'error', 30000),
+      first.then(d => {
+        if (d.kind === 6050)
+          throw new Error(`a result was published while the wallet was down, ${d.amount && d.bolt11 ? 'with' : 'WITHOUT'} an invoice (a free result), and no error feedback`);
+        return d;
+      }),
       waitFor(async () => { const s = await w.pipe.ctl('status'); return s.payments && s.payments.ok === false; },
         STATUS_MS, 'dvmctl status shows the wallet down', 250),
     ]);
