@@ -56,7 +56,7 @@ struct args {
 static _Noreturn void
 die_usage(const char *why)
 {
-	fprintf(stderr, "dvmctl: %s\n%s", why, usage);
+	fprintf(stderr, "dvmctl: %s\nusage: dvmctl [-c FILE] [--json] COMMAND [ARGS] (see dvmctl --help)\n", why);
 	exit(EXIT_PERM);
 }
 
@@ -76,7 +76,7 @@ parse_limit(const char *s)
 static void
 parse_args(int argc, char **argv, struct args *a)
 {
-	int i;
+	int i, needs_arg, may_arg;
 
 	memset(a, 0, sizeof(*a));
 	for (i = 1; i < argc; i++) {
@@ -102,9 +102,9 @@ parse_args(int argc, char **argv, struct args *a)
 	}
 	if (a->cmd == NULL)
 		die_usage("no command");
-	if ((strcmp(a->cmd, "keygen") == 0 || strcmp(a->cmd, "probe") == 0) != (a->arg != NULL) ||
-	    (a->arg != NULL && strcmp(a->cmd, "conf") != 0 && strcmp(a->cmd, "keygen") != 0 &&
-	    strcmp(a->cmd, "probe") != 0))
+	needs_arg = strcmp(a->cmd, "keygen") == 0 || strcmp(a->cmd, "probe") == 0;
+	may_arg = needs_arg || strcmp(a->cmd, "conf") == 0;
+	if ((needs_arg && a->arg == NULL) || (!may_arg && a->arg != NULL))
 		die_usage("wrong number of arguments");
 	if (a->limit != 0 && strcmp(a->cmd, "jobs") != 0)
 		die_usage("--limit goes with jobs");

@@ -43,7 +43,7 @@ static const char usage[] =
 static _Noreturn void
 die_usage(const char *why, const char *arg)
 {
-	fprintf(stderr, "dvmreq: %s%s%s\n%s", why, arg ? ": " : "", arg ? arg : "", usage);
+	fprintf(stderr, "dvmreq: %s%s%s\n(see dvmreq --help)\n", why, arg ? ": " : "", arg ? arg : "");
 	exit(XIT_USAGE);
 }
 

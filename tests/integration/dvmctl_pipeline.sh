@@ -44,7 +44,7 @@ case $n1 in npub1*) ok=1 ;; *) ok=0 ;; esac
 	fail "keygen: 0600 key, npub printed, never overwrites; npub reads it back" "n1=$n1 n2=$n2 rc=$rc mode=$(stat -c %a "$k")"
 
 bad=""
-for args in "" "frobnicate" "jobs --limit 0" "status --limit 3" "conf" "keygen"; do
+for args in "" "frobnicate" "jobs --limit 0" "status --limit 3" "keygen" "probe" "status x" "conf a b"; do
 	# shellcheck disable=SC2086
 	"$BIN/dvmctl" -c "$tmp/none.conf" $args >/dev/null 2>&1
 	[ $? -eq 100 ] || bad="$bad [$args]"
