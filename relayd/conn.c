@@ -123,6 +123,17 @@ conn_set_state(struct relay *r, enum relay_state s)
 	ipc_relay_state(r);
 }
 
+/* s as a JSON string literal (malloc'd), or NULL. */
+static char *
+conn_json_string(const char *s)
+{
+	cJSON *it = cJSON_CreateString(s);
+	char *out = it ? cJSON_PrintUnformatted(it) : NULL;
+
+	cJSON_Delete(it);
+	return out;
+}
+
 /* A new relay (url already normalized), not yet connected. */
 struct relay *
 conn_add(const char *url, int configured)
@@ -139,6 +150,7 @@ conn_add(const char *url, int configured)
 		free(r);
 		return NULL;
 	}
+	r->url_json = conn_json_string(r->url);
 	r->configured = configured;
 	r->born = now_ms();
 	r->state = RS_CLOSED;
@@ -161,6 +173,7 @@ conn_unlink_free(struct relay *r)
 			break;
 		}
 	free(r->rx);
+	cJSON_free(r->url_json);
 	free(r);
 }
 
@@ -662,6 +675,7 @@ conn_free_all(void)
 		rd.relays = r->next;
 		conn_flush_queue(r);
 		free(r->rx);
+		cJSON_free(r->url_json);
 		free(r);
 	}
 }

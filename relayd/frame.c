@@ -34,16 +34,79 @@ item_str(const cJSON *a, int i)
 	return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
+static const char *
+skip_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static const char *
+skip_string(const char *p, const char *e)
+{
+	if (p >= e || *p != '"')
+		return NULL;
+	for (p++; p < e; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+static const char *
+skip_token(const char *p, const char *e, char c)
+{
+	p = skip_ws(p, e);
+	return p < e && *p == c ? skip_ws(p + 1, e) : NULL;
+}
+
+/*
+ * The event object's text inside ["EVENT","sub",{...}] (already parsed,
+ * nothing after it), so it can be forwarded without printing it again. Only
+ * when it is plain: no control byte (a raw newline would break NDJSON),
+ * valid UTF-8. Otherwise raw stays NULL and the caller prints the object.
+ */
+static void
+frame_event_span(struct frame *f, const char *buf, size_t len)
+{
+	const char *e = buf + len, *p, *q;
+	size_t i;
+
+	if ((p = skip_token(buf, e, '[')) == NULL || (p = skip_string(p, e)) == NULL ||
+	    (p = skip_token(p, e, ',')) == NULL || (p = skip_string(p, e)) == NULL ||
+	    (p = skip_token(p, e, ',')) == NULL || p >= e || *p != '{')
+		return;
+	for (q = e; q > p && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r'); q--)
+		;
+	if (q <= p || q[-1] != ']')
+		return;
+	for (q--; q > p && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r'); q--)
+		;
+	if (q <= p || q[-1] != '}')
+		return;
+	for (i = 0; i < (size_t)(q - p); i++)
+		if ((unsigned char)p[i] < 0x20)
+			return;
+	if (!utf8_valid(p, (size_t)(q - p)))
+		return;
+	f->raw = p;
+	f->rawlen = (size_t)(q - p);
+}
+
 static int
-frame_event(struct frame *f, int n, char *err, size_t errlen)
+frame_event(struct frame *f, int n, const char *buf, size_t len)
 {
 	f->type = FR_EVENT;
 	f->sub = item_str(f->root, 1);
 	f->event = cJSON_GetArrayItem(f->root, 2);
 	if (n != 3 || f->sub == NULL || !cJSON_IsObject(f->event))
 		return DROP_BAD_TYPE;
-	if (event_from_cjson(&f->ev, f->event, err, errlen) == -1)
+	if (event_from_cjson(&f->ev, f->event, f->err, sizeof(f->err)) == -1)
 		return DROP_BAD_EVENT;
+	frame_event_span(f, buf, len);
 	return -1;
 }
 
@@ -62,10 +125,10 @@ frame_ok(struct frame *f, int n)
 }
 
 static int
-frame_classify(struct frame *f, const char *type, int n)
+frame_classify(struct frame *f, const char *type, int n, const char *buf, size_t len)
 {
 	if (strcmp(type, "EVENT") == 0)
-		return frame_event(f, n, f->err, sizeof(f->err));
+		return frame_event(f, n, buf, len);
 	if (strcmp(type, "OK") == 0)
 		return frame_ok(f, n);
 	if (strcmp(type, "EOSE") == 0) {
@@ -99,12 +162,16 @@ frame_classify(struct frame *f, const char *type, int n)
 int
 frame_parse(struct frame *f, const char *buf, size_t len)
 {
-	const char *type;
+	const char *type, *end = NULL;
 	int n, r;
 
 	memset(f, 0, sizeof(*f));
-	if ((f->root = cJSON_ParseWithLength(buf, len)) == NULL)
+	if ((f->root = cJSON_ParseWithLengthOpts(buf, len, &end, 0)) == NULL)
 		return DROP_MALFORMED;
+	if (end == NULL || skip_ws(end, buf + len) != buf + len) {
+		r = DROP_MALFORMED;	/* something after the JSON value */
+		goto bad;
+	}
 	if (!cJSON_IsArray(f->root)) {
 		r = DROP_NOT_ARRAY;
 		goto bad;
@@ -114,7 +181,7 @@ frame_parse(struct frame *f, const char *buf, size_t len)
 		r = DROP_BAD_TYPE;
 		goto bad;
 	}
-	if ((r = frame_classify(f, type, n)) == -1)
+	if ((r = frame_classify(f, type, n, buf, len)) == -1)
 		return -1;
 bad:
 	frame_free(f);

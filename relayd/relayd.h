@@ -93,6 +93,7 @@ struct relay {
 	int		 rx_skip;	/* dropping the rest of an oversize message */
 	struct relay_sub subs[MAX_SUBS];
 	char		 auth_id[65];	/* id of the AUTH event we sent */
+	char		*url_json;	/* url as a JSON string, for event lines */
 	struct counters	 c;
 	struct log_limit ll;
 };
@@ -122,6 +123,7 @@ struct client {
 	struct lws	*rwsi, *wwsi;	/* same wsi for a socket; 0/1 for stdio */
 	int		 stdio;
 	int		 dead;
+	lws_sorted_usec_list_t rearm;	/* ask for POLLOUT again, outside lws */
 };
 
 struct relayd {
@@ -186,6 +188,8 @@ struct frame {
 	const char	*sub;		/* EVENT, EOSE, CLOSED */
 	cJSON		*event;		/* EVENT: the object inside root */
 	struct event	 ev;		/* EVENT: parsed */
+	const char	*raw;		/* EVENT: the object's text, if plain */
+	size_t		 rawlen;
 	const char	*id;		/* OK */
 	int		 accepted;	/* OK */
 	const char	*message;	/* OK, NOTICE, CLOSED ("" if absent) */
@@ -240,7 +244,8 @@ int	 ipc_stdio(void);
 int	 ipc_adopt_signalfd(int fd);
 void	 ipc_send(struct client *, cJSON *);	/* takes the object */
 void	 ipc_broadcast(cJSON *);		/* takes the object */
-int	 ipc_send_event(struct client *, const char *relay, const char *sub, cJSON *event);
+int	 ipc_send_event(struct client *, const struct relay *, const char *sub,
+	     const struct frame *);
 size_t	 ipc_max_pending(void);
 int	 ipc_output_pending(void);
 void	 ipc_relay_state(const struct relay *);

@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/sha.h>
 
 #include "loop.h"
 #include "relayd.h"
@@ -308,11 +309,28 @@ sub_on_down(struct relay *r)
 			sub_fetch_check(&rd.subs[i]);
 }
 
+/*
+ * The dedupe key is sha256(id || sig), not the id: relayd does not verify
+ * signatures, so a relay could race a copy of a real event with a broken
+ * signature; keyed on the id alone, jobd would reject the copy and never see
+ * the real one. A genuinely re-signed event may pass twice; jobd dedupes ids.
+ */
+static void
+sub_dedupe_key(const struct event *ev, uint8_t key[32])
+{
+	uint8_t buf[32 + 64];
+
+	memcpy(buf, ev->id, 32);
+	memcpy(buf + 32, ev->sig, 64);
+	SHA256(buf, sizeof(buf), key);
+}
+
 void
 sub_on_event(struct relay *r, struct frame *f)
 {
 	struct sub *s = sub_find(f->sub);
 	struct dedupe *seen;
+	uint8_t key[32];
 
 	if (s == NULL || !r->subs[sub_idx(s)].sent) {
 		conn_drop(r, DROP_UNKNOWN_SUB, NULL);
@@ -321,7 +339,8 @@ sub_on_event(struct relay *r, struct frame *f)
 	r->c.events++;
 	rd.c.events++;
 	seen = s->kind == SUB_LIVE ? rd.seen : s->seen;
-	if (dedupe_has(seen, f->ev.id)) {
+	sub_dedupe_key(&f->ev, key);
+	if (dedupe_has(seen, key)) {
 		r->c.duplicates++;
 		rd.c.duplicates++;
 		return;
@@ -329,8 +348,8 @@ sub_on_event(struct relay *r, struct frame *f)
 	if (s->kind == SUB_FETCH && s->forwarded >= FETCH_MAX_EVENTS)
 		return;
 	/* Remembered only once written: an event nobody took is not lost. */
-	if (ipc_send_event(s->owner, r->url, s->id, f->event) == 0) {
-		dedupe_add(seen, f->ev.id);
+	if (ipc_send_event(s->owner, r, s->id, f) == 0) {
+		dedupe_add(seen, key);
 		s->forwarded++;
 		rd.forwarded++;
 	}

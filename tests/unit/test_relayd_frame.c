@@ -95,6 +95,34 @@ TEST(deep_nesting_no_crash)
 	CHECK(classify(buf) == DROP_MALFORMED);
 }
 
+/* The event's own text is kept for forwarding only when it is plain. */
+TEST(raw_span)
+{
+	struct frame f;
+	const char *plain = " [ \"EVENT\" , \"s\\\"q\" ,\t" EV(H64) " ] ";
+	const char *nl = "[\"EVENT\",\"s\",\n" EV(H64) "\n]";
+	const char *inner = "[\"EVENT\",\"s\",{\"id\":\"" H64 "\",\n\"pubkey\":\"" H64
+	    "\",\"created_at\":1,\"kind\":1,\"tags\":[],\"content\":\"\",\"sig\":\"" H128 "\"}]";
+
+	REQUIRE(frame_parse(&f, plain, strlen(plain)) == -1);
+	CHECK(f.raw != NULL && f.rawlen == strlen(EV(H64)) &&
+	    memcmp(f.raw, EV(H64), f.rawlen) == 0);
+	frame_free(&f);
+	REQUIRE(frame_parse(&f, nl, strlen(nl)) == -1);
+	CHECK(f.raw != NULL && f.rawlen == strlen(EV(H64)));
+	frame_free(&f);
+	REQUIRE(frame_parse(&f, inner, strlen(inner)) == -1);
+	CHECK(f.raw == NULL);	/* a newline inside: printed again instead */
+	frame_free(&f);
+}
+
+TEST(trailing_garbage)
+{
+	CHECK(classify("[\"EOSE\",\"s\"] x") == DROP_MALFORMED);
+	CHECK(classify("[\"EVENT\",\"s\"," EV(H64) "] ,{\"a\":1}]") == DROP_MALFORMED);
+	CHECK(classify("[\"EOSE\",\"s\"] \n") == -1);
+}
+
 TEST(drop_names)
 {
 	CHECK(strcmp(frame_drop_name(DROP_OVERSIZE), "oversize") == 0);
@@ -110,6 +138,8 @@ main(void)
 	RUN(unknown_types);
 	RUN(bad_events);
 	RUN(deep_nesting_no_crash);
+	RUN(raw_span);
+	RUN(trailing_garbage);
 	RUN(drop_names);
 	return t_failed_cases != 0;
 }
