@@ -14,8 +14,10 @@ CC      ?= cc
 O       ?= .
 PKGS     = libsecp256k1 libwebsockets libcurl openssl libcjson sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# CFLAGS is the user's (optimisation, sanitizers); the flags the code needs
+# are in XCFLAGS so that `make CFLAGS=...` cannot drop -Werror or -Icommon.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+XCFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -Icommon $(PKG_CFLAGS)
 LDFLAGS ?=
 
@@ -55,7 +57,7 @@ programs: $(PROGS:%=$(BIN)/%)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -67,7 +69,7 @@ define prog_rule
 $(1)_OBJ = $$(patsubst %.c,$$(BUILD)/%.o,$$(wildcard $(1)/*.c))
 $$(BIN)/$(1): $$($(1)_OBJ) $$(LIBCOMMON)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $$(LIBCOMMON) $$(LIBS_$(1)) $$(LIBS_common) -lm
+	$$(CC) $$(XCFLAGS) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$($(1)_OBJ) $$(LIBCOMMON) $$(LIBS_$(1)) $$(LIBS_common) -lm
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
@@ -76,14 +78,14 @@ $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 UNIT_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
+	$(CC) $(XCFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
 
 # Test tools (tests/tools/tool_*.c): small programs the integration tests
 # drive, e.g. to check our crypto against nostr-tools. Built beside the unit
 # tests; tests/run exports UNITDIR so scripts find them there.
 $(BUILD)/tests/tool_%: tests/tools/tool_%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
 
 unit: $(UNIT_BIN) $(TOOL_BIN)
 
@@ -103,11 +105,11 @@ BENCH_SRC = $(wildcard tests/bench/bench_*.c)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%: tests/bench/%.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(UNIT_LIBS)
+	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(UNIT_LIBS)
 
 # Benchmarks run the optimised build (never the sanitized one).
 bench: all $(BENCH_BIN)
-	BIN=$(CURDIR)/$(BIN) BENCHDIR=$(CURDIR)/$(BUILD)/bench sh tests/bench/run.sh
+	BIN=$(abspath $(BIN)) BENCHDIR=$(abspath $(BUILD))/bench sh tests/bench/run.sh
 
 run: deps all
 	exec sh scripts/dvm start
