@@ -250,7 +250,7 @@ ctl_io(struct loop *l, int fd, short revents, void *arg)
 	char *line;
 	size_t len;
 	ssize_t n;
-	int rc;
+	int rc, rerr;
 	cJSON *o;
 
 	(void)l;
@@ -260,10 +260,14 @@ ctl_io(struct loop *l, int fd, short revents, void *arg)
 		ctl_drop(jd, c);
 		return;
 	}
-	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+	if (!(revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (c->nd.eof && !ndjson_pending(&c->nd))
+			ctl_drop(jd, c);	/* answered a client that already hung up */
 		return;
+	}
 	while ((n = ndjson_read(&c->nd)) > 0)
 		;
+	rerr = errno;	/* answering below may change errno */
 	while ((rc = ndjson_next(&c->nd, &line, &len)) != 0) {
 		if (rc == -1)
 			continue;
@@ -275,7 +279,7 @@ ctl_io(struct loop *l, int fd, short revents, void *arg)
 	ndjson_flush(&c->nd);
 	if (n == 0 && !ndjson_pending(&c->nd))
 		ctl_drop(jd, c);
-	else if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+	else if (n == -1 && rerr != EAGAIN && rerr != EWOULDBLOCK)
 		ctl_drop(jd, c);
 }
 

@@ -85,18 +85,6 @@ ingest_reject(struct jobd *jd, const struct event *ev, const char *relay,
 	job_free(j);
 }
 
-static void
-note_newest(struct jobd *jd, int64_t created_at)
-{
-	char buf[32];
-
-	if (ledger_meta_get(jd->db, "newest_request", buf, sizeof(buf)) == 0 &&
-	    strtoll(buf, NULL, 10) >= created_at)
-		return;
-	snprintf(buf, sizeof(buf), "%lld", (long long)created_at);
-	ledger_meta_set(jd->db, "newest_request", buf);
-}
-
 /* The answered checks of a verified request before it becomes a job. */
 static int
 ingest_admit(struct jobd *jd, const struct event *ev, const char *relay)
@@ -148,7 +136,6 @@ ingest_job(struct jobd *jd, const struct event *ev, const char *relay)
 		job_free(j);
 		return;
 	}
-	note_newest(jd, ev->created_at);
 	for (tail = &jd->jobs; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = j;

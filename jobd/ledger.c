@@ -5,7 +5,7 @@
  * an infer, an invoice) happens. On start jobd loads the open jobs and
  * replays them (job.c, job_replay_action).
  *
- * Tables: meta (schema version, online flag, newest request seen), jobs
+ * Tables: meta (schema version, online flag), jobs
  * (one row per verified request), outbox (every signed event we publish,
  * until a relay accepts it).
  */

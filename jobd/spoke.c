@@ -228,7 +228,7 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 	char *line;
 	size_t len;
 	ssize_t n;
-	int rc;
+	int rc, rerr;
 
 	(void)l;
 	(void)fd;
@@ -240,6 +240,7 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 		return;
 	while ((n = ndjson_read(&s->nd)) > 0)
 		;
+	rerr = errno;	/* handling the lines below may change errno */
 	while (s->fd != -1 && (rc = ndjson_next(&s->nd, &line, &len)) != 0) {
 		if (rc == -1) {
 			bad_line(s, errno == EMSGSIZE ? "too long" : "NUL byte");
@@ -247,8 +248,8 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 		}
 		spoke_line(jd, s, line, len);
 	}
-	if (s->fd != -1 && (n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)))
-		spoke_down(jd, s, n == 0 ? "EOF" : strerror(errno));
+	if (s->fd != -1 && (n == 0 || (n == -1 && rerr != EAGAIN && rerr != EWOULDBLOCK)))
+		spoke_down(jd, s, n == 0 ? "EOF" : strerror(rerr));
 }
 
 static void
@@ -357,25 +358,21 @@ kinds_array(const int *k, size_t n)
 }
 
 /*
- * The "jobs" subscription: our kinds, since the newest request seen minus
- * max_request_age (nothing older could still be served), #p us when
- * require_p_tag. Offline: unsubscribed.
+ * The "jobs" subscription: our kinds, since now - max_request_age, #p us
+ * when require_p_tag. Offline: unsubscribed. Nothing older than that
+ * could pass the age check, whatever the ledger saw before a restart; and
+ * starting later (at the newest request seen) could miss requests from
+ * clocks behind that requester's. relayd moves since on its reconnects.
  */
 void
 spoke_subscribe_jobs(struct jobd *jd)
 {
 	cJSON *m, *filters, *f, *p;
-	char buf[32];
-	int64_t since = now_unix() - jd->conf.max_request_age, newest;
+	int64_t since = now_unix() - jd->conf.max_request_age;
 
 	if (!jd->online) {
 		unsubscribe(jd, "jobs");
 		return;
-	}
-	if (ledger_meta_get(jd->db, "newest_request", buf, sizeof(buf)) == 0) {
-		newest = strtoll(buf, NULL, 10) - jd->conf.max_request_age;
-		if (newest < since && newest > 0)
-			since = newest;
 	}
 	if ((m = cJSON_CreateObject()) == NULL)
 		return;
