@@ -196,6 +196,7 @@ struct tracker *track_new(struct loop *, struct backend *, struct store *,
 void	track_free(struct tracker *);
 int	track_add(struct tracker *, const struct inv_row *);
 void	track_set_fast(struct tracker *, const char *job);
+void	track_set_intervals(struct tracker *, int fast_ms, int slow_ms);
 size_t	track_count(const struct tracker *);
 /* The backend pushed "paid" for this hash: look it up now. */
 void	track_poke(struct tracker *, const char *payment_hash);
@@ -209,7 +210,7 @@ int	ipc_listen(struct ipc *, const char *path);
 int	ipc_stdio(struct ipc *);
 /* Pending invoices from the store into the tracker (restart). */
 int	ipc_resume(struct ipc *);
-/* 1 once stdin closed in --stdio mode (time to exit). */
-int	ipc_done(const struct ipc *);
+/* SIGHUP: new poll intervals. */
+void	ipc_set_intervals(struct ipc *, int fast_ms, int slow_ms);
 
 #endif

@@ -153,10 +153,11 @@ ipc_free(struct ipc *ipc)
 	free(ipc);
 }
 
-int
-ipc_done(const struct ipc *ipc)
+void
+ipc_set_intervals(struct ipc *ipc, int fast_ms, int slow_ms)
 {
-	return ipc->done;
+	if (ipc->trk != NULL)
+		track_set_intervals(ipc->trk, fast_ms, slow_ms);
 }
 
 static struct client *

@@ -136,11 +136,35 @@ backend_open(const struct conf *cf, struct loop *l, struct http *http)
 	return be;
 }
 
+struct reload {
+	const struct opts *o;
+	struct ipc	*ipc;
+};
+
+/* SIGHUP: log level and poll intervals now; wallet settings need a restart. */
+static void
+reload_conf(struct reload *r)
+{
+	struct conf cf;
+	char err[512];
+	int lvl;
+
+	if (conf_load(&cf, r->o->conf, err, sizeof(err)) != 0) {
+		log_warnx("SIGHUP: config not reloaded: %s", err);
+		return;
+	}
+	if ((lvl = log_parse_level(cf.log_level)) >= 0)
+		log_set_level(r->o->verbose ? LOG_DEBUG : (enum log_level)lvl);
+	ipc_set_intervals(r->ipc, cf.invoice_poll_fast_ms, cf.invoice_poll_slow_ms);
+	conf_free(&cf);
+	log_info("SIGHUP: reloaded log level and poll intervals; wallet settings take effect on restart");
+}
+
 static void
 on_signal(struct loop *l, int signo, void *arg)
 {
 	if (signo == SIGHUP) {
-		log_info("SIGHUP: the wallet settings take effect on restart");
+		reload_conf(arg);
 		return;
 	}
 	log_info("signal %d: exiting", signo);
@@ -171,6 +195,7 @@ main(int argc, char **argv)
 	struct backend *be;
 	struct store *st;
 	struct ipc *ipc;
+	struct reload rl;
 	char err[512], sock[1200], db[1200];
 	int lvl, w;
 
@@ -205,7 +230,9 @@ main(int argc, char **argv)
 		fatal(EXIT_TEMP, "%s", o.stdio ? "stdio" : sock);
 	if (ipc_resume(ipc) != 0)
 		fatalx(EXIT_TEMP, "cannot read pending invoices from %s", db);
-	loop_on_signal(l, on_signal, NULL);
+	rl.o = &o;
+	rl.ipc = ipc;
+	loop_on_signal(l, on_signal, &rl);
 	log_info("ready: wallet %s, network %s, %s", conf_wallet_name(cf.wallet),
 	    cf.lightning_network ? cf.lightning_network : "-", o.stdio ? "stdio" : sock);
 	notify_ready(o.notify_fd);

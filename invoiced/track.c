@@ -82,6 +82,15 @@ track_free(struct tracker *t)
 	free(t);
 }
 
+void
+track_set_intervals(struct tracker *t, int fast_ms, int slow_ms)
+{
+	if (fast_ms > 0)
+		t->fast_ms = fast_ms;
+	if (slow_ms > 0)
+		t->slow_ms = slow_ms;
+}
+
 size_t
 track_count(const struct tracker *t)
 {

@@ -202,6 +202,15 @@ await rep.run('wallet_down_then_up', async () => {
 	check(m.bolt11.startsWith('lnbcrt'), 'retry');
 });
 
+await rep.run('sighup_reloads_and_keeps_serving', async () => {
+	inv.proc.kill('SIGHUP');
+	await sleep(300);
+	check(/SIGHUP: reloaded/.test(inv.stderr), `no reload logged: ${inv.stderr.slice(-300)}`);
+	const job = jobId();
+	const m = await newInvoice(job, 6000);
+	check(m.amount_msat === 6000, 'not serving after SIGHUP');
+});
+
 await rep.run('sigterm_exit_0_no_leaks', async () => {
 	await stopClean(inv);
 	check(!fs.existsSync(inv.sock), 'invoiced.sock left behind');
