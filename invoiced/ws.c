@@ -191,13 +191,15 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		return ws_writeable(w, wsi);
+	/*
+	 * There is only ever one connection; lws may already have cleared
+	 * w->wsi (pwsi) when it reports the failure, so do not compare.
+	 */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (wsi == w->wsi)
-			ws_down(w, in != NULL ? (const char *)in : "connection error");
+		ws_down(w, in != NULL ? (const char *)in : "connection error");
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (wsi == w->wsi)
-			ws_down(w, "closed");
+		ws_down(w, "closed");
 		return 0;
 	default:
 		return 0;
