@@ -43,8 +43,11 @@ async function bidTooLow() {
   const inv0 = w.invoices().length;
   const r = await w.request({ prompt, bid: 1 });
   const er = await w.waitFeedback(r, 'error');
-  // The message names the price: a number of sats or msat.
-  check(/\d/.test(er.message), `error feedback does not state the price: "${er.message}"`);
+  // The message names the price: at least the max_tokens part of the quote
+  // (in sats, or in msat).
+  const floor = priceMsat(w.kv.max_tokens, w.kv) / 1000;
+  const nums = (er.message.match(/\d+/g) || []).map(Number);
+  check(nums.some(n => n >= floor), `error feedback does not state a price of at least ${floor} sats: "${er.message}"`);
   await sleep(800);
   eq(w.inferences(prompt).length, 0, 'inferences for a bid below the quote');
   eq(w.invoices().length, inv0, 'invoices for a bid below the quote');
