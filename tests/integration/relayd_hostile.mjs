@@ -65,6 +65,18 @@ try {
     assert(c.lines.filter(o => o.op === 'event').length === 2, 'extra events forwarded');
   });
 
+  await t.run('forged_copy_does_not_hide_real_event', async () => {
+    const real = makeEvent(sk, { kind: 5050, content: 'raced' });
+    const forged = { ...real, sig: real.sig.slice(0, -4) + (real.sig.endsWith('0000') ? '1111' : '0000') };
+    h.inject(forged);
+    h.inject(real);
+    await c.waitFor(o => o.op === 'event' && o.event.id === real.id && o.event.sig === real.sig, 5000, 'real event');
+    assert(c.lines.some(o => o.op === 'event' && o.event.sig === forged.sig), 'forged copy not forwarded (jobd judges it)');
+    h.inject(real);
+    await new Promise(r => setTimeout(r, 500));
+    assert(c.lines.filter(o => o.op === 'event' && o.event.sig === real.sig).length === 1, 'real event twice');
+  });
+
   await t.run('flood_then_still_forwarding', async () => {
     await h.flood(2000);
     const ev = makeEvent(sk, { kind: 5050, content: 'after flood' });
@@ -74,7 +86,7 @@ try {
     const n = c.lines.length;
     const st = await c.waitFor(o => o.op === 'status' && c.lines.indexOf(o) >= n - 1, 5000, 'status');
     assert(st.counters.dropped > 500, 'dropped only ' + st.counters.dropped);
-    assert(st.counters.events_forwarded === 3, 'forwarded ' + st.counters.events_forwarded);
+    assert(st.counters.events_forwarded === 5, 'forwarded ' + st.counters.events_forwarded);
   });
 
   await t.run('publish_through_hostile_relay_ok', async () => {
