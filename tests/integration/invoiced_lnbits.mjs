@@ -231,6 +231,25 @@ await rep.run('secret_file_0644_refused', async () => {
 	fs.rmSync(d2, { recursive: true, force: true });
 });
 
+await rep.run('wrong_api_key_is_wallet_error', async () => {
+	const d5 = tmpdir();
+	const h = startInvoiced({ dir: d5, conf: { ...conf, lnbits_api_key_file: writeSecret(d5, 'k', 'not-the-key') } });
+	await h.ready;
+	const cc = await h.connect();
+	const job = jobId();
+	cc.send(invoiceMsg(job));
+	const e = await cc.next(forJob(job), 5000);
+	check(e.op === 'error' && e.code === 'wallet_error' && e.retryable === false, JSON.stringify(e));
+	check(/Wallet not found/.test(e.message), `LNbits' detail not quoted: ${e.message}`);
+	cc.send({ op: 'health' });
+	const hh = await cc.next((x) => x.op === 'health', 5000);
+	check(hh.ok === false && /404/.test(hh.error) && hh.balance_msat === undefined, JSON.stringify(hh));
+	const r = await h.stop();
+	check(r.code === 0 && sanitizerClean(r.stderr), `exit ${r.code}: ${r.stderr.slice(-500)}`);
+	check(!r.stderr.includes('not-the-key'), 'the key was logged');
+	fs.rmSync(d5, { recursive: true, force: true });
+});
+
 await rep.run('wallet_none_disabled', async () => {
 	const d3 = tmpdir();
 	const h = startInvoiced({ dir: d3, conf: { wallet: 'none' } });
