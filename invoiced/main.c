@@ -200,6 +200,8 @@ main(int argc, char **argv)
 	int lvl, w;
 
 	log_init("invoiced", LOG_INFO);
+	/* invoices.db and its WAL are nobody else's business. */
+	umask(077);
 	parse_args(argc, argv, &o);
 	if (conf_load(&cf, o.conf, err, sizeof(err)) != 0)
 		fatalx(EXIT_PERM, "%s", err);
