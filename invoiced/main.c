@@ -179,7 +179,10 @@ make_dirs(const struct conf *cf, char *sock, size_t socklen)
 	if (mkdir(cf->state_dir, 0700) != 0 && errno != EEXIST)
 		fatal(EXIT_TEMP, "mkdir %s", cf->state_dir);
 	snprintf(run, sizeof(run), "%s/run", cf->state_dir);
-	if (mkdir(run, 0750) != 0 && errno != EEXIST)
+	/* Group may traverse to the 0660 sockets (the umask would say 0700). */
+	if (mkdir(run, 0750) == 0)
+		chmod(run, 0750);
+	else if (errno != EEXIST)
 		fatal(EXIT_TEMP, "mkdir %s", run);
 	if (conf_sock_path(cf, "invoiced.sock", sock, socklen) != 0)
 		fatalx(EXIT_PERM, "state_dir too long");
