@@ -185,7 +185,8 @@ conn_reap(void)
 
 	for (r = rd.relays; r != NULL; r = next) {
 		next = r->next;
-		if (r->removing && (r->state == RS_CLOSED || r->state == RS_BACKOFF))
+		if (r->removing && !r->res.busy &&
+		    (r->state == RS_CLOSED || r->state == RS_BACKOFF))
 			conn_unlink_free(r);
 	}
 }
@@ -203,9 +204,23 @@ conn_flush_queue(struct relay *r)
 	r->qbytes = 0;
 }
 
-/* Dial the relay. Failures land in conn_down via the lws callbacks. */
-void
-conn_connect(struct relay *r)
+/* A dial that failed before lws had a connection: back off (or close). */
+static void
+conn_fail(struct relay *r, const char *why)
+{
+	if (log_limit_ok(&r->ll))
+		log_info("%s: connect failed (%s)", r->url, why);
+	if (r->removing || rd.stopping) {
+		conn_set_state(r, RS_CLOSED);
+		return;
+	}
+	r->retry_at = now_ms() + backoff_next(&r->bo);
+	conn_set_state(r, RS_BACKOFF);
+}
+
+/* Open the websocket to addr (an address literal). */
+static void
+conn_dial(struct relay *r, const char *addr)
 {
 	struct lws_client_connect_info i;
 	struct lws *wsi;
@@ -213,29 +228,58 @@ conn_connect(struct relay *r)
 	memset(&i, 0, sizeof(i));
 	i.context = rd.ctx;
 	i.vhost = rd.vh;
-	i.address = r->host;
+	i.address = addr;
 	i.port = r->port;
 	i.path = r->path;
-	i.host = r->hosthdr;
+	i.host = r->hosthdr;	/* also the name for SNI and the certificate */
 	i.origin = r->hosthdr;
 	i.ssl_connection = r->tls ? LCCSCF_USE_SSL : 0;
 	i.local_protocol_name = conn_protocol.name;
 	i.userdata = r;
 	i.opaque_user_data = r;
+	wsi = lws_client_connect_via_info(&i);
+	if (r->state != RS_CONNECTING)
+		return;		/* failed inside: conn_down has run */
+	if (wsi == NULL) {
+		conn_fail(r, "cannot start the connection");
+		return;
+	}
+	r->wsi = wsi;
+}
+
+/* Dial the relay, resolving its name first. Failures end in backoff. */
+void
+conn_connect(struct relay *r)
+{
 	r->want_ping = r->want_close = 0;
 	r->rxlen = 0;
 	r->rx_skip = 0;
 	conn_set_state(r, RS_CONNECTING);
 	log_debug("%s: connecting", r->url);
-	wsi = lws_client_connect_via_info(&i);
-	if (r->state != RS_CONNECTING)
-		return;		/* failed inside: conn_down has run */
-	if (wsi == NULL) {
-		r->retry_at = now_ms() + backoff_next(&r->bo);
-		conn_set_state(r, RS_BACKOFF);
+	if (resolve_is_literal(r->host))
+		conn_dial(r, r->host);
+	else if (resolve_start(&r->res, r->host) == -1)
+		conn_fail(r, "cannot resolve");
+}
+
+/* A lookup in progress: dial once it answered, give up after 10 s. */
+static void
+conn_resolving(struct relay *r, uint64_t now)
+{
+	const char *why = "?";
+	int rc = resolve_poll(&r->res, r->ip, sizeof(r->ip), &why);
+
+	if (rc == 0) {
+		if (now - r->res.started >= RESOLVE_TIMEOUT_MS && resolve_cancel(&r->res) == 0)
+			conn_fail(r, "name lookup timed out");
 		return;
 	}
-	r->wsi = wsi;
+	if (rc == -1)
+		conn_fail(r, why);
+	else if (r->removing || rd.stopping)
+		conn_set_state(r, RS_CLOSED);
+	else
+		conn_dial(r, r->ip);
 }
 
 /* The connection is gone (failed or closed): schedule the next attempt. */
@@ -344,6 +388,11 @@ conn_send_json(struct relay *r, const cJSON *msg)
 void
 conn_close(struct relay *r)
 {
+	if (r->res.busy) {
+		if (resolve_cancel(&r->res) == 0)
+			conn_set_state(r, RS_CLOSED);
+		return;		/* else conn_resolving closes it when it ends */
+	}
 	if (r->wsi == NULL)
 		return;
 	if (r->state != RS_CONNECTED) {
@@ -372,6 +421,13 @@ conn_remove(struct relay *r)
 		return;
 	}
 	conn_set_state(r, RS_CLOSED);
+}
+
+/* Still busy with the network: an open connection or a name lookup. */
+int
+conn_busy(const struct relay *r)
+{
+	return r->wsi != NULL || r->res.busy;
 }
 
 /* A publish or fetch no longer needs this transient relay. */
@@ -607,7 +663,9 @@ conn_tick(uint64_t now)
 	conn_reap();
 	for (r = rd.relays; r != NULL; r = next) {
 		next = r->next;
-		if (r->state == RS_BACKOFF && now >= r->retry_at && !rd.stopping &&
+		if (r->res.busy)
+			conn_resolving(r, now);
+		else if (r->state == RS_BACKOFF && now >= r->retry_at && !rd.stopping &&
 		    !r->removing)
 			conn_connect(r);
 		else if (r->state == RS_CONNECTED && r->wsi != NULL) {
@@ -673,6 +731,11 @@ conn_free_all(void)
 
 	while ((r = rd.relays) != NULL) {
 		rd.relays = r->next;
+		if (resolve_wait(&r->res, 2000) == -1) {
+			/* glibc's helper still writes into r: leave it to exit. */
+			log_warnx("%s: name lookup still running at exit", r->url);
+			continue;
+		}
 		conn_flush_queue(r);
 		free(r->rx);
 		cJSON_free(r->url_json);

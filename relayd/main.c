@@ -200,7 +200,7 @@ relays_open(void)
 	const struct relay *r;
 
 	for (r = rd.relays; r != NULL; r = r->next)
-		if (r->wsi != NULL)
+		if (conn_busy(r))
 			return 1;
 	return 0;
 }

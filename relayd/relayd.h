@@ -8,6 +8,7 @@
 #ifndef RELAYD_H
 #define RELAYD_H
 
+#include <netdb.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <libwebsockets.h>
@@ -34,6 +35,7 @@
 #define OK_TIMEOUT_MS	10000	/* publish: no OK this long -> retry */
 #define TRANSIENT_MAX_MS 30000	/* a transient relay lives at most this */
 #define TICK_MS		250
+#define RESOLVE_TIMEOUT_MS 10000
 
 enum relay_state { RS_CONNECTING, RS_CONNECTED, RS_BACKOFF, RS_CLOSED };
 
@@ -71,6 +73,15 @@ struct relay_sub {
 	int64_t		 mark;		/* unix s: caught up to here on this relay */
 };
 
+/* A host name lookup in progress (resolve.c). */
+struct resolve {
+	struct gaicb	 cb;
+	struct addrinfo	 hints;
+	struct gaicb	*list[1];
+	uint64_t	 started;
+	int		 busy;
+};
+
 struct relay {
 	struct relay	*next;
 	char		 url[RELAY_URL_MAX];
@@ -82,6 +93,8 @@ struct relay {
 	int		 removing;	/* free once the connection is gone */
 	enum relay_state state;
 	struct lws	*wsi;
+	struct resolve	 res;		/* busy while the host name resolves */
+	char		 ip[64];	/* its address, handed to lws */
 	struct backoff	 bo;
 	uint64_t	 retry_at, last_rx, last_ping, up_ms;
 	int64_t		 connected_since;
@@ -169,6 +182,7 @@ struct relay *conn_add(const char *url, int configured);
 void	 conn_remove(struct relay *);
 void	 conn_connect(struct relay *);
 void	 conn_close(struct relay *);
+int	 conn_busy(const struct relay *);
 int	 conn_send(struct relay *, const char *text, size_t len);
 int	 conn_send_json(struct relay *, const cJSON *);
 void	 conn_tick(uint64_t now);
@@ -179,6 +193,13 @@ size_t	 conn_count_transient(void);
 void	 conn_release(struct relay *);
 void	 conn_drop(struct relay *, enum drop_reason, const char *detail);
 void	 conn_free_all(void);
+
+/* resolve.c */
+int	 resolve_is_literal(const char *host);
+int	 resolve_start(struct resolve *, const char *host);
+int	 resolve_poll(struct resolve *, char *ip, size_t iplen, const char **why);
+int	 resolve_cancel(struct resolve *);
+int	 resolve_wait(struct resolve *, int ms);
 
 /* frame.c */
 enum frame_type { FR_EVENT, FR_EOSE, FR_OK, FR_NOTICE, FR_CLOSED, FR_AUTH };
