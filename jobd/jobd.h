@@ -17,7 +17,7 @@
 #include "sock.h"
 
 #define JOBD_MAX_INPUTS		16	/* i tags per request */
-#define JOBD_MAX_RELAYS		16	/* extra relays from a request's relays tag */
+#define JOBD_MAX_RELAYS		8	/* extra relays from a request's relays tag (relayd's limit) */
 #define JOBD_MAX_URL		512
 #define JOBD_MAX_MODEL		128
 #define JOBD_MAX_CTL		16	/* control clients at once */

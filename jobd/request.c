@@ -166,8 +166,28 @@ param_set(struct request *r, const struct conf *c, const char *name, const char 
 	return 0;
 }
 
+/*
+ * May a requester make us connect to url? wss:// anywhere (the public
+ * relay network); plain ws:// only to a relay of our own config: a
+ * requester must not point relayd at services on our own network.
+ */
 static int
-relay_add(struct request *r, const char *url, size_t len)
+relay_allowed(const struct conf *c, const char *url, size_t len)
+{
+	size_t i;
+
+	if (len > 6 && strncmp(url, "wss://", 6) == 0)
+		return 1;
+	if (len <= 5 || strncmp(url, "ws://", 5) != 0)
+		return 0;
+	for (i = 0; i < c->relays.n; i++)
+		if (strlen(c->relays.v[i]) == len && memcmp(c->relays.v[i], url, len) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+relay_add(struct request *r, const struct conf *c, const char *url, size_t len)
 {
 	int i;
 
@@ -177,7 +197,7 @@ relay_add(struct request *r, const char *url, size_t len)
 		len--;
 	if (len == 0 || len >= JOBD_MAX_URL || r->nrelays >= JOBD_MAX_RELAYS)
 		return 0;
-	if (strncmp(url, "wss://", 6) != 0 && strncmp(url, "ws://", 5) != 0)
+	if (!relay_allowed(c, url, len))
 		return 0;
 	for (i = 0; i < r->nrelays; i++)
 		if (strlen(r->relays[i]) == len && memcmp(r->relays[i], url, len) == 0)
@@ -190,7 +210,7 @@ relay_add(struct request *r, const char *url, size_t len)
 
 /* ["relays", a, b, ...]; one value may hold several URLs joined by commas. */
 static int
-relays_tag(struct request *r, const cJSON *t)
+relays_tag(struct request *r, const struct conf *c, const cJSON *t)
 {
 	int i, n = cJSON_GetArraySize(t);
 
@@ -198,18 +218,19 @@ relays_tag(struct request *r, const cJSON *t)
 		const char *v = tag_item(t, i), *comma;
 
 		while (v != NULL && (comma = strchr(v, ',')) != NULL) {
-			if (relay_add(r, v, (size_t)(comma - v)) == -1)
+			if (relay_add(r, c, v, (size_t)(comma - v)) == -1)
 				return -1;
 			v = comma + 1;
 		}
-		if (v != NULL && relay_add(r, v, strlen(v)) == -1)
+		if (v != NULL && relay_add(r, c, v, strlen(v)) == -1)
 			return -1;
 	}
 	return 0;
 }
 
 static int
-input_tag(struct request *r, const cJSON *t, enum reject_reason *why, char *err, size_t errlen)
+input_tag(struct request *r, const struct conf *c, const cJSON *t, enum reject_reason *why,
+    char *err, size_t errlen)
 {
 	const char *val = tag_item(t, 1), *type = tag_item(t, 2), *relay = tag_item(t, 3);
 	struct input *in;
@@ -237,7 +258,7 @@ input_tag(struct request *r, const cJSON *t, enum reject_reason *why, char *err,
 		in->ref = type[0] == 'e' ? 1 : 2;
 		memcpy(in->id, val, 65);
 		if (relay != NULL && strlen(relay) < sizeof(in->relay) &&
-		    (strncmp(relay, "wss://", 6) == 0 || strncmp(relay, "ws://", 5) == 0))
+		    relay_allowed(c, relay, strlen(relay)))
 			snprintf(in->relay, sizeof(in->relay), "%s", relay);
 	} else {
 		*why = REJ_BAD_INPUT;
@@ -301,13 +322,13 @@ request_parse(const cJSON *tags, const struct conf *c, struct request *r,
 		if (name == NULL)
 			continue;
 		if (strcmp(name, "i") == 0)
-			rc = input_tag(r, t, why, err, errlen);
+			rc = input_tag(r, c, t, why, err, errlen);
 		else if (strcmp(name, "param") == 0 && tag_item(t, 1) != NULL)
 			rc = param_set(r, c, tag_item(t, 1), tag_item(t, 2), err, errlen);
 		else if (strcmp(name, "bid") == 0)
 			rc = bid_tag(r, t, err, errlen);
 		else if (strcmp(name, "relays") == 0)
-			rc = relays_tag(r, t);
+			rc = relays_tag(r, c, t);
 		if (rc == -1) {
 			if (*err == '\0')
 				snprintf(err, errlen, "out of memory");

@@ -213,6 +213,27 @@ TEST(relays_tag_multi_and_comma)
 	request_free(&r);
 }
 
+TEST(relays_no_plain_ws_to_strangers)
+{
+	struct request r;
+	enum reject_reason why;
+	char err[256], *saved = C.relays.v[0], tags[400];
+	char ours[] = "ws://127.0.0.1:7777";
+
+	C.relays.v[0] = ours;
+	REQUIRE(parse("[[\"i\",\"q\"],[\"relays\",\"ws://127.0.0.1:6379\",\"ws://10.0.0.1\","
+	    "\"ws://127.0.0.1:7777\",\"wss://ok.example\"]]", &r, &why, err) == 0);
+	CHECK(r.nrelays == 2 && strcmp(r.relays[0], "ws://127.0.0.1:7777") == 0 &&
+	    strcmp(r.relays[1], "wss://ok.example") == 0);
+	request_free(&r);
+	snprintf(tags, sizeof(tags), "[[\"i\",\"%s\",\"event\",\"ws://192.168.1.1\"],"
+	    "[\"i\",\"%s\",\"event\",\"ws://127.0.0.1:7777\"]]", them.pkhex, them.pkhex);
+	REQUIRE(parse(tags, &r, &why, err) == 0);
+	CHECK(r.in[0].relay[0] == '\0' && strcmp(r.in[1].relay, "ws://127.0.0.1:7777") == 0);
+	request_free(&r);
+	C.relays.v[0] = saved;
+}
+
 TEST(join_inputs)
 {
 	struct request r;
@@ -312,6 +333,7 @@ main(void)
 	RUN(bad_params_and_bids);
 	RUN(inputs);
 	RUN(relays_tag_multi_and_comma);
+	RUN(relays_no_plain_ws_to_strangers);
 	RUN(join_inputs);
 	RUN(encrypted_nip04_and_nip44);
 	RUN(reason_names_unique);
