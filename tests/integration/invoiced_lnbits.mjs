@@ -45,6 +45,11 @@ async function stopClean(h) {
 	return r;
 }
 
+await rep.run('socket_mode_0660', async () => {
+	const st = fs.statSync(inv.sock);
+	check(st.isSocket() && (st.mode & 0o777) === 0o660, `mode ${(st.mode & 0o777).toString(8)}`);
+});
+
 await rep.run('create_then_paid', async () => {
 	const job = jobId();
 	const m = await newInvoice(job);
