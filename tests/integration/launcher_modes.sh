@@ -2,7 +2,9 @@
 # The launcher's other identities: started by a normal user, every stage
 # runs as that user with a warning and the state is 0700; started as root
 # with privsep = auto and a state_dir the stage users cannot reach, it
-# warns and runs every stage as root instead of failing.
+# warns and runs every stage as root instead of failing. And a slow stage
+# (the real inferd behind a 3 s delay): reported when the readiness timeout
+# passes, left running, its late readiness logged, the DVM comes up.
 T=launcher_modes.sh
 . "$(dirname "$0")/../lib/launcher-rig.sh"
 if [ "$(id -u)" -ne 0 ]; then
@@ -52,4 +54,23 @@ else
 	fail "privsep = auto, unreachable state_dir: runs as root with a warning" "not up: $(log_tail)"
 fi
 rig_stop_launcher || fail "fallback: SIGTERM, exit 0" "rc=$?"
+
+mkdir "$tmp/slowbin" && chmod 755 "$tmp/slowbin"
+for b in relayd invoiced jobd dvmctl; do ln -s "$BIN/$b" "$tmp/slowbin/$b"; done
+printf '#!/bin/sh
+sleep 3
+exec %s/inferd "$@"
+' "$BIN" >"$tmp/slowbin/inferd"
+chmod 755 "$tmp/slowbin/inferd"
+STATE=$tmp/slow rig_conf
+DVM_READY_TIMEOUT=1 DVM_BIN=$tmp/slowbin sh "$top/scripts/dvm" start -c "$conf" >"$tmp/dvm.log" 2>&1 &
+lpid=$!
+if wait_until 40 pipeline_up && grep -q '^dvm: inferd is not ready after 1s; leaving it running' "$tmp/dvm.log" &&
+	wait_until 10 grep -q '^dvm: inferd ready (late)' "$tmp/dvm.log" &&
+	! grep -q '^dvm: inferd .*restarting' "$tmp/dvm.log"; then
+	pass "a slow stage is reported, left running, and its late readiness logged"
+else
+	fail "a slow stage is reported, left running, and its late readiness logged" "$(log_tail)"
+fi
+rig_stop_launcher || fail "slow stage: SIGTERM, exit 0" "rc=$?"
 exit "$failed"
