@@ -268,6 +268,8 @@ xfer_start(const struct xfer_spec *sp)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Streams are lines of a few hundred bytes: a small buffer per transfer keeps 100 cheap. */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
 	if (curl_multi_add_handle(X.multi, e) != CURLM_OK)
 		goto fail;
 	x->next = X.list;

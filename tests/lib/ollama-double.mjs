@@ -53,6 +53,8 @@
 // Knobs (startOllamaDouble(opts), control({...}), POST /_control {...}, and
 // CLI flags in kebab-case: --token-delay-ms 5):
 //   tokenDelayMs       delay before each token chunk (default 0)
+//   paced              token i is due at start + i * tokenDelayMs (no drift:
+//                      a stream's length no longer depends on timer lateness)
 //   firstByteDelayMs   delay before the first byte of the answer: the model
 //                      load. Ollama sends no headers during it.
 //   hang               never answer inference requests at all (no headers)
@@ -107,6 +109,7 @@ const DEFAULTS = {
 	answer: null,
 	answerWords: null,
 	textInDone: false,
+	paced: false,
 	sseKeepAliveMs: 0,
 	sseComments: false,
 	sseCrlf: false,
@@ -279,23 +282,28 @@ export async function startOllamaDouble(opts = {}) {
 	// failure knobs. Returns a stop function for client disconnects.
 	function runTokens(entry, p, ev) {
 		let timer = null, stopped = false, i = 0;
+		// One token; returns true when the next one is due at once (paced catch-up).
 		const step = () => {
 			timer = null;
+			while (one())
+				;
+		};
+		const one = () => {
 			if (stopped)
-				return;
+				return false;
 			if (knobs.stallAfterTokens !== null && i >= knobs.stallAfterTokens) {
 				entry.outcome = 'stalled';
-				return;
+				return false;
 			}
 			if (knobs.errorAfterTokens !== null && i >= knobs.errorAfterTokens) {
 				entry.outcome = 'error_line';
 				ev.error(knobs.errorMessage);
-				return;
+				return false;
 			}
 			if (knobs.cutAfterTokens !== null && i >= knobs.cutAfterTokens) {
 				entry.outcome = 'cut';
 				ev.cut();
-				return;
+				return false;
 			}
 			const last = i === p.toks.length - 1;
 			if (i >= p.toks.length || (last && knobs.textInDone)) {
@@ -303,16 +311,23 @@ export async function startOllamaDouble(opts = {}) {
 				if (last)
 					entry.tokensSent = ++i;
 				ev.finish(last ? p.toks[i - 1] : '');
-				return;
+				return false;
 			}
 			ev.token(p.toks[i]);
 			entry.tokensSent = ++i;
-			timer = later(knobs.tokenDelayMs, step);
+			// paced: token i is due at t0 + i * delay, so timer lateness does not pile up.
+			const wait = knobs.paced ? t0 + i * knobs.tokenDelayMs - Date.now() : knobs.tokenDelayMs;
+			if (knobs.paced && wait <= 0)
+				return true;
+			timer = later(wait, step);
+			return false;
 		};
+		let t0 = 0;
 		const first = () => {
 			timer = null;
 			if (stopped)
 				return;
+			t0 = Date.now();
 			ev.begin();
 			// The first token follows the load at once; later ones wait tokenDelayMs.
 			step();
@@ -724,7 +739,7 @@ function parseArgs(argv) {
 			throw new Error('unexpected argument ' + a);
 		let [k, v] = a.slice(2).split(/=(.*)/s, 2);
 		k = camel(k);
-		const booleans = ['hang', 'down', 'textInDone', 'sseComments', 'sseCrlf'];
+		const booleans = ['hang', 'down', 'textInDone', 'sseComments', 'sseCrlf', 'paced'];
 		if (v === undefined) {
 			if (booleans.includes(k)) {
 				o[k] = true;
