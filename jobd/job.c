@@ -563,6 +563,8 @@ infer_done(struct jobd *jd, struct job *j, const cJSON *m)
 		free(j->partial_arg);
 		j->partial_arg = NULL;
 	}
+	/* the rest of the stream, so that the partials add up to the result */
+	partial_flush(jd, j);
 	free(j->text);
 	if ((j->text = strdup(text)) == NULL)
 		return;

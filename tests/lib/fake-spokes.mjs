@@ -160,9 +160,11 @@ export async function startFakeSpokes(runDir, opts = {}) {
       if (inferd.done.has(m.job)) { i.send(c, inferd.done.get(m.job)); return; }
       if (inferd.running.has(m.job)) return;	// attach: no second transfer
       inferd.running.set(m.job, { m });
-      if (opts.chunks) {
-        i.send(c, { op: 'chunk', job: m.job, text: 'part one ' });
-        setTimeout(() => i.send(c, { op: 'chunk', job: m.job, text: 'part two' }), 30);
+      if (opts.chunks) {	// two chunks that concatenate to the final text, as inferd's do
+        const prompt = m.messages ? m.messages.map((x) => x.content).join('\n') : m.prompt;
+        const text = inferd.answer(prompt), half = Math.floor(text.length / 2);
+        i.send(c, { op: 'chunk', job: m.job, text: text.slice(0, half) });
+        setTimeout(() => i.send(c, { op: 'chunk', job: m.job, text: text.slice(half) }), 30);
       }
       if (!inferd.hold) setTimeout(() => finish(m.job), opts.chunks ? 80 : 10);
     } else if (m.op === 'cancel') {
