@@ -303,6 +303,7 @@ conn_down(struct relay *r, struct lws *wsi, const char *why)
 	conn_flush_queue(r);
 	r->rxlen = 0;
 	r->connected_since = 0;
+	r->challenge[0] = '\0';
 	sub_on_down(r);
 	pub_on_down(r);
 	if (r->removing || rd.stopping) {
@@ -323,6 +324,7 @@ conn_up(struct relay *r)
 	r->up_ms = r->last_rx = r->last_ping = now;
 	r->connected_since = now_unix();
 	r->auth_id[0] = '\0';
+	r->challenge[0] = '\0';
 	log_info("%s: connected", r->url);
 	conn_set_state(r, RS_CONNECTED);
 	if (rd.paused)
@@ -459,6 +461,7 @@ conn_on_ok(struct relay *r, const struct frame *f)
 			ipc_broadcast(o);
 		}
 		if (f->accepted) {
+			r->challenge[0] = '\0';
 			sub_on_auth(r);
 			pub_on_auth(r);
 		}
@@ -519,8 +522,11 @@ conn_message(struct relay *r, const char *buf, size_t len)
 	case FR_AUTH:
 		if (strlen(f.challenge) > NOTICE_MAX || !utf8_valid(f.challenge, strlen(f.challenge)))
 			conn_drop(r, DROP_BAD_TYPE, "AUTH challenge");
-		else
+		else {
+			/* Kept for jobd connections that come later. */
+			snprintf(r->challenge, sizeof(r->challenge), "%s", f.challenge);
 			conn_report(r, "auth_challenge", "challenge", f.challenge);
+		}
 		break;
 	}
 	frame_free(&f);

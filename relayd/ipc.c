@@ -59,6 +59,34 @@ ipc_bad(struct client *c, const char *why)
 		log_warnx("client: bad line dropped: %s", why);
 }
 
+/*
+ * A new client learns the current state of every relay and any NIP-42
+ * challenge still unanswered (it may have been sent before it connected).
+ */
+static void
+ipc_greet(struct client *c)
+{
+	const struct relay *r;
+	cJSON *o;
+
+	for (r = rd.relays; r != NULL; r = r->next) {
+		if (r->removing)
+			continue;
+		if ((o = cJSON_CreateObject()) != NULL) {
+			cJSON_AddStringToObject(o, "op", "relay");
+			cJSON_AddStringToObject(o, "url", r->url);
+			cJSON_AddStringToObject(o, "state", conn_state_name(r->state));
+			ipc_send(c, o);
+		}
+		if (r->challenge[0] != '\0' && (o = cJSON_CreateObject()) != NULL) {
+			cJSON_AddStringToObject(o, "op", "auth_challenge");
+			cJSON_AddStringToObject(o, "relay", r->url);
+			cJSON_AddStringToObject(o, "challenge", r->challenge);
+			ipc_send(c, o);
+		}
+	}
+}
+
 static struct client *
 ipc_client_new(int rfd, int wfd, int stdio)
 {
@@ -96,6 +124,7 @@ ipc_client_new(int rfd, int wfd, int stdio)
 	cr->c.next = rd.clients;
 	rd.clients = &cr->c;
 	rd.nclients++;
+	ipc_greet(&cr->c);
 	return &cr->c;
 }
 

@@ -106,6 +106,7 @@ struct relay {
 	int		 rx_skip;	/* dropping the rest of an oversize message */
 	struct relay_sub subs[MAX_SUBS];
 	char		 auth_id[65];	/* id of the AUTH event we sent */
+	char		 challenge[NOTICE_MAX + 1];	/* unanswered NIP-42 challenge */
 	char		*url_json;	/* url as a JSON string, for event lines */
 	struct counters	 c;
 	struct log_limit ll;

@@ -17,7 +17,7 @@ hardTimeout(55000, F);
 const t = reporter(F);
 const dir = mkdtempSync(join(tmpdir(), 'relayd-hostile-'));
 const sk = generateSecretKey();
-const h = await startHostileRelay({ burst: 300 });
+const h = await startHostileRelay({ burst: 300, authChallenge: 'hostile-challenge' });
 const conf = join(dir, 'dvm.conf');
 writeFileSync(conf, `state_dir = ${dir}\nrelays = ${h.url}\nrelay_max_frame = 262144\n`);
 const proc = spawn(`${BIN}/relayd`, ['-c', conf, '--notify-fd', '3'],
@@ -51,6 +51,15 @@ try {
     assert(d.oversize >= 3, 'oversize ' + d.oversize + ' (two whole and one fragmented 1 MB frame per batch)');
     assert(st.relays[0].state === 'connected', 'relay not connected: ' + st.relays[0].state);
     assert(!c.lines.some(o => o.op === 'event'), 'garbage forwarded as an event');
+  });
+
+  await t.run('late_client_gets_relay_states_and_challenge', async () => {
+    const c2 = await connectSock(sockPath);
+    const st = await c2.waitFor(o => o.op === 'relay', 5000, 'relay state');
+    assert(st.url === h.url && st.state === 'connected', JSON.stringify(st));
+    const ch = await c2.waitFor(o => o.op === 'auth_challenge', 5000, 'pending challenge');
+    assert(ch.relay === h.url && ch.challenge === 'hostile-challenge', JSON.stringify(ch));
+    c2.close();
   });
 
   await t.run('valid_events_after_junk_forwarded', async () => {
