@@ -326,6 +326,9 @@ lnbits_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 	n = strlen(lb->url);
 	while (n > 0 && lb->url[n - 1] == '/')
 		lb->url[--n] = '\0';
+	if (strncmp(lb->url, "http://", 7) == 0 && strncmp(lb->url + 7, "127.", 4) != 0 &&
+	    strncmp(lb->url + 7, "localhost", 9) != 0 && strncmp(lb->url + 7, "[::1]", 5) != 0)
+		log_warnx("lnbits_url is plain http to another host: the API key crosses the network in clear");
 	lb->http = http;
 	be->name = "lnbits";
 	be->create = lnbits_create;
