@@ -12,7 +12,7 @@
 // (SIGKILL to the group) when the test process exits, however it exits; a
 // watchdog ends a scenario file that runs too long with a FAIL line.
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, existsSync,
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync,
          rmSync, chmodSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, basename } from 'node:path';
