@@ -117,6 +117,8 @@ int	 stream_fail(struct stream *, int from_backend, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 int	 stream_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n, size_t max);
 const char *error_message_of(const cJSON *err);
+size_t	 utf8_whole_len(const char *, size_t);
+char	*utf8_clean(const char *, size_t, size_t *outn);
 
 /*
  * Everything below needs the running daemon (loop, curl, sockets).

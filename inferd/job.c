@@ -199,16 +199,34 @@ job_unlink_free(struct job *j)
 	free(j);
 }
 
-/* Send text[sent..len) as chunk lines of at most CHUNK_PIECE_MAX bytes. */
+/* One chunk line of text[from..to), cleaned to valid UTF-8. */
 static void
-job_flush_chunks(struct job *j)
+job_send_chunk(struct job *j, size_t from, size_t to)
 {
+	char *t = utf8_clean(j->text + from, to - from, NULL);
+	cJSON *o = cJSON_CreateObject();
+
+	if (t && o && cJSON_AddStringToObject(o, "op", "chunk") &&
+	    cJSON_AddStringToObject(o, "job", j->req.job) &&
+	    cJSON_AddStringToObject(o, "text", t))
+		ipc_send(j->client, o);
+	cJSON_Delete(o);
+	free(t);
+}
+
+/*
+ * Send the unsent text as chunk lines of at most CHUNK_PIECE_MAX bytes.
+ * Unless final, a character cut short at the end waits for its rest.
+ */
+static void
+job_flush_chunks(struct job *j, int final)
+{
+	size_t end = final ? j->tlen : j->sent + utf8_whole_len(j->text + j->sent, j->tlen - j->sent);
+
 	loop_cancel_timer(env.loop, j->t_chunk);
 	j->t_chunk = 0;
-	while (j->client && j->req.stream && j->sent < j->tlen) {
-		size_t n = j->tlen - j->sent;
-		cJSON *o;
-		char save;
+	while (j->client && j->req.stream && j->sent < end) {
+		size_t n = end - j->sent;
 
 		if (n > CHUNK_PIECE_MAX) {
 			n = CHUNK_PIECE_MAX;
@@ -216,18 +234,10 @@ job_flush_chunks(struct job *j)
 			while (n > 1 && ((unsigned char)j->text[j->sent + n] & 0xC0) == 0x80)
 				n--;
 		}
-		save = j->text[j->sent + n];
-		j->text[j->sent + n] = '\0';
-		o = cJSON_CreateObject();
-		if (o && cJSON_AddStringToObject(o, "op", "chunk") &&
-		    cJSON_AddStringToObject(o, "job", j->req.job) &&
-		    cJSON_AddStringToObject(o, "text", j->text + j->sent))
-			ipc_send(j->client, o);
-		cJSON_Delete(o);
-		j->text[j->sent + n] = save;
+		job_send_chunk(j, j->sent, j->sent + n);
 		j->sent += n;
 	}
-	j->sent = j->tlen;
+	j->sent = end;
 	j->last_chunk_ms = now_ms();
 }
 
@@ -237,7 +247,7 @@ job_chunk_timer(struct loop *l, void *arg)
 	struct job *j = arg;
 
 	j->t_chunk = 0;
-	job_flush_chunks(j);
+	job_flush_chunks(j, 0);
 }
 
 /* At most one chunk line per job per chunk_interval_ms. */
@@ -249,7 +259,7 @@ job_chunk_schedule(struct job *j)
 	if (!j->client || !j->req.stream || j->t_chunk)
 		return;
 	if (now - j->last_chunk_ms >= iv)
-		job_flush_chunks(j);
+		job_flush_chunks(j, 0);
 	else
 		j->t_chunk = loop_add_timer(env.loop, iv - (now - j->last_chunk_ms), job_chunk_timer, j);
 }
@@ -272,13 +282,15 @@ job_deliver(struct job *j, cJSON *o, int cache)
 }
 
 static void
-job_fail(struct job *j, enum fail_kind k, const char *msg)
+job_fail(struct job *j, enum fail_kind k, const char *why)
 {
 	cJSON *o = cJSON_CreateObject();
+	/* Backend words end up in here: keep the JSON valid UTF-8. */
+	char *msg = utf8_clean(why, strlen(why), NULL);
 
-	log_info("job %.12s: error %s: %s", j->req.job, fails[k].code, msg);
+	log_info("job %.12s: error %s: %s", j->req.job, fails[k].code, msg ? msg : why);
 	job_stop_xfer(j);
-	if (o && cJSON_AddStringToObject(o, "op", "error") &&
+	if (o && msg && cJSON_AddStringToObject(o, "op", "error") &&
 	    cJSON_AddStringToObject(o, "job", j->req.job) &&
 	    cJSON_AddStringToObject(o, "code", fails[k].code) &&
 	    cJSON_AddStringToObject(o, "message", msg) &&
@@ -286,6 +298,7 @@ job_fail(struct job *j, enum fail_kind k, const char *msg)
 		/* Retryable outcomes and cancels are not final: a new infer runs again. */
 		job_deliver(j, o, !fails[k].retryable && k != F_CANCELLED);
 	cJSON_Delete(o);
+	free(msg);
 	job_unlink_free(j);
 }
 
@@ -306,16 +319,20 @@ static cJSON *
 job_done_json(struct job *j, const char *reason, long long pt, long long ct, const char *url)
 {
 	cJSON *o = cJSON_CreateObject();
+	char *t = utf8_clean(j->text ? j->text : "", j->tlen, NULL);
+	int ok;
 
-	if (o && cJSON_AddStringToObject(o, "op", "done") &&
+	ok = t && o && cJSON_AddStringToObject(o, "op", "done") &&
 	    cJSON_AddStringToObject(o, "job", j->req.job) &&
-	    cJSON_AddStringToObject(o, "text", j->text ? j->text : "") &&
+	    cJSON_AddStringToObject(o, "text", t) &&
 	    cJSON_AddNumberToObject(o, "prompt_tokens", (double)pt) &&
 	    cJSON_AddNumberToObject(o, "completion_tokens", (double)ct) &&
 	    cJSON_AddStringToObject(o, "done_reason", reason) &&
 	    cJSON_AddStringToObject(o, "model", j->req.model) &&
 	    cJSON_AddStringToObject(o, "backend", url) &&
-	    cJSON_AddNumberToObject(o, "ms", (double)(now_ms() - j->start_ms)))
+	    cJSON_AddNumberToObject(o, "ms", (double)(now_ms() - j->start_ms));
+	free(t);
+	if (ok)
 		return o;
 	cJSON_Delete(o);
 	return NULL;
@@ -353,7 +370,7 @@ job_succeed(struct job *j)
 		job_shrink_text(j, j->tlen / 2);
 	}
 	free(line);
-	job_flush_chunks(j);
+	job_flush_chunks(j, 1);
 	log_info("job %.12s: done %s, %lld+%lld tokens, %zu bytes, %llu ms, %s", j->req.job,
 	    reason, pt, ct, j->tlen, (unsigned long long)(now_ms() - j->start_ms), url);
 	job_deliver(j, o, 1);
@@ -628,7 +645,7 @@ job_submit(struct client *c, struct infer_req *r)
 		}
 		j->req.stream = r->stream;
 		if (j->tlen > j->sent)
-			job_flush_chunks(j);
+			job_flush_chunks(j, 0);
 		req_free(r);
 		return;
 	}

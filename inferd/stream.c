@@ -157,3 +157,95 @@ stream_eof(struct stream *s)
 		return s->finished || s->done_marker ? SE_COMPLETE : SE_INCOMPLETE;
 	return s->finished || s->has_reason ? SE_COMPLETE : SE_INCOMPLETE;
 }
+
+/*
+ * Length of the UTF-8 sequence at s (1..4), 0 if the bytes there are not
+ * valid UTF-8 (overlong forms, surrogates and values past U+10FFFF are
+ * not), or -1 if they are a valid start cut short by the end at n.
+ */
+static int
+utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	int need, k;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		need = 1;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+		need = 2;
+		if (s[0] == 0xE0)
+			lo = 0xA0;
+		else if (s[0] == 0xED)
+			hi = 0x9F;
+	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+		need = 3;
+		if (s[0] == 0xF0)
+			lo = 0x90;
+		else if (s[0] == 0xF4)
+			hi = 0x8F;
+	} else
+		return 0;
+	for (k = 1; k <= need; k++) {
+		if ((size_t)k >= n)
+			return -1;
+		if (s[k] < lo || s[k] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	return need + 1;
+}
+
+/*
+ * The longest prefix of s[0..n) that does not end inside a valid but
+ * unfinished sequence: text from a stream may stop mid-character, and the
+ * rest arrives with the next delta.
+ */
+size_t
+utf8_whole_len(const char *s, size_t n)
+{
+	size_t i = n, back;
+
+	for (back = 0; back < 4 && i > 0; back++) {
+		i--;
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			return utf8_seq((const unsigned char *)s + i, n - i) == -1 ? i : n;
+	}
+	return n;
+}
+
+/*
+ * A copy of s[0..n) in which every byte that is not part of valid UTF-8
+ * (and every NUL) is replaced by U+FFFD, so the JSON inferd writes is
+ * always valid. malloc'd, NUL-terminated; *outn set. NULL on ENOMEM.
+ */
+char *
+utf8_clean(const char *s, size_t n, size_t *outn)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	char *out, *o;
+	size_t i = 0;
+
+	if (n > ((size_t)-1 - 1) / 3 || (out = malloc(n * 3 + 1)) == NULL)
+		return NULL;
+	o = out;
+	while (i < n) {
+		int k = u[i] == 0 ? 0 : utf8_seq(u + i, n - i);
+
+		if (k > 0) {
+			memcpy(o, s + i, (size_t)k);
+			o += k;
+			i += (size_t)k;
+		} else {
+			memcpy(o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	*o = '\0';
+	if (outn)
+		*outn = (size_t)(o - out);
+	return out;
+}

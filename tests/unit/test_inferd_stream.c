@@ -394,6 +394,64 @@ TEST(sse_malformed_event_fails)
 	stream_free(&r.st);
 }
 
+TEST(utf8_whole_len_holds_back_a_cut_character)
+{
+	CHECK(utf8_whole_len("abc", 3) == 3);
+	CHECK(utf8_whole_len("", 0) == 0);
+	CHECK(utf8_whole_len("a\xc3", 2) == 1);		/* é cut after 1 of 2 */
+	CHECK(utf8_whole_len("a\xc3\xa9", 3) == 3);
+	CHECK(utf8_whole_len("a\xe2\x82", 3) == 1);		/* € cut after 2 of 3 */
+	CHECK(utf8_whole_len("a\xf0\x9f\x98", 4) == 1);	/* 😀 cut after 3 of 4 */
+	CHECK(utf8_whole_len("a\xf0\x9f\x98\x80", 5) == 5);
+	CHECK(utf8_whole_len("a\xff", 2) == 2);		/* invalid, not unfinished */
+	CHECK(utf8_whole_len("a\xe0\x80", 3) == 3);		/* overlong start: invalid */
+}
+
+TEST(utf8_clean_replaces_only_bad_bytes)
+{
+	static const struct { const char *in; size_t n; const char *out; } v[] = {
+		{ "plain", 5, "plain" },
+		{ "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" },
+		{ "a\xff" "b", 3, "a\xef\xbf\xbd" "b" },
+		{ "\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd" },		/* overlong '/' */
+		{ "\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },	/* surrogate */
+		{ "\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "x\xc3", 2, "x\xef\xbf\xbd" },			/* cut at the very end */
+		{ "a\0b", 3, "a\xef\xbf\xbd" "b" },
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		char *o = utf8_clean(v[i].in, v[i].n, &n);
+
+		REQUIRE(o != NULL);
+		CHECKF(strcmp(o, v[i].out) == 0 && n == strlen(v[i].out), "vector %zu", i);
+		free(o);
+	}
+}
+
+TEST(utf8_clean_is_the_same_in_pieces)
+{
+	/* Chunks cut by utf8_whole_len and cleaned alone add up to the whole, cleaned. */
+	const char *s = "ok \xc3\xa9t\xc3\xa9 \xff \xe2\x82\xac\xf0\x9f\x98\x80 end\xc3";
+	size_t len = strlen(s), cut;
+	char *whole = utf8_clean(s, len, NULL);
+
+	REQUIRE(whole != NULL);
+	for (cut = 0; cut <= len; cut++) {
+		size_t a = utf8_whole_len(s, cut);
+		char *p1 = utf8_clean(s, a, NULL), *p2 = utf8_clean(s + a, len - a, NULL);
+		char buf[256];
+
+		REQUIRE(p1 && p2);
+		snprintf(buf, sizeof(buf), "%s%s", p1, p2);
+		CHECKF(strcmp(buf, whole) == 0, "cut at %zu", cut);
+		free(p1);
+		free(p2);
+	}
+	free(whole);
+}
+
 int
 main(void)
 {
@@ -419,5 +477,8 @@ main(void)
 	RUN(sse_usage_on_content_chunk);
 	RUN(sse_reasoning_is_not_answer);
 	RUN(sse_malformed_event_fails);
+	RUN(utf8_whole_len_holds_back_a_cut_character);
+	RUN(utf8_clean_replaces_only_bad_bytes);
+	RUN(utf8_clean_is_the_same_in_pieces);
 	T_DONE();
 }
