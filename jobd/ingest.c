@@ -139,6 +139,7 @@ ingest_job(struct jobd *jd, const struct event *ev, const char *relay)
 	for (tail = &jd->jobs; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = j;
+	spoke_subscribe_cancel(jd);	/* its deletion must reach us from now on */
 	log_info("job %.12s: received from %.16s (kind %d%s) via %s", j->id, j->pubkey,
 	    j->kind, j->enc == ENC_NONE ? "" : j->enc == ENC_NIP04 ? ", nip04" : ", nip44",
 	    relay);

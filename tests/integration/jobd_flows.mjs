@@ -139,6 +139,7 @@ await T.run('busy: a full queue answers "busy, retry later"', async () => {
 
 await T.run('cancellation: kind-5 from the requester cancels a running job; from someone else it does not', async () => {
   const { spokes, jobd } = await rig({}, { inferHold: true });
+  await new Promise((r) => setTimeout(r, 600));	// well after the subscriptions made at connect
   const req = request([['i', 'long job', 'text']]);
   spokes.relayd.inject(req);
   await spokes.waitFor(() => spokes.inferd.infers.length === 1, 3000, 'infer');
