@@ -2,6 +2,7 @@
 // non-streaming chat, raw-prompt generate, exact option mapping on the
 // wire, chunk coalescing, max_tokens -> done_reason length, health, bad
 // lines, clean exit under the sanitizers.
+import fs from 'node:fs';
 import { startOllamaDouble } from '../lib/ollama-double.mjs';
 import { startInferd, suite, assert, eq, cleanExit, words, sleep } from '../lib/inferd-rig.mjs';
 
@@ -26,8 +27,13 @@ await t.check('streaming chat: chunks add up to the text, counts exact', async (
 	eq(r.final.model, 'llama3.2', 'model');
 	eq(r.final.backend, d.url, 'backend');
 	assert(Number.isInteger(r.final.ms) && r.final.ms > 0, 'ms');
-	// 11 tokens 30 ms apart over ~330 ms: coalescing at 100 ms gives a handful, not 11.
+	// 11 tokens 30 ms apart over ~330 ms: coalescing at 100 ms gives a handful, not 11,
+	// never two lines of one job closer than chunk_interval_ms (but for the
+	// last, which flushes the rest right before done).
 	assert(r.chunks.length >= 2 && r.chunks.length <= 6, `chunk lines: ${r.chunks.length}`);
+	const at = r.chunks.map((m) => c.times[c.msgs.indexOf(m)]);
+	for (let i = 1; i < at.length - 1; i++)
+		assert(at[i] - at[i - 1] >= 85, `chunks ${at[i] - at[i - 1]} ms apart`);
 	const req = d.log().requests.filter((x) => x.path === '/api/chat').pop();
 	eq(req.accept, 'application/x-ndjson', 'Accept header');
 	eq(req.body.stream, true, 'stream to backend');
@@ -78,6 +84,10 @@ await t.check('final chunk carrying text is kept', async () => {
 	eq(r.final.text, 'Echo: tail end', 'text');
 	eq(r.text, 'Echo: tail end', 'chunks');
 	eq(r.final.completion_tokens, 3, 'completion_tokens');
+});
+
+await t.check('inferd.sock has mode 0660', async () => {
+	eq((fs.statSync(inf.sock).mode & 0o777).toString(8), '660', 'mode');
 });
 
 await t.check('health reports the backend, its models and the model check', async () => {

@@ -162,6 +162,7 @@ export function connectNdjson(sockPath) {
 	return new Promise((resolve, reject) => {
 		const s = net.connect(sockPath);
 		const msgs = [];
+		const times = [];	/* Date.now() when msgs[i] arrived */
 		const waiters = [];
 		let buf = '';
 		let closed = false;
@@ -175,6 +176,7 @@ export function connectNdjson(sockPath) {
 				let m;
 				try { m = JSON.parse(line); } catch { m = { op: '_unparsable', line }; }
 				msgs.push(m);
+				times.push(Date.now());
 				for (const w of [...waiters])
 					if (w.pred(m)) {
 						waiters.splice(waiters.indexOf(w), 1);
@@ -186,7 +188,7 @@ export function connectNdjson(sockPath) {
 		s.on('close', () => { closed = true; });
 		s.on('error', (e) => { if (!closed) reject(e); });
 		s.on('connect', () => resolve({
-			sock: s, msgs,
+			sock: s, msgs, times,
 			get closed() { return closed; },
 			send(o) { s.write((typeof o === 'string' ? o : JSON.stringify(o)) + '\n'); },
 			// First message (already received or future) matching pred.
