@@ -30,67 +30,6 @@ conn_state_name(enum relay_state s)
 	return state_names[s];
 }
 
-/*
- * Canonical form of a relay URL: ws:// or wss://, lower-case scheme and
- * host, no trailing "/" when the path is just "/". -1 if it is not one.
- */
-int
-conn_url_normalize(const char *in, char *out, size_t len)
-{
-	size_t n = strlen(in), i, hostend;
-	const char *p;
-
-	if (n == 0 || n >= len || n >= RELAY_URL_MAX)
-		return -1;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)in[i] <= ' ' || (unsigned char)in[i] >= 0x7f)
-			return -1;
-	if (strncasecmp(in, "ws://", 5) != 0 && strncasecmp(in, "wss://", 6) != 0)
-		return -1;
-	memcpy(out, in, n + 1);
-	p = strstr(out, "://") + 3;
-	hostend = (size_t)(p - out) + strcspn(p, "/?#");
-	if (hostend == (size_t)(p - out))
-		return -1;
-	for (i = 0; i < hostend; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
-	if (strcmp(out + hostend, "/") == 0)
-		out[hostend] = '\0';
-	return 0;
-}
-
-/* Split a normalized URL into host, port, path and Host header. */
-int
-conn_url_parse(const char *url, struct relay *r)
-{
-	char tmp[RELAY_URL_MAX];
-	const char *prot, *ads, *path;
-	int port, n;
-
-	if (strlen(url) >= sizeof(tmp))
-		return -1;
-	strcpy(tmp, url);
-	if (lws_parse_uri(tmp, &prot, &ads, &port, &path) != 0 || *ads == '\0')
-		return -1;
-	r->tls = strcmp(prot, "wss") == 0;
-	if (!r->tls && strcmp(prot, "ws") != 0)
-		return -1;
-	if (strncmp(url + strlen(prot) + 3 + strlen(ads), ":", 1) != 0)
-		port = r->tls ? 443 : 80;
-	if (port <= 0 || port > 65535)
-		return -1;
-	r->port = port;
-	snprintf(r->host, sizeof(r->host), "%s", ads);
-	n = snprintf(r->path, sizeof(r->path), "/%s", path);
-	if (n < 0 || (size_t)n >= sizeof(r->path))
-		return -1;
-	if (port == (r->tls ? 443 : 80))
-		n = snprintf(r->hosthdr, sizeof(r->hosthdr), "%s", ads);
-	else
-		n = snprintf(r->hosthdr, sizeof(r->hosthdr), "%s:%d", ads, port);
-	return n < 0 || (size_t)n >= sizeof(r->hosthdr) ? -1 : 0;
-}
-
 struct relay *
 conn_find(const char *url)
 {
@@ -145,7 +84,7 @@ conn_add(const char *url, int configured)
 		return NULL;
 	}
 	snprintf(r->url, sizeof(r->url), "%s", url);
-	if (conn_url_parse(url, r) == -1) {
+	if (url_parse(url, r) == -1) {
 		log_warnx("relay %s: bad URL", url);
 		free(r);
 		return NULL;

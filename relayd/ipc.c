@@ -471,7 +471,7 @@ handle_auth(struct client *c, const cJSON *o)
 	cJSON *msg;
 
 	if (url == NULL || !cJSON_IsObject(ev) ||
-	    conn_url_normalize(url, norm, sizeof(norm)) == -1 ||
+	    url_normalize(url, norm, sizeof(norm)) == -1 ||
 	    event_from_cjson(&e, ev, err, sizeof(err)) == -1)
 		return ipc_bad(c, "auth: bad relay or event");
 	if (e.kind != 22242 || (r = conn_find(norm)) == NULL || r->state != RS_CONNECTED) {

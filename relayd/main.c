@@ -127,7 +127,7 @@ relay_list(const struct conf *cf, char out[][RELAY_URL_MAX], size_t *n)
 
 	*n = 0;
 	for (i = 0; i < cnt; i++) {
-		if (conn_url_normalize(src[i], out[*n], RELAY_URL_MAX) == -1) {
+		if (url_normalize(src[i], out[*n], RELAY_URL_MAX) == -1) {
 			log_warnx("bad relay URL: %s (ws:// or wss:// expected)", src[i]);
 			return -1;
 		}

@@ -131,7 +131,7 @@ pub_add_listed(struct pub *p, const char *url)
 	struct relay *r;
 	size_t i;
 
-	if (conn_url_normalize(url, norm, sizeof(norm)) == -1) {
+	if (url_normalize(url, norm, sizeof(norm)) == -1) {
 		log_warnx("publish %s: bad relay URL skipped", p->id);
 		return;
 	}

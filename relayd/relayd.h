@@ -176,8 +176,6 @@ void	 relayd_reload(void);
 
 /* conn.c */
 extern const struct lws_protocols conn_protocol;
-int	 conn_url_parse(const char *url, struct relay *r);
-int	 conn_url_normalize(const char *in, char *out, size_t len);
 struct relay *conn_find(const char *url);
 struct relay *conn_add(const char *url, int configured);
 void	 conn_remove(struct relay *);
@@ -194,6 +192,10 @@ size_t	 conn_count_transient(void);
 void	 conn_release(struct relay *);
 void	 conn_drop(struct relay *, enum drop_reason, const char *detail);
 void	 conn_free_all(void);
+
+/* url.c */
+int	 url_normalize(const char *in, char *out, size_t len);
+int	 url_parse(const char *url, struct relay *r);
 
 /* resolve.c */
 int	 resolve_is_literal(const char *host);

@@ -224,7 +224,7 @@ sub_fetch_add_extra(struct sub *s, const char *url)
 	struct relay *r;
 	size_t i;
 
-	if (conn_url_normalize(url, norm, sizeof(norm)) == -1)
+	if (url_normalize(url, norm, sizeof(norm)) == -1)
 		return -1;
 	if ((r = conn_find(norm)) != NULL && r->configured)
 		return 0;
