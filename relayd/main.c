@@ -23,6 +23,7 @@
 #include "relayd.h"
 
 #define STOP_GRACE_MS	3000
+#define STATS_EVERY_MS	300000
 
 struct relayd rd;
 
@@ -205,12 +206,36 @@ relays_open(void)
 	return 0;
 }
 
+/* One summary line now and then, so the log shows the counters move. */
+static void
+relayd_log_stats(uint64_t now)
+{
+	static uint64_t next;
+	static unsigned long last_frames;
+	unsigned long dropped = 0;
+	int i;
+
+	if (now < next)
+		return;
+	next = now + STATS_EVERY_MS;
+	if (rd.c.frames_in == last_frames)
+		return;
+	last_frames = rd.c.frames_in;
+	for (i = 0; i < DROP_NREASONS; i++)
+		dropped += rd.c.dropped[i];
+	log_info("stats: frames %lu, events %lu, forwarded %lu, duplicates %lu, dropped %lu, "
+	    "published %lu, accepted %lu, refused %lu, bad lines %lu", rd.c.frames_in,
+	    rd.c.events, rd.forwarded, rd.c.duplicates, dropped, rd.c.published,
+	    rd.c.accepted, rd.c.refused, rd.bad_lines);
+}
+
 static void
 relayd_tick(lws_sorted_usec_list_t *sul)
 {
 	uint64_t now = now_ms();
 
 	(void)sul;
+	relayd_log_stats(now);
 	conn_tick(now);
 	sub_tick(now);
 	pub_tick(now);

@@ -76,9 +76,13 @@ try {
     assert(st.counters.duplicates >= 1, 'the replayed pre-outage event was not deduped: ' + JSON.stringify(st.counters));
   });
 
-  await t.run('stdin_eof_clean_exit', async () => {
+  await t.run('stdin_eof_finishes_publish_then_exits', async () => {
+    const ev = makeEvent(sk, { kind: 6050, content: 'last words' });
+    rd.send({ op: 'publish', event: ev });
     const res = await rd.stop(true);
     assertClean(res, rd.stderr());
+    const ok = rd.lines.find(o => o.op === 'ok' && o.id === ev.id);
+    assert(ok && ok.accepted === true && ok.final === true, 'no ok before exit: ' + JSON.stringify(ok));
   });
 } finally {
   if (rd.proc.exitCode === null) rd.proc.kill('SIGKILL');
