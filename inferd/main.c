@@ -199,27 +199,30 @@ set_log_level(void)
 }
 
 static void
-read_api_key(void)
+wipe_key(char **key)
 {
-	char err[256];
-
-	if (env.conf.openai_api_key_file == NULL || env.conf.openai_api_key_file[0] == '\0')
-		return;
-	if (secret_file_read(env.conf.openai_api_key_file, API_KEY_MAX, &env.api_key,
-	    err, sizeof(err)) == -1)
-		fatalx(EXIT_PERM, "openai_api_key_file: %s", err);
-	if (strpbrk(env.api_key, "\r\n") != NULL)
-		fatalx(EXIT_PERM, "openai_api_key_file: the key must be one line");
+	if (*key) {
+		memset(*key, 0, strlen(*key));
+		free(*key);
+		*key = NULL;
+	}
 }
 
-static void
-wipe_api_key(void)
+/* The bearer token named by c into *key (NULL if none is configured); -1 on error. */
+static int
+read_api_key(const struct conf *c, char **key, char *err, size_t errlen)
 {
-	if (env.api_key) {
-		memset(env.api_key, 0, strlen(env.api_key));
-		free(env.api_key);
-		env.api_key = NULL;
+	*key = NULL;
+	if (c->openai_api_key_file == NULL || c->openai_api_key_file[0] == '\0')
+		return 0;
+	if (secret_file_read(c->openai_api_key_file, API_KEY_MAX, key, err, errlen) == -1)
+		return -1;
+	if (strpbrk(*key, "\r\n") != NULL) {
+		snprintf(err, errlen, "the key must be one line");
+		wipe_key(key);
+		return -1;
 	}
+	return 0;
 }
 
 /* SIGHUP: new timeouts, limits and defaults apply to jobs from now on. */
@@ -227,19 +230,24 @@ static void
 reload(void)
 {
 	struct conf nc;
-	char err[512];
+	char err[512], *key;
 
 	if (load_config(&nc, err, sizeof(err)) == -1) {
 		log_warnx("reload: %s: keeping the old config", err);
+		return;
+	}
+	if (read_api_key(&nc, &key, err, sizeof(err)) == -1) {
+		log_warnx("reload: openai_api_key_file: %s: keeping the old config", err);
+		conf_free(&nc);
 		return;
 	}
 	if (nc.infer_backend != env.conf.infer_backend || nc.infer_urls.n != env.conf.infer_urls.n)
 		log_warnx("reload: infer_backend/infer_urls changes need a restart");
 	conf_free(&env.conf);
 	env.conf = nc;
+	wipe_key(&env.api_key);
+	env.api_key = key;
 	pool_set_limits(env.conf.infer_max_inflight);
-	wipe_api_key();
-	read_api_key();
 	set_log_level();
 	log_info("reloaded the config");
 }
@@ -314,7 +322,8 @@ main(int argc, char **argv)
 	if (load_config(&env.conf, err, sizeof(err)) == -1)
 		fatalx(EXIT_PERM, "%s", err);
 	set_log_level();
-	read_api_key();
+	if (read_api_key(&env.conf, &env.api_key, err, sizeof(err)) == -1)
+		fatalx(EXIT_PERM, "openai_api_key_file: %s", err);
 	/* Nothing inferd runs should ever gain privileges. */
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 
@@ -356,7 +365,7 @@ main(int argc, char **argv)
 		loop_cancel_timer(env.loop, opt.grace_timer);
 	if (!env.stdio)
 		unlink(env.sock_path);
-	wipe_api_key();
+	wipe_key(&env.api_key);
 	conf_free(&env.conf);
 	loop_free(env.loop);
 	log_info("exit");

@@ -101,9 +101,17 @@ await t.check('--help: exit 0 with usage; bad usage and bad config: exit 100', a
 	const conf = path.join(dir, 'dvm.conf');
 	fs.writeFileSync(conf, 'infer_idle_timeout = soon\n');
 	const bad = await run(['-c', conf, '--stdio'], '');
-	fs.rmSync(dir, { recursive: true, force: true });
 	eq(bad.code, 100, 'bad config');
 	assert(/infer_idle_timeout/.test(bad.err), `message names the key: ${bad.err}`);
+	// A key file others can read is refused, like a Nostr key file.
+	const key = path.join(dir, 'openai.key');
+	fs.writeFileSync(key, 'sk-secret\n', { mode: 0o644 });
+	fs.chmodSync(key, 0o644);
+	fs.writeFileSync(conf, `infer_backend = openai\nopenai_api_key_file = ${key}\n`);
+	const loose = await run(['-c', conf, '--stdio'], '');
+	fs.rmSync(dir, { recursive: true, force: true });
+	eq(loose.code, 100, 'group/other-readable key file');
+	assert(/openai_api_key_file/.test(loose.err) && !loose.err.includes('sk-secret'), `message: ${loose.err}`);
 });
 
 await t.done();
