@@ -703,16 +703,13 @@ invoice_error(struct jobd *jd, struct job *j, const cJSON *m)
 		retry_later(jd, j, 1);
 		return;
 	}
-	if (j->state == ST_QUOTED) {
-		snprintf(why, sizeof(why), "cannot create an invoice: %s%s%.160s", code,
-		    msg ? ": " : "", msg ? msg : "");
-		job_fail(jd, j, ST_ERROR, why);
-		return;
-	}
-	/* Pay-after: the work is done; deliver it rather than throw it away. */
-	log_warnx("job %.12s: no invoice (%s); result delivered unpriced", j->id, code);
-	j->price_msat = 0;
-	job_deliver(jd, j);
+	/*
+	 * Pay-first: nothing ran. Pay-after: the work is done but is not
+	 * given away unpriced; the text stays in the ledger.
+	 */
+	snprintf(why, sizeof(why), "cannot create an invoice (%s%s%.160s); the job is closed",
+	    code, msg ? ": " : "", msg ? msg : "");
+	job_fail(jd, j, ST_ERROR, why);
 }
 
 /* invoice, paid, expired, error from invoiced. */

@@ -23,7 +23,7 @@
 #define JOBD_MAX_CTL		16	/* control clients at once */
 #define JOBD_MAX_ERRMSG		256
 #define JOBD_INFER_RETRIES	3	/* retryable inferd errors before giving up */
-#define JOBD_INVOICE_RETRIES	5	/* retryable invoiced errors before giving up */
+#define JOBD_INVOICE_RETRIES	3	/* retryable invoiced errors before giving up */
 #define JOBD_CANCEL_E_MAX	256	/* job ids in the "cancel" subscription's #e */
 
 /* Job states, in the order a job normally passes them. Stored by name. */

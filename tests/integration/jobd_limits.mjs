@@ -9,7 +9,7 @@ import { startFakeSpokes, feedbackOf, statusOf } from '../lib/fake-spokes.mjs';
 import { startJobd, reporter, assert } from '../lib/jobd-rig.mjs';
 
 const T = reporter('jobd_limits.mjs');
-const hard = setTimeout(() => { console.log('FAIL: jobd_limits.mjs: hard timeout'); process.exit(1); }, 55000);
+const hard = setTimeout(() => { console.log('FAIL: jobd_limits.mjs: hard timeout'); process.exit(1); }, 58000);
 const cleanups = [];
 const badExits = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -103,13 +103,22 @@ await T.run('retryable inference error is retried; a permanent one is an error f
   assert(/inference failed: unknown_model/.test(tag(await errorOf(spokes, f.id), 'status')[2]), 'error text');
 });
 
-await T.run('pay-after with a wallet that refuses: the result is still delivered, unpriced', async () => {
-  const { spokes } = await rig({ wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1', payment_mode: 'after' });
+await T.run('pay-after with a wallet that refuses, or stays down: error feedback, no free result', async () => {
+  const { spokes, jobd } = await rig({ wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1', payment_mode: 'after' });
   spokes.invoiced.mode = 'refuse';
   const e = mk(generateSecretKey(), [['i', 'no wallet']]);
   spokes.relayd.inject(e);
-  const r = await spokes.waitFor(() => resultOf(spokes.relayd.published, e.id), 5000, 'result');
-  assert(!tag(r, 'amount'), 'no amount');
+  assert(/cannot create an invoice \(wallet_error: insufficient inbound liquidity\)/.test(tag(await errorOf(spokes, e.id), 'status')[2]), 'error text');
+  spokes.invoiced.mode = 'down';
+  const f = mk(generateSecretKey(), [['i', 'wallet down']]);
+  spokes.relayd.inject(f);
+  const er = await spokes.waitFor(() => feedbackOf(spokes.relayd.published, f.id).find((x) => statusOf(x) === 'error'), 12000, 'error after retries');
+  assert(/wallet_down/.test(tag(er, 'status')[2]), 'down text');
+  assert(spokes.invoiced.requests.filter((m) => m.op === 'invoice' && m.job === f.id).length === 4, 'asked 1 + 3 retries');
+  await sleep(200);
+  assert(!resultOf(spokes.relayd.published, e.id) && !resultOf(spokes.relayd.published, f.id), 'no free result');
+  const j = (await jobd.ctl({ op: 'jobs' })).jobs.find((x) => x.id === f.id);
+  assert(j.state === 'error' && j.completion_tokens === 20, 'ledger: error, the work recorded ' + JSON.stringify(j));
 });
 
 await T.run('relays tag: results and feedback are also sent to the requested relays', async () => {
