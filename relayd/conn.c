@@ -95,6 +95,9 @@ conn_add(const char *url, int configured)
 	r->state = RS_CLOSED;
 	r->ll.burst = 5;
 	r->ll.per_ms = 10000;
+	/* Each challenge makes jobd sign an event: a relay gets 3 a minute. */
+	r->ll_auth.burst = 3;
+	r->ll_auth.per_ms = 60000;
 	backoff_init(&r->bo, 1000, (unsigned)rd.conf.relay_backoff_max * 1000, 30);
 	r->next = rd.relays;
 	rd.relays = r;
@@ -461,6 +464,8 @@ conn_message(struct relay *r, const char *buf, size_t len)
 	case FR_AUTH:
 		if (strlen(f.challenge) > NOTICE_MAX || !utf8_valid(f.challenge, strlen(f.challenge)))
 			conn_drop(r, DROP_BAD_TYPE, "AUTH challenge");
+		else if (strcmp(f.challenge, r->challenge) == 0 || !log_limit_ok(&r->ll_auth))
+			log_debug("%s: AUTH challenge not passed on (repeated)", r->url);
 		else {
 			/* Kept for jobd connections that come later. */
 			snprintf(r->challenge, sizeof(r->challenge), "%s", f.challenge);

@@ -17,6 +17,7 @@ static const char *drop_names[DROP_NREASONS] = {
 	[DROP_BAD_EVENT] = "bad_event",
 	[DROP_UNKNOWN_SUB] = "unknown_sub",
 	[DROP_BINARY] = "binary",
+	[DROP_NO_MATCH] = "no_match",
 };
 
 const char *

@@ -48,6 +48,7 @@ enum drop_reason {
 	DROP_BAD_EVENT,		/* event failed the shape checks */
 	DROP_UNKNOWN_SUB,	/* EVENT/EOSE for a subscription we did not ask */
 	DROP_BINARY,		/* binary websocket message */
+	DROP_NO_MATCH,		/* event outside the subscription's filters */
 	DROP_NREASONS
 };
 
@@ -110,6 +111,7 @@ struct relay {
 	char		*url_json;	/* url as a JSON string, for event lines */
 	struct counters	 c;
 	struct log_limit ll;
+	struct log_limit ll_auth;	/* challenges passed on to jobd */
 };
 
 enum sub_kind { SUB_NONE, SUB_LIVE, SUB_FETCH };
@@ -192,6 +194,10 @@ size_t	 conn_count_transient(void);
 void	 conn_release(struct relay *);
 void	 conn_drop(struct relay *, enum drop_reason, const char *detail);
 void	 conn_free_all(void);
+
+/* filter.c */
+int	 filter_match(const cJSON *filter, const struct event *);
+int	 filter_match_any(const cJSON *filters, const struct event *);
 
 /* url.c */
 int	 url_normalize(const char *in, char *out, size_t len);

@@ -336,6 +336,10 @@ sub_on_event(struct relay *r, struct frame *f)
 		conn_drop(r, DROP_UNKNOWN_SUB, NULL);
 		return;
 	}
+	if (!filter_match_any(s->filters, &f->ev)) {
+		conn_drop(r, DROP_NO_MATCH, f->ev.idhex);
+		return;
+	}
 	r->c.events++;
 	rd.c.events++;
 	seen = s->kind == SUB_LIVE ? rd.seen : s->seen;

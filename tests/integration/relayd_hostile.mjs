@@ -74,6 +74,19 @@ try {
     assert(c.lines.filter(o => o.op === 'event').length === 2, 'extra events forwarded');
   });
 
+  await t.run('events_outside_the_filter_dropped', async () => {
+    const other = makeEvent(sk, { kind: 1, content: 'not asked for' });
+    const marker = makeEvent(sk, { kind: 5050, content: 'marker' });
+    h.inject(other);
+    h.inject(marker);
+    await c.waitFor(o => o.op === 'event' && o.event.id === marker.id, 5000, 'marker');
+    assert(!c.lines.some(o => o.op === 'event' && o.event.id === other.id), 'kind 1 forwarded');
+    c.send({ op: 'status' });
+    const n = c.lines.length;
+    const st = await c.waitFor(o => o.op === 'status' && c.lines.indexOf(o) >= n - 1, 5000, 'status');
+    assert(st.relays[0].dropped.no_match >= 1, 'no_match not counted: ' + JSON.stringify(st.relays[0].dropped));
+  });
+
   await t.run('forged_copy_does_not_hide_real_event', async () => {
     const real = makeEvent(sk, { kind: 5050, content: 'raced' });
     const forged = { ...real, sig: real.sig.slice(0, -4) + (real.sig.endsWith('0000') ? '1111' : '0000') };
@@ -95,7 +108,7 @@ try {
     const n = c.lines.length;
     const st = await c.waitFor(o => o.op === 'status' && c.lines.indexOf(o) >= n - 1, 5000, 'status');
     assert(st.counters.dropped > 500, 'dropped only ' + st.counters.dropped);
-    assert(st.counters.events_forwarded === 5, 'forwarded ' + st.counters.events_forwarded);
+    assert(st.counters.events_forwarded === 6, 'forwarded ' + st.counters.events_forwarded);
   });
 
   await t.run('publish_through_hostile_relay_ok', async () => {
