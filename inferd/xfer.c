@@ -253,6 +253,8 @@ xfer_start(const struct xfer_spec *sp)
 	curl_easy_setopt(e, CURLOPT_URL, sp->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	/* An http_proxy in the environment must not capture a local Ollama. */
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, sp->connect_ms);
 	if (sp->total_ms > 0)
