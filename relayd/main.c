@@ -31,7 +31,7 @@ static const char usage_text[] =
 "usage: relayd [-c FILE] [--stdio] [--relay URL]... [--notify-fd N] [-v] [--help]\n"
 "\n"
 "relayd keeps websocket connections to Nostr relays for jobd. It forwards\n"
-"the events of jobd's subscriptions (shape-checked, each event id once across\n"
+"the events of jobd's subscriptions (shape- and filter-checked, once across\n"
 "all relays), publishes the events jobd signed and reports every relay's OK.\n"
 "It holds no key. Messages are NDJSON, one JSON object per line, on the Unix\n"
 "socket STATE_DIR/run/relayd.sock (mode 0660) or, with --stdio, on stdin and\n"
@@ -315,7 +315,7 @@ ipc_open(void)
 	snprintf(dir, sizeof(dir), "%s/run", rd.conf.state_dir);
 	(void)mkdir(dir, 0750);
 	if (ipc_listen(path) == -1)
-		fatal(errno == EADDRINUSE ? EXIT_TEMP : EXIT_TEMP, "listen %s", path);
+		fatal(EXIT_TEMP, "listen %s", path);
 	log_info("listening on %s", path);
 }
 

@@ -280,6 +280,10 @@ size_t	 ipc_max_pending(void);
 int	 ipc_output_pending(void);
 void	 ipc_relay_state(const struct relay *);
 
+/* cmd.c */
+void	 cmd_line(struct client *, const char *line, size_t len);
+void	 cmd_bad(struct client *, const char *why);
+
 /* status.c */
 cJSON	*status_json(void);
 
