@@ -23,6 +23,22 @@ import { reporter, assert } from '../lib/jobd-rig.mjs';
 
 useWebSocketImplementation(WebSocket);
 const require = createRequire(import.meta.url);
+
+// @nostr-relay/core 0.0.40 deviates from NIP-09: a kind-5 deletion deletes
+// the events it names but is itself neither stored nor sent to live
+// subscriptions (EventService.handleDeletionEvent), so no provider could
+// ever see a cancellation through it. Our relays run in this process:
+// make them also store and broadcast the deletion, as NIP-09 asks.
+{
+  const { EventService } = require('@nostr-relay/core/dist/services/event.service.js');
+  const orig = EventService.prototype.handleDeletionEvent;
+  EventService.prototype.handleDeletionEvent = async function (event) {
+    await orig.call(this, event);
+    const { isDuplicate } = await this.eventRepository.upsert(event);
+    if (!isDuplicate) await this.broadcast(event);
+    return { success: true };
+  };
+}
 const bolt11 = require('bolt11');
 const BIN = process.env.BIN || 'bin';
 const T = reporter('jobd_real.mjs');
@@ -61,7 +77,8 @@ writeConf();
 
 async function start(name) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DVM_')));
-  const p = spawn(path.join(BIN, name), ['-c', confFile, '--notify-fd', '3'], { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const args = ['-c', confFile, '--notify-fd', '3', ...(process.env.JOBD_DEBUG ? ['-v'] : [])];
+  const p = spawn(path.join(BIN, name), args, { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   logs[name] = logs[name] || '';
   p.stderr.on('data', (d) => { logs[name] += d; if (process.env.JOBD_DEBUG) process.stderr.write(`[${name}] ${d}`); });
   p.exited = new Promise((res) => p.on('exit', (c, s) => res(c === null ? s : c)));
@@ -151,6 +168,23 @@ try {
     await sleep(800);
     assert(forJob(req.id, 6050).length === 1, 'one result');
     assert((await inferencesOf('twice seen')).length === 1, 'one inference');
+  });
+
+  await T.run('kind-5 deletion from the requester cancels mid-inference: no result, no invoice', async () => {
+    await ollama.control({ tokenDelayMs: 100 });
+    const text = 'cancel me ' + Array.from({ length: 40 }, (_, i) => `c${i}`).join(' ');
+    const inv0 = lnbits.payments.size;
+    const req = request(text);
+    await send(req);
+    await waitFor(async () => (await inferencesOf(text)).some((q) => q.tokensSent >= 2), 10000, 'streaming');
+    const del = finalizeEvent({ kind: 5, created_at: Math.floor(Date.now() / 1000), content: 'cancel', tags: [['e', req.id], ['k', '5050']] }, user);
+    await send(del);
+    await waitFor(async () => (await ctl({ op: 'jobs' })).jobs.find((j) => j.id === req.id)?.state === 'cancelled', 8000, 'cancelled in jobs');
+    const q = await waitFor(async () => (await inferencesOf(text)).find((x) => x.endedMs), 5000, 'transfer ended');
+    assert(q.clientClosed && q.tokensSent < 41, 'transfer aborted');
+    await sleep(500);
+    assert(forJob(req.id, 6050).length === 0 && lnbits.payments.size === inv0, 'no result, no invoice');
+    await ollama.control({ tokenDelayMs: 0 });
   });
 
   for (const stage of ['jobd', 'inferd', 'invoiced', 'relayd']) {
