@@ -19,6 +19,7 @@
 #define TRACK_TICK_MS		250
 #define TRACK_MAX_INFLIGHT	8
 #define TRACK_BACKOFF_MAX_MS	60000
+#define TRACK_BACKOFF_FAST_MS	10000	/* someone is waiting to pay: retry sooner */
 
 struct track_ent {
 	struct inv_row	 row;
@@ -184,13 +185,14 @@ static void
 track_failed(struct tracker *t, struct track_ent *e, const char *why)
 {
 	uint64_t ms = (uint64_t)t->fast_ms;
+	uint64_t cap = e->row.fast ? TRACK_BACKOFF_FAST_MS : TRACK_BACKOFF_MAX_MS;
 	unsigned i;
 
 	e->fails++;
-	for (i = 1; i < e->fails && ms < TRACK_BACKOFF_MAX_MS; i++)
+	for (i = 1; i < e->fails && ms < cap; i++)
 		ms *= 2;
-	if (ms > TRACK_BACKOFF_MAX_MS)
-		ms = TRACK_BACKOFF_MAX_MS;
+	if (ms > cap)
+		ms = cap;
 	e->due_ms = now_ms() + ms;
 	if (log_limit_ok(&t->lim))
 		log_warnx("track: lookup of job %s failed (%u in a row), retry in %llu ms: %s",
