@@ -316,6 +316,7 @@ ipc_open(void)
 	(void)mkdir(dir, 0750);
 	if (ipc_listen(path) == -1)
 		fatal(EXIT_TEMP, "listen %s", path);
+	snprintf(rd.sock_path, sizeof(rd.sock_path), "%s", path);
 	log_info("listening on %s", path);
 }
 
@@ -337,6 +338,8 @@ relayd_free(void)
 	}
 	dedupe_free(rd.seen);
 	conf_free(&rd.conf);
+	if (rd.sock_path[0] != '\0')
+		(void)unlink(rd.sock_path);
 }
 
 int

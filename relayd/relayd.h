@@ -161,6 +161,7 @@ struct relayd {
 	int64_t		 started;
 	int		 stdio;
 	int		 sigfd, lfd;
+	char		 sock_path[512];	/* unlinked at a clean exit */
 	int		 draining;	/* stdin EOF: finish publishes, then stop */
 	int		 stopping;	/* closing relays */
 	int		 done;		/* leave the loop */
