@@ -234,6 +234,11 @@ client_on_fd(struct loop *l, int fd, short revents, void *arg)
 		client_kill(c, "stdout closed");
 		return;
 	}
+	if (fd == c->nd.rfd && c->in_eof && (revents & (POLLHUP | POLLERR))) {
+		/* Fully closed, not just half: nobody is left to answer (and it would poll forever). */
+		client_kill(c, NULL);
+		return;
+	}
 	if (fd == c->nd.rfd && (revents & (POLLIN | POLLHUP | POLLERR)) && !c->in_eof)
 		client_read(c);
 }

@@ -3,8 +3,15 @@
 // text so far); once finished, the answer is replayed from the cache with no
 // new transfer; a client that went away finds its answer on reconnecting;
 // retryable failures are not cached, so asking again runs again.
+import fs from 'node:fs';
 import { startOllamaDouble } from '../lib/ollama-double.mjs';
 import { startInferd, suite, eq, cleanExit, jobId, sleep } from '../lib/inferd-rig.mjs';
+
+function cpuTicks(pid) {
+	const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+	const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+	return Number(f[11]) + Number(f[12]);
+}
 
 const t = suite('inferd_idempotent.mjs', 50000);
 const d = await startOllamaDouble({ tokenDelayMs: 40 });
@@ -54,7 +61,12 @@ await t.check('the client went away mid-job: the answer waits for the next infer
 	c.send(req(job, 'a b c d e f'));
 	await c.next((m) => m.op === 'chunk' && m.job === job);
 	c.close();
+	const cpu0 = cpuTicks(inf.proc.pid);
 	await sleep(600);	// the job finishes with nobody listening
+	// A closed client must not leave a descriptor that polls ready for ever.
+	const spent = cpuTicks(inf.proc.pid) - cpu0;
+	if (spent > 20)
+		throw new Error(`inferd used ${spent} clock ticks of CPU in 600 ms with no client`);
 	const c2 = await inf.connect();
 	c2.send(req(job, 'a b c d e f'));
 	const f = await c2.final(job, 3000);
