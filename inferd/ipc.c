@@ -146,7 +146,9 @@ handle_health(struct client *c, const cJSON *msg)
 	if (o && b && cJSON_AddStringToObject(o, "op", "health") &&
 	    cJSON_AddItemToObject(o, "backends", b)) {
 		b = NULL;
-		ipc_send(c, o);
+		if (cJSON_AddNumberToObject(o, "jobs", (double)job_running()) &&
+		    cJSON_AddNumberToObject(o, "bad_lines", (double)env.bad_lines))
+			ipc_send(c, o);
 	}
 	cJSON_Delete(b);
 	cJSON_Delete(o);

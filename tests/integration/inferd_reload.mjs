@@ -59,6 +59,11 @@ await t.check('overlong line, NUL byte and garbage are dropped; the connection l
 	assert(/suppressed|bad line/.test(inf.stderr), 'bad lines logged');
 	const lines = inf.stderr.split('\n').filter((l) => /bad line/.test(l)).length;
 	assert(lines < 50, `log not rate-limited: ${lines} lines`);
+	c.send({ op: 'health' });
+	const h = await c.next((m) => m.op === 'health');
+	if (!(h.bad_lines >= 202))
+		throw new Error(`bad_lines ${h.bad_lines}, want >= 202`);
+	eq(h.jobs, 0, 'jobs running');
 });
 
 await t.check('exit 0, clean', async () => {
