@@ -18,6 +18,7 @@
 #include "invoiced.h"
 
 #define MAX_WAITERS 32
+#define MAX_CREATING 256	/* creates in flight at once */
 
 struct client {
 	unsigned	 id;
@@ -60,6 +61,7 @@ struct ipc {
 	size_t		 nclients;
 	unsigned	 next_id;
 	struct creating	*creating;
+	size_t		 ncreating;
 	uint64_t	 resend_timer;
 	int		 nhealth;	/* health answers still to come */
 	unsigned long	 bad_lines;
@@ -325,6 +327,7 @@ creating_unlink(struct ipc *ipc, struct creating *cr)
 	for (pp = &ipc->creating; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == cr) {
 			*pp = cr->next;
+			ipc->ncreating--;
 			return;
 		}
 }
@@ -438,8 +441,8 @@ op_invoice(struct client *c, const cJSON *j, const char *job)
 		    "this wallet backend takes whole sats: amount_msat must be a multiple of 1000", 0));
 		return;
 	}
-	if ((cr = calloc(1, sizeof(*cr))) == NULL) {
-		send_and_free(c, msg_error(job, "wallet_down", "out of memory", 1));
+	if (ipc->ncreating >= MAX_CREATING || (cr = calloc(1, sizeof(*cr))) == NULL) {
+		send_and_free(c, msg_error(job, "wallet_down", "too many invoices being created", 1));
 		return;
 	}
 	cr->ipc = ipc;
@@ -449,6 +452,7 @@ op_invoice(struct client *c, const cJSON *j, const char *job)
 	cr->waiters[cr->nwait++] = c->id;
 	cr->next = ipc->creating;
 	ipc->creating = cr;
+	ipc->ncreating++;
 	if (ipc->be->create(ipc->be, (uint64_t)amount, memo->valuestring, (int)expiry,
 	    ipc_created, cr) != 0) {
 		creating_unlink(ipc, cr);
