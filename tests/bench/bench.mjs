@@ -4,9 +4,13 @@
 //
 //   1 raw      BIP-340 verifies/s of libsecp256k1, one core (bench_verify)
 //   2 ingest   20,000 signed kind-5050 events from 200 keys blasted by a local
-//              ws server into relayd -> jobd, which verifies and drops them
-//              (require_p_tag = yes, addressed elsewhere): events/s until
-//              jobd's counters show every one handled
+//              ws server into relayd -> jobd: events/s until jobd's counters
+//              show every one handled. jobd drops requests addressed to
+//              another provider before verifying them (cheapest check first),
+//              so these are addressed to us and the flood is cut by the
+//              per-key rate limit, which comes after the signature check:
+//              every event is parsed, verified, looked up in the ledger and
+//              dropped; one per key becomes a job that waits (no inferd).
 //   3 overhead 200 sequential jobs, free mode, zero-latency inference double,
 //              request published on a real local relay -> result received:
 //              p50/p99, raw and with the relay's own round trips subtracted
@@ -90,8 +94,7 @@ function control(dir, op) {
   });
 }
 
-function pipelineConf(dir, extra) {
-  const sk = bytesToHex(generateSecretKey());
+function pipelineConf(dir, extra, sk = bytesToHex(generateSecretKey())) {
   writeFileSync(join(dir, 'key'), sk + '\n', { mode: 0o600 });
   const conf = join(dir, 'dvm.conf');
   const lines = {
@@ -99,7 +102,7 @@ function pipelineConf(dir, extra) {
     log_level: 'warn', relay_backoff_max: 2, ...extra,
   };
   writeFileSync(conf, Object.entries(lines).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
-  return { conf, pubkey: getPublicKey(Buffer.from(sk, 'hex')) };
+  return { conf, sk, pubkey: getPublicKey(Buffer.from(sk, 'hex')) };
 }
 
 // 1. Raw limit.
@@ -111,11 +114,13 @@ function benchRaw() {
 // 2. Ingest: a blaster relay sends every frame as soon as relayd subscribes.
 async function benchIngest() {
   const N = 20000;
-  const lines = execFileSync(join(BENCHDIR, 'bench_gen'), [String(N), '200'],
-    { maxBuffer: 64 << 20 }).toString().trim().split('\n');
+  const dir = mkdtempSync(join(tmpdir(), 'sc-bench-'));
+  const keyed = pipelineConf(dir, {});
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise(r => wss.on('listening', r));
   let t0 = 0;
+  const lines = execFileSync(join(BENCHDIR, 'bench_gen'), [String(N), '200', keyed.pubkey],
+    { maxBuffer: 64 << 20 }).toString().trim().split('\n');
   wss.on('connection', ws => {
     ws.on('message', m => {
       let msg;
@@ -126,11 +131,10 @@ async function benchIngest() {
       for (const l of lines) ws.send(`["EVENT",${JSON.stringify(msg[1])},${l}]`);
     });
   });
-  const dir = mkdtempSync(join(tmpdir(), 'sc-bench-'));
   const { conf } = pipelineConf(dir, {
     relays: `ws://127.0.0.1:${wss.address().port}`, require_p_tag: 'yes',
-    max_request_age: 3600, rate_limit_per_min: 1000000,
-  });
+    max_request_age: 3600, rate_limit_per_min: 1,
+  }, keyed.sk);
   const relayd = await startDaemon('relayd', ['-c', conf]);
   const jobd = await startDaemon('jobd', ['-c', conf]);
   let seen = 0, t1 = 0;
@@ -138,6 +142,7 @@ async function benchIngest() {
   while (performance.now() < deadline) {
     const st = await control(dir, 'stats').catch(() => null);
     seen = st ? (st.events_seen || 0) : seen;
+    results.ingest_verified = st ? st.events_verified : 0;
     if (seen >= N) { t1 = performance.now(); break; }
     await sleep(20);
   }
@@ -250,7 +255,7 @@ async function benchOverhead() {
 async function benchConcurrency() {
   const J = 100, tokenMs = 20;
   const p = await startPipeline({ max_concurrent_jobs: J, max_queue: 4 * J,
-    infer_max_inflight: J, rate_limit_per_min: 100000 }, { tokenDelayMs: tokenMs });
+    infer_max_inflight: J, rate_limit_per_min: 100000 }, { tokenDelayMs: tokenMs, answerWords: 50 });
   const idle = {};
   for (const [n, proc] of Object.entries(p.d)) idle[n] = rssKb(proc.pid);
   const peak = { ...idle };
@@ -289,8 +294,8 @@ function table() {
   const row = (what, value, target, ok) => rows.push([what, value, target, ok === undefined ? '' : ok ? 'ok' : 'MISSED']);
   row('1 raw BIP-340 verify, one core', `${r.raw_verify_per_s}/s`, '');
   if (r.ingest_per_s !== undefined)
-    row('2 ingest relayd -> jobd (verify+drop)', `${r.ingest_per_s}/s (${r.ingest_events} events)`,
-      `>= ${Math.round(0.8 * r.raw_verify_per_s)}/s (80 %)`, r.ingest_per_s >= 0.8 * r.raw_verify_per_s);
+    row('2 ingest relayd -> jobd (verify+drop)', `${r.ingest_per_s}/s (${r.ingest_events} seen, ${r.ingest_verified} verified)`,
+      `>= ${Math.round(0.8 * r.raw_verify_per_s)}/s (80 %)`, r.ingest_per_s >= 0.8 * r.raw_verify_per_s && r.ingest_verified >= r.ingest_events);
   if (r.overhead) {
     const o = r.overhead;
     row('3 job latency p50 / p99 (raw)', `${o.p50_ms.toFixed(2)} / ${o.p99_ms.toFixed(2)} ms`, '');

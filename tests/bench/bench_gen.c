@@ -1,8 +1,8 @@
 /*
  * bench_gen: write N signed, valid, fresh kind-5050 requests from K keys,
- * one JSON event per line, each addressed (p tag) to a provider that is not
- * the one under test, padded to about 500 bytes like a real prompt.
- *   bench_gen N K > events.ndjson
+ * one JSON event per line, each addressed (p tag) to PUBKEY (default: a
+ * random provider), padded to about 500 bytes like a real prompt.
+ *   bench_gen N K [PUBKEY] > events.ndjson
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,10 @@ main(int argc, char **argv)
 			return 111;
 	if (keys_generate(&other) == -1)
 		return 111;
+	if (argc > 3 && (strlen(argv[3]) != 64 || !hex_is_lower(argv[3], 64)))
+		return 100;
+	if (argc > 3)
+		memcpy(other.pkhex, argv[3], 65);
 	for (long i = 0; i < n; i++) {
 		struct event ev;
 		char *json;
