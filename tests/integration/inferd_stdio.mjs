@@ -55,6 +55,30 @@ await t.check('piped infer: chunks then done on stdout, exit 0', async () => {
 	eq(r.lines[r.lines.length - 1].op, 'done', 'done comes last');
 });
 
+await t.check('--backend openai --model: the overrides reach the wire and the probe', async () => {
+	const job = jobId();
+	const line = JSON.stringify({ op: 'infer', job, model: 'llama3.2', stream: false,
+		messages: [{ role: 'user', content: 'over sse' }] }) + '\n';
+	let asked = false;
+	const r = await run(['--stdio', '--backend', 'openai', '--model', 'qwen2.5', '--url', d.url], { open: line }, {
+		onStdout(out, p) {
+			if (!asked && out.includes('"op":"done"')) {
+				asked = true;
+				// The probe has long finished by then: ask, and end the input.
+				setTimeout(() => p.stdin.end('{"op":"health"}\n'), 300);
+			}
+		},
+	});
+	clean(r);
+	eq(r.code, 0, 'exit code');
+	eq(r.lines.find((m) => m.op === 'done').text, 'Echo: over sse', 'text');
+	const reqs = d.log().requests;
+	eq(reqs.filter((x) => x.path === '/v1/chat/completions').pop().body.model, 'llama3.2', 'model asked');
+	const h = r.lines.find((m) => m.op === 'health');
+	eq([h.backends[0].kind, h.backends[0].ok, h.backends[0].model_ok], ['openai', true, false],
+	    'health: up, but without qwen2.5');
+});
+
 await t.check('end of input waits for every running job', async () => {
 	await d.control({ tokenDelayMs: 100 });
 	const jobs = [jobId(), jobId()];
