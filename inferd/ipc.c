@@ -45,6 +45,8 @@ client_kill(struct client *c, const char *why)
 	if (why)
 		log_warnx("client %d: %s", c->nd.rfd, why);
 	c->dead = 1;
+	if (c->stdio)
+		I.stdin_closed = 1;	/* --stdio: nobody left to serve; finish up */
 }
 
 int
@@ -190,6 +192,23 @@ client_line(struct client *c, const char *line, size_t len)
 	cJSON_Delete(msg);
 }
 
+/*
+ * No more input. For --stdio this is the signal to finish up: say so now,
+ * not at the next prepare pass, or the loop may sleep until a timer first.
+ */
+static void
+client_eof(struct client *c)
+{
+	c->in_eof = 1;
+	if (c->stdio && !c->rfd_off) {
+		/* At EOF a pipe polls as always ready: stop watching it. */
+		loop_del_fd(env.loop, c->nd.rfd);
+		c->rfd_off = 1;
+		I.stdin_closed = 1;
+		log_debug("stdin: end of input");
+	}
+}
+
 static void
 client_read(struct client *c)
 {
@@ -201,7 +220,7 @@ client_read(struct client *c)
 	n = ndjson_read(&c->nd);
 	if (n == -1 && errno != EAGAIN && errno != ENOBUFS) {
 		client_kill(c, c->stdio ? NULL : "read error");
-		c->in_eof = 1;
+		client_eof(c);
 		return;
 	}
 	/* Every buffered line now: no later wake-up is promised for them. */
@@ -216,7 +235,7 @@ client_read(struct client *c)
 		client_line(c, line, len);
 	}
 	if (n == 0)
-		c->in_eof = 1;
+		client_eof(c);
 }
 
 static void
@@ -302,13 +321,6 @@ ipc_prepare(struct loop *l, void *arg)
 		/* A half-closed socket client still gets its running jobs' answers. */
 		if (c->in_eof && !c->stdio && !pending && job_count_for(c) == 0)
 			client_kill(c, NULL);
-		if (c->stdio && c->in_eof && !c->rfd_off) {
-			/* At EOF a pipe polls as always ready: stop watching it. */
-			loop_del_fd(env.loop, c->nd.rfd);
-			c->rfd_off = 1;
-			I.stdin_closed = 1;
-			log_debug("stdin: end of input");
-		}
 		if (c->dead) {
 			*pp = c->next;
 			client_free(c);
