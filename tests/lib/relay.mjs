@@ -16,9 +16,14 @@
 // EVENT with OK false "auth-required: ..." and REQ with CLOSED "auth-required: ..."
 // until the client has authenticated.
 //
-// Deviation patched here: 0.0.40 ignores #e/#p/... tag filters for live events
-// (stored queries honour them). EventUtils.isMatchingFilter is wrapped so live
-// events honour NIP-01 tag filters too.
+// Deviations patched here:
+// - 0.0.40 ignores #e/#p/... tag filters for live events (stored queries
+//   honour them). EventUtils.isMatchingFilter is wrapped so live events honour
+//   NIP-01 tag filters too.
+// - 0.0.40 applies a kind-5 deletion (removes the referenced events of the same
+//   author) but neither stores nor broadcasts the deletion itself. NIP-09 says
+//   relays keep publishing deletion requests, and DVM cancellation depends on
+//   subscribers seeing them: the deletion is now also stored and broadcast.
 import { WebSocketServer } from 'ws';
 import { NostrRelay } from '@nostr-relay/core';
 import { EventRepositorySqlite } from '@nostr-relay/event-repository-sqlite';
@@ -49,6 +54,17 @@ const quietLogger = {
   setLogLevel() {}, debug() {}, info() {}, warn() {},
   error(...a) { if (process.env.RELAY_DEBUG) console.error(...a); },
 };
+
+function keepDeletions(relay) {
+  const es = relay.eventService;
+  const applyDeletion = es.handleDeletionEvent.bind(es);
+  es.handleDeletionEvent = async (event) => {
+    await applyDeletion(event);
+    const { isDuplicate } = await es.eventRepository.upsert(event);
+    if (!isDuplicate) await es.broadcast(event);
+    return { success: true, message: isDuplicate ? 'duplicate: the event already exists' : undefined };
+  };
+}
 
 function requireAuthPlugin() {
   return {
@@ -99,6 +115,7 @@ export async function startRelay({ port = 0, db = ':memory:', auth = false,
     eventHandlingResultCacheTtl: 0,
   });
   if (requireAuth) relay.register(requireAuthPlugin());
+  keepDeletions(relay);
 
   const wss = new WebSocketServer({ host, port, maxPayload: MAX_MESSAGE });
   wss.on('connection', (ws, req) => {
