@@ -146,6 +146,27 @@ await T.run('malformed spoke lines are counted and dropped; jobd keeps serving',
   assert(stats.rejections.malformed === 2, 'malformed events ' + JSON.stringify(stats.rejections));
 });
 
+await T.run('burst of 120 requests: each gets one result or "busy", started in arrival order', async () => {
+  const { spokes, jobd } = await rig({ max_concurrent_jobs: 4, max_queue: 40, rate_limit_per_min: 0 });
+  const evs = Array.from({ length: 120 }, (_, i) => mk(generateSecretKey(), [['i', `burst ${i}`]]));
+  for (const e of evs) spokes.relayd.inject(e);
+  const outcome = (e) => resultOf(spokes.relayd.published, e.id) ? 'result'
+    : feedbackOf(spokes.relayd.published, e.id).some((x) => statusOf(x) === 'error') ? 'busy' : null;
+  await spokes.waitFor(() => evs.every(outcome), 20000, 'every request answered');
+  const results = evs.filter((e) => outcome(e) === 'result');
+  assert(results.length >= 44 && results.length < 120, 'served ' + results.length);
+  for (const e of evs) {
+    const fb = feedbackOf(spokes.relayd.published, e.id);
+    assert(new Set(spokes.relayd.published.filter((p) => p.kind === 6050 && p.tags.some((t) => t[0] === 'e' && t[1] === e.id)).map((p) => p.id)).size <= 1, 'one result');
+    if (outcome(e) === 'busy') assert(fb.length === 1 && tag(fb[0], 'status')[2] === 'busy, retry later', 'busy only');
+  }
+  const order = spokes.inferd.infers.map((m) => m.job);
+  const want = results.map((e) => e.id);
+  assert(JSON.stringify(order) === JSON.stringify(want), 'FIFO');
+  const st = await jobd.ctl({ op: 'status' });
+  assert(st.running === 0 && st.queue === 0 && st.open_jobs === 0, 'drained ' + JSON.stringify([st.running, st.queue, st.open_jobs]));
+});
+
 await T.run('status: spokes, relays, inference, payments, earning', async () => {
   const { jobd, spokes } = await rig({ wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1' });
   await spokes.waitFor(async () => true);
