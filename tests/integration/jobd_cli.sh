@@ -51,6 +51,18 @@ else fail "readiness written after control.sock is bound (no spoke running)" "$(
 mode=$(stat -c %a "$T/var/run/control.sock" 2>/dev/null)
 [ "$mode" = 600 ] && pass "control.sock mode 0600" || fail "control.sock mode 0600" "mode $mode"
 [ -f "$T/var/jobs.db" ] && pass "ledger created" || fail "ledger created" "no jobs.db"
+# SIGHUP with a broken config keeps the old one; with a good one reloads
+cp "$T/dvm.conf" "$T/good.conf"
+printf 'state_dir = %s/var\nwallet = none\nmax_tokens = lots\n' "$T" >"$T/dvm.conf"
+kill -HUP "$pid"; sleep 0.5
+if kill -0 "$pid" 2>/dev/null && grep -q 'keeping the old config' "$T/err"; then
+	pass "SIGHUP with a bad config keeps running on the old one"
+else fail "SIGHUP with a bad config keeps running on the old one" "$(tail -3 "$T/err")"; fi
+cp "$T/good.conf" "$T/dvm.conf"
+kill -HUP "$pid"; sleep 0.5
+if kill -0 "$pid" 2>/dev/null && grep -q 'config reloaded' "$T/err"; then
+	pass "SIGHUP reloads a good config"
+else fail "SIGHUP reloads a good config" "$(tail -3 "$T/err")"; fi
 kill -TERM "$pid"
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
