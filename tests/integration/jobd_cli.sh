@@ -10,6 +10,11 @@ trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
 f=jobd_cli.sh
 pass() { echo "PASS: $f: $1"; }
 fail() { echo "FAIL: $f: $1: $2"; }
+# check NAME WHY TEST...: PASS if the test command succeeds, else FAIL with WHY
+check() {
+	name=$1 why=$2; shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
 
 mkdir -p "$T/var"
 printf 'state_dir = %s/var\nwallet = none\n' "$T" >"$T/dvm.conf"
@@ -20,7 +25,7 @@ if [ $rc -eq 0 ] && echo "$out" | grep -q 'usage: jobd' && echo "$out" | grep -q
 else fail "--help exits 0 with usage" "rc=$rc"; fi
 
 timeout 10 "$BIN/jobd" --bogus >/dev/null 2>&1; rc=$?
-[ $rc -eq 100 ] && pass "unknown option exits 100" || fail "unknown option exits 100" "rc=$rc"
+check "unknown option exits 100" "rc=$rc" [ $rc -eq 100 ]
 
 printf 'state_dir = %s/var\nno_such_key = 1\n' "$T" >"$T/bad.conf"
 err=$(timeout 10 "$BIN/jobd" -c "$T/bad.conf" 2>&1); rc=$?
@@ -36,7 +41,7 @@ else fail "missing key exits 100 and says how to make one" "rc=$rc $err"; fi
 openssl rand -hex 32 >"$T/var/key"
 chmod 0644 "$T/var/key"
 err=$(timeout 10 "$BIN/jobd" -c "$T/dvm.conf" 2>&1); rc=$?
-[ $rc -eq 100 ] && pass "group/world-readable key exits 100" || fail "group/world-readable key exits 100" "rc=$rc $err"
+check "group/world-readable key exits 100" "rc=$rc $err" [ $rc -eq 100 ]
 chmod 0600 "$T/var/key"
 
 # readiness on fd 3, control socket mode, clean SIGTERM
@@ -49,8 +54,8 @@ if [ -s "$T/ready" ] && [ -S "$T/var/run/control.sock" ]; then
 	pass "readiness written after control.sock is bound (no spoke running)"
 else fail "readiness written after control.sock is bound (no spoke running)" "$(cat "$T/err")"; fi
 mode=$(stat -c %a "$T/var/run/control.sock" 2>/dev/null)
-[ "$mode" = 600 ] && pass "control.sock mode 0600" || fail "control.sock mode 0600" "mode $mode"
-[ -f "$T/var/jobs.db" ] && pass "ledger created" || fail "ledger created" "no jobs.db"
+check "control.sock mode 0600" "mode $mode" [ "$mode" = 600 ]
+check "ledger created" "no jobs.db" [ -f "$T/var/jobs.db" ]
 # SIGHUP with a broken config keeps the old one; with a good one reloads
 cp "$T/dvm.conf" "$T/good.conf"
 printf 'state_dir = %s/var\nwallet = none\nmax_tokens = lots\n' "$T" >"$T/dvm.conf"
@@ -68,5 +73,5 @@ i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 wait "$pid"; rc=$?
 pid=
-[ $rc -eq 0 ] && pass "SIGTERM exits 0" || fail "SIGTERM exits 0" "rc=$rc $(grep -m2 -E 'ERROR|Sanitizer' "$T/err")"
-[ ! -e "$T/var/run/control.sock" ] && pass "control.sock removed on exit" || fail "control.sock removed on exit" "still there"
+check "SIGTERM exits 0" "rc=$rc $(grep -m2 -E 'ERROR|Sanitizer' "$T/err")" [ $rc -eq 0 ]
+check "control.sock removed on exit" "still there" [ ! -e "$T/var/run/control.sock" ]
