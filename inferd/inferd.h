@@ -176,6 +176,11 @@ size_t	 pool_size(void);
 int	 pool_model_elsewhere(const struct backend *);
 void	 pool_set_limits(int max_inflight);
 
+/* cache.c */
+const char *cache_find(const char *id);
+void	 cache_put(const char *id, const char *line);
+void	 cache_free(void);
+
 /* job.c */
 void	 job_submit(struct client *, struct infer_req *);
 void	 job_cancel(const char *id);

@@ -5,7 +5,7 @@
  * that last asked for it, and ends in exactly one done or error line.
  *
  * Idempotence: an infer for a running job attaches to it; an infer for a
- * job finished in the last CACHE_TTL_MS gets the stored answer again.
+ * job finished in the last CACHE_TTL_MS gets the stored answer (cache.c).
  *
  * Timeouts, each its own error code: connect (curl), first byte (from the
  * start of an attempt to the first response byte, headers included: Ollama
@@ -64,18 +64,9 @@ struct job {
 	struct job	*prev, *next;
 };
 
-struct cached {
-	char		 id[JOB_ID_LEN + 1];
-	char		*line;
-	uint64_t	 at;
-	struct cached	*next;
-};
-
 static struct {
 	struct job	*jobs;
 	size_t		 njobs;
-	struct cached	*chead, *ctail;
-	size_t		 ncached;
 } J;
 
 static void job_attempt(struct job *);
@@ -95,71 +86,6 @@ job_find(const char *id)
 		if (strcmp(j->req.job, id) == 0)
 			return j;
 	return NULL;
-}
-
-/* Drop cache entries past their time or over the count. */
-static void
-cache_expire(void)
-{
-	uint64_t now = now_ms();
-
-	while (J.chead && (J.ncached > CACHE_MAX || now - J.chead->at > CACHE_TTL_MS)) {
-		struct cached *c = J.chead;
-
-		J.chead = c->next;
-		if (J.chead == NULL)
-			J.ctail = NULL;
-		free(c->line);
-		free(c);
-		J.ncached--;
-	}
-}
-
-static const struct cached *
-cache_find(const char *id)
-{
-	struct cached *c;
-
-	cache_expire();
-	for (c = J.chead; c; c = c->next)
-		if (strcmp(c->id, id) == 0)
-			return c;
-	return NULL;
-}
-
-static void
-cache_put(const char *id, const char *line)
-{
-	struct cached *c = calloc(1, sizeof(*c));
-
-	if (c == NULL || (c->line = strdup(line)) == NULL) {
-		free(c);
-		log_warnx("job %.12s: out of memory caching the result", id);
-		return;
-	}
-	memcpy(c->id, id, JOB_ID_LEN + 1);
-	c->at = now_ms();
-	if (J.ctail)
-		J.ctail->next = c;
-	else
-		J.chead = c;
-	J.ctail = c;
-	J.ncached++;
-	cache_expire();
-}
-
-static void
-cache_free(void)
-{
-	while (J.chead) {
-		struct cached *c = J.chead;
-
-		J.chead = c->next;
-		free(c->line);
-		free(c);
-	}
-	J.ctail = NULL;
-	J.ncached = 0;
 }
 
 /* Stop the current transfer, if any, and give its backend slot back. */
@@ -633,7 +559,7 @@ job_attempt(struct job *j)
 void
 job_submit(struct client *c, struct infer_req *r)
 {
-	const struct cached *cached;
+	const char *cached;
 	struct job *j;
 
 	if ((j = job_find(r->job)) != NULL) {
@@ -651,7 +577,7 @@ job_submit(struct client *c, struct infer_req *r)
 	}
 	if ((cached = cache_find(r->job)) != NULL) {
 		log_info("job %.12s: answered from the cache", r->job);
-		ipc_send_line(c, cached->line, strlen(cached->line));
+		ipc_send_line(c, cached, strlen(cached));
 		req_free(r);
 		return;
 	}
