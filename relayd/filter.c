@@ -7,8 +7,11 @@
  * Semantics (NIP-01): within a filter every condition must hold; a
  * subscription matches when any of its filters does. ids, authors: exact
  * lowercase hex; kinds: integers; #<letter>: some tag named <letter> has its
- * first value in the list; since <= created_at <= until. Other keys (limit,
- * search...) do not restrict a live event.
+ * first value in the list. Other keys (limit, search...) do not restrict a
+ * live event. since/until are not applied here on purpose: the time window
+ * is jobd's policy (max_request_age, max_future_skew), which it counts in
+ * its rejections; dropping old events here would hide them from that count,
+ * and a sender can put any created_at on junk anyway.
  */
 #include <string.h>
 
@@ -71,12 +74,6 @@ filter_match(const cJSON *f, const struct event *ev)
 				return 0;
 		} else if (strcmp(k, "kinds") == 0) {
 			if (cJSON_IsArray(it) && !kind_in(it, ev->kind))
-				return 0;
-		} else if (strcmp(k, "since") == 0) {
-			if (cJSON_IsNumber(it) && (double)ev->created_at < it->valuedouble)
-				return 0;
-		} else if (strcmp(k, "until") == 0) {
-			if (cJSON_IsNumber(it) && (double)ev->created_at > it->valuedouble)
 				return 0;
 		} else if (k[0] == '#' && k[1] != '\0' && k[2] == '\0') {
 			if (cJSON_IsArray(it) && !tag_in(ev, k[1], it))
