@@ -190,7 +190,7 @@ ctl_stats(struct jobd *jd)
 }
 
 /* Persist and apply online/offline. Going online announces (NIP-89). */
-void
+static void
 control_set_online(struct jobd *jd, int online)
 {
 	int was = jd->online;

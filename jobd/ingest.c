@@ -62,7 +62,7 @@ job_new(const struct event *ev, const char *relay)
  * answer), record it as rejected, so that copies from other relays and
  * restarts do not answer again, and send error feedback with msg.
  */
-void
+static void
 ingest_reject(struct jobd *jd, const struct event *ev, const char *relay,
     enum reject_reason why, const char *msg, int answer)
 {

@@ -213,7 +213,6 @@ int		 request_parse(const cJSON *tags, const struct conf *, struct request *,
 int		 request_join(const struct request *, size_t max, char **prompt,
 		    char *err, size_t errlen);
 void		 request_free(struct request *);
-double		 request_number(const char *s, int *ok);
 
 /* price.c: sats and msat arithmetic */
 int64_t		 price_msat(const struct conf *, int64_t prompt_tokens, int64_t completion_tokens);
@@ -275,8 +274,6 @@ void		 ingest_event(struct jobd *, const char *relay, const char *sub, const cJS
 void		 ingest_fetch_event(struct jobd *, const char *sub, const cJSON *ev);
 void		 ingest_fetch_eose(struct jobd *, const char *sub);
 void		 ingest_resolve(struct jobd *, struct job *);
-void		 ingest_reject(struct jobd *, const struct event *, const char *relay,
-		    enum reject_reason, const char *msg, int answer);
 
 /* publish.c: building, signing, storing and sending events */
 int		 publish_feedback(struct jobd *, const struct job *, const char *status,
@@ -285,8 +282,6 @@ int		 publish_result(struct jobd *, struct job *);
 int		 publish_announce(struct jobd *);
 int		 publish_auth(struct jobd *, const char *relay, const char *challenge);
 void		 publish_replay(struct jobd *, int64_t older_than_ms);
-char		*publish_encrypt(struct jobd *, const uint8_t pk[32], enum job_enc,
-		    const char *plain, size_t len);
 size_t		 utf8_cut(const char *s, size_t len, size_t max);
 
 /* spoke.c */
@@ -301,6 +296,5 @@ void		 spoke_poll_health(struct jobd *);
 /* control.c */
 int		 control_open(struct jobd *);
 void		 control_close(struct jobd *);
-void		 control_set_online(struct jobd *, int online);
 
 #endif

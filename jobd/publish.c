@@ -31,7 +31,7 @@ utf8_cut(const char *s, size_t len, size_t max)
 }
 
 /* Encrypt plain for pk in the scheme enc. malloc'd payload or NULL. */
-char *
+static char *
 publish_encrypt(struct jobd *jd, const uint8_t pk[32], enum job_enc enc,
     const char *plain, size_t len)
 {

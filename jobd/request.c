@@ -108,7 +108,7 @@ fail:
 }
 
 /* A finite number written in full in s; *ok = 0 otherwise. */
-double
+static double
 request_number(const char *s, int *ok)
 {
 	char *end;
