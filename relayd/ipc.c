@@ -332,9 +332,10 @@ ipc_read(struct client *c)
 	char *line;
 	size_t len;
 	ssize_t n;
-	int rc;
+	int rc, rounds;
 
-	for (;;) {
+	/* Bounded: a client writing as fast as we read must not starve relays. */
+	for (rounds = 0; rounds < 64; rounds++) {
 		n = ndjson_read(&c->nj);
 		if (n == -1 && errno != EAGAIN && errno != ENOBUFS) {
 			log_warn("client read");
@@ -353,6 +354,7 @@ ipc_read(struct client *c)
 		if (n == -1)
 			return 0;
 	}
+	return 0;	/* more may wait: poll says so again */
 }
 
 static void
