@@ -34,6 +34,8 @@
 //                              and the stream ends without [DONE] (llama.cpp).
 //                              Errors before the stream: non-2xx and
 //                              {"error":{"message","type","param","code"}}.
+//                              stream_options without "stream":true is a 400
+//                              (vLLM's validator; Ollama would ignore it).
 //   GET /v1/models             {"object":"list","data":[{id, object:"model", created, owned_by:"library"}]}
 //   with apiKey set            401 {"error":"Unauthorized"} without the right
 //                              "Authorization: Bearer <key>" (vLLM --api-key)
