@@ -458,7 +458,13 @@ job_on_done(void *arg, struct xfer *x, int code, long status, int connected, con
 	}
 	switch (stream_eof(&j->st)) {
 	case SE_COMPLETE:
-		job_succeed(j);
+		if (j->tlen == 0) {
+			/* A requester would pay for nothing (Ollama does this when its tool-call parser fails). */
+			snprintf(msg, sizeof(msg), "backend %s: empty answer (done_reason %s)", url,
+			    j->st.done_reason[0] ? j->st.done_reason : "none");
+			job_attempt_failed(j, F_BACKEND_ERROR, msg);
+		} else
+			job_succeed(j);
 		break;
 	case SE_FAILED:
 		snprintf(msg, sizeof(msg), "backend %s: %s", url, j->st.error ? j->st.error : "stream error");

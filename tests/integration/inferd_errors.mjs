@@ -72,6 +72,14 @@ await t.check('the cap never splits a UTF-8 sequence', async () => {
 	eq(r.final.text, 'a' + '\u00e9'.repeat(19), 'text (39 bytes)');
 });
 
+await t.check('an empty answer is an error, not a success', async () => {
+	await d.control({ answer: '' });
+	const r = await c.infer({ model: 'llama3.2', messages: msgs('say nothing') });
+	await d.control({ answer: null });
+	eq([r.final.op, r.final.code, r.final.retryable], ['error', 'backend_error', true], 'answer');
+	assert(/empty answer/.test(r.final.message), `message: ${r.final.message}`);
+});
+
 await t.check('backend down: backend_down, retryable; back up: works again', async () => {
 	await d.control({ down: true });
 	const r = await c.infer({ model: 'llama3.2', messages: msgs('x') });
