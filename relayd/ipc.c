@@ -121,7 +121,7 @@ ipc_stdin_eof(void)
 {
 	if (rd.draining)
 		return;
-	log_info("stdin closed: finishing publishes");
+	log_info("stdin closed: finishing publishes and queries");
 	rd.draining = 1;
 	rd.deadline = now_ms() + 5000;
 }

@@ -41,7 +41,8 @@ static const char usage_text[] =
 "  -c FILE         config file (dvm.conf; keys below). Without it: defaults\n"
 "                  and DVM_* environment variables.\n"
 "  --stdio         speak the protocol on stdin/stdout instead of the socket.\n"
-"                  EOF on stdin: finish pending publishes (at most 5 s), exit 0.\n"
+"                  EOF on stdin: finish pending publishes, fetches and the\n"
+"                  stored events of subscriptions (at most 5 s), exit 0.\n"
 "  --relay URL     a ws:// or wss:// relay; repeatable; replaces the config's\n"
 "                  relays list (also across SIGHUP).\n"
 "  --notify-fd N   write a newline to fd N once ready, then close it.\n"
@@ -239,7 +240,8 @@ relayd_tick(lws_sorted_usec_list_t *sul)
 	conn_tick(now);
 	sub_tick(now);
 	pub_tick(now);
-	if (rd.draining && !rd.stopping && (rd.pubs == NULL || now >= rd.deadline))
+	if (rd.draining && !rd.stopping &&
+	    ((rd.pubs == NULL && sub_drained()) || now >= rd.deadline))
 		relayd_stop();
 	if (rd.stopping && ((!relays_open() && !ipc_output_pending()) || now >= rd.deadline))
 		rd.done = 1;

@@ -254,6 +254,7 @@ void	 sub_on_auth(struct relay *);
 void	 sub_relay_gone(struct relay *);
 void	 sub_client_gone(struct client *);
 void	 sub_tick(uint64_t now);
+int	 sub_drained(void);
 void	 sub_free_all(void);
 
 /* publish.c */

@@ -497,6 +497,39 @@ sub_tick(uint64_t now)
 	}
 }
 
+/*
+ * stdin closed (--stdio): done when no fetch is open and every live
+ * subscription has its stored events (EOSE) from every relay that is up or
+ * coming up, so `echo subscribe | relayd --stdio` prints what is stored.
+ */
+int
+sub_drained(void)
+{
+	const struct relay *r;
+	size_t i;
+
+	for (i = 0; i < MAX_SUBS; i++) {
+		const struct sub *s = &rd.subs[i];
+
+		if (s->kind == SUB_FETCH)
+			return 0;
+		if (s->kind != SUB_LIVE)
+			continue;
+		for (r = rd.relays; r != NULL; r = r->next) {
+			const struct relay_sub *rs = &r->subs[i];
+
+			if (!sub_is_target(s, r))
+				continue;
+			if (r->state == RS_CONNECTING)
+				return 0;
+			if (r->state == RS_CONNECTED && !rs->eose && !rs->auth_wait &&
+			    rs->retry_at == 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
 void
 sub_free_all(void)
 {

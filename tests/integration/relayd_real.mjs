@@ -89,6 +89,17 @@ try {
     assert(st.relays.length === 2 && st.relays.every(r => r.state === 'connected'), 'relays not connected');
   });
 
+  await t.run('echo_subscribe_prints_stored_then_exits', async () => {
+    // `echo '{"op":"subscribe",...}' | relayd --stdio --relay URL`
+    const one = startRelayd([r1.url]);
+    one.send({ op: 'subscribe', id: 'x', filters: [{ ids: [ev1.id] }] });
+    const res = await one.stop(true);
+    assertClean(res, one.stderr());
+    const e = one.lines.find(o => o.op === 'event' && o.sub === 'x');
+    assert(e && e.event.id === ev1.id, 'stored event not printed before exit');
+    assert(one.lines.some(o => o.op === 'eose' && o.sub === 'x'), 'no eose before exit');
+  });
+
   await t.run('sigterm_clean_exit', async () => {
     const res = await rd.stop();
     assertClean(res, rd.stderr());
