@@ -79,6 +79,18 @@ try {
     assert(extra.clientCount() === 0, 'extra relay still connected after fetch');
   });
 
+  await t.run('unsubscribe_sends_close', async () => {
+    rd.send({ op: 'subscribe', id: 'u1', filters: [{ kinds: [7] }] });
+    await rd.waitFor(o => o.op === 'eose' && o.sub === 'u1' && o.relay === limited.url, 5000, 'eose');
+    rd.send({ op: 'unsubscribe', id: 'u1' });
+    await sleep(500);
+    assert(limited.received.some(m => m.msg[0] === 'CLOSE' && m.msg[1] === 'u1'), 'no CLOSE sent');
+    const ev = makeEvent(sk, { kind: 7 });
+    limited.sendRaw(JSON.stringify(['EVENT', 'u1', ev]));
+    await sleep(300);
+    assert(!rd.lines.some(o => o.op === 'event' && o.sub === 'u1'), 'event for a closed subscription forwarded');
+  });
+
   await t.run('silent_relay_times_out', async () => {
     // 10 s without OK, retried once (publish_retries = 1): final after ~20 s.
     const fin = await rd.waitFor(o => o.op === 'ok' && o.id === ev.id && o.relay === silent.url, 25000, 'timeout ok');
