@@ -23,22 +23,6 @@ import { reporter, assert } from '../lib/jobd-rig.mjs';
 
 useWebSocketImplementation(WebSocket);
 const require = createRequire(import.meta.url);
-
-// @nostr-relay/core 0.0.40 deviates from NIP-09: a kind-5 deletion deletes
-// the events it names but is itself neither stored nor sent to live
-// subscriptions (EventService.handleDeletionEvent), so no provider could
-// ever see a cancellation through it. Our relays run in this process:
-// make them also store and broadcast the deletion, as NIP-09 asks.
-{
-  const { EventService } = require('@nostr-relay/core/dist/services/event.service.js');
-  const orig = EventService.prototype.handleDeletionEvent;
-  EventService.prototype.handleDeletionEvent = async function (event) {
-    await orig.call(this, event);
-    const { isDuplicate } = await this.eventRepository.upsert(event);
-    if (!isDuplicate) await this.broadcast(event);
-    return { success: true };
-  };
-}
 const bolt11 = require('bolt11');
 const BIN = process.env.BIN || 'bin';
 const T = reporter('jobd_real.mjs');
