@@ -73,19 +73,23 @@ $$(BIN)/$(1): $$($(1)_OBJ) $$(LIBCOMMON)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
-# Unit tests link libcommon and every daemon library (a test of a daemon's
-# module compiles that module's .c itself: see tests/unit/README).
+# Unit tests and test tools link libcommon and every library. A test of a
+# daemon's module names that module's .c files on a line
+#   /* LINK: jobd/price.c jobd/ratelimit.c */
+# which are compiled into the test and are prerequisites of it, so a change
+# to them rebuilds the test. Test tools (tests/tools/tool_*.c) are programs
+# the integration tests drive (tool_nostr checks our crypto against
+# nostr-tools); tests/run exports UNITDIR so scripts find them.
 UNIT_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIBCOMMON)
-	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
+HEADERS   = $(wildcard common/*.h) $(wildcard */*.h)
+link_of   = $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $(1))
 
-# Test tools (tests/tools/tool_*.c): small programs the integration tests
-# drive, e.g. to check our crypto against nostr-tools. Built beside the unit
-# tests; tests/run exports UNITDIR so scripts find them there.
-$(BUILD)/tests/tool_%: tests/tools/tool_%.c $(LIBCOMMON)
-	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $<) $(LIBCOMMON) $(UNIT_LIBS)
+define test_rule
+$$(BUILD)/tests/$(notdir $(basename $(1))): $(1) tests/unit/t.h $$(LIBCOMMON) $$(HEADERS) $(call link_of,$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(XCFLAGS) $$(CFLAGS) -Itests/unit $$(LDFLAGS) -o $$@ $(1) $(call link_of,$(1)) $$(LIBCOMMON) $$(UNIT_LIBS)
+endef
+$(foreach t,$(UNIT_SRC) $(TOOL_SRC),$(eval $(call test_rule,$(t))))
 
 unit: $(UNIT_BIN) $(TOOL_BIN)
 

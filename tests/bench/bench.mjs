@@ -312,8 +312,13 @@ function table() {
     row('5 RSS idle, all four', `${(m.idle_total / 1024).toFixed(1)} MB ${JSON.stringify(m.idle)}`, '<= 20 MB', m.idle_total <= 20 * 1024);
     row('  RSS during (4), all four', `${(m.peak_total / 1024).toFixed(1)} MB ${JSON.stringify(m.peak)}`, '<= 40 MB', m.peak_total <= 40 * 1024);
   }
-  if (r.stream)
-    row('6 inferd streaming overhead', `${r.stream.overhead_pct.toFixed(2)} %`, '<= 1 %', r.stream.overhead_pct <= 1);
+  if (r.stream) {
+    const t = r.stream;
+    row('6 inferd streaming overhead, 2,000 tokens', `${t.overhead_pct.toFixed(2)} %`, '<= 1 %', t.overhead_pct <= 1);
+    row('  inferd RSS, 100 streams (private part)', `${(t.rss_peak_kb / 1024).toFixed(1)} MB (${(t.anon_peak_kb / 1024).toFixed(1)} MB)`,
+      '<= 10 MB', t.rss_peak_kb <= 10 * 1024);
+    row('  inferd CPU per token', `${t.cpu_us_per_token} us`, '');
+  }
   const w = [0, 0, 0, 0];
   for (const x of rows) x.forEach((v, i) => { w[i] = Math.max(w[i], String(v).length); });
   for (const x of [['benchmark', 'result', 'target', ''], ...rows])

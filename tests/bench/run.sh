@@ -1,7 +1,7 @@
 #!/bin/sh
 # make bench: every benchmark, one table. Needs the optimised build (BIN,
-# BENCHDIR are set by the Makefile). Also runs the per-stage benchmarks that
-# the stages ship (tests/bench/relayd*, inferd*) after the pipeline table.
+# BENCHDIR are set by the Makefile). bench.mjs runs inferd_stream.mjs itself
+# (row 6); relayd's own benchmark (frames/s, idle RSS) follows the table.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 echo "machine: $(nproc) cores, $(uname -srm), $(date -u +%Y-%m-%d)"
