@@ -92,6 +92,21 @@ notify_ready(int fd)
 	return w == 1 ? 0 : -1;
 }
 
+int
+notify_fd_parse(const char *s)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > 65535)
+		return -1;
+	return (int)v;
+}
+
 /* Grow *p (elements of size sz) to hold at least need; 0 or -1. */
 static int
 loop_grow(void *pp, size_t *cap, size_t need, size_t sz)

@@ -57,5 +57,10 @@ int64_t	 now_unix(void);
  * Returns 0 or -1.
  */
 int	 notify_ready(int fd);
+/*
+ * The argument of --notify-fd: a decimal fd number 0..65535. Returns it,
+ * or -1 for anything else (so each daemon's usage error reads the same).
+ */
+int	 notify_fd_parse(const char *s);
 
 #endif

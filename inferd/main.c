@@ -95,8 +95,6 @@ parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char *end;
-	long n;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:vh", lo, NULL)) != -1) {
@@ -126,11 +124,8 @@ parse_args(int argc, char **argv)
 			opt.model = optarg;
 			break;
 		case 'n':
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || n < 0 || n > 1024 * 1024)
-				fatalx(EXIT_PERM, "--notify-fd: need a file descriptor number");
-			opt.notify_fd = (int)n;
+			if ((opt.notify_fd = notify_fd_parse(optarg)) == -1)
+				fatalx(EXIT_PERM, "--notify-fd: not a file descriptor number: %s", optarg);
 			break;
 		case 'v':
 			opt.verbose = 1;

@@ -64,8 +64,6 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
-	long v;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -77,11 +75,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'w': o->wallet = optarg; break;
 		case 'v': o->verbose = 1; break;
 		case 'n':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 0 || v > 65535)
-				fatalx(EXIT_PERM, "--notify-fd: not a file descriptor: %s", optarg);
-			o->notify_fd = (int)v;
+			if ((o->notify_fd = notify_fd_parse(optarg)) == -1)
+				fatalx(EXIT_PERM, "--notify-fd: not a file descriptor number: %s", optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);

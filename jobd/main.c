@@ -147,7 +147,6 @@ parse_args(int argc, char **argv, const char **conf_path, int *notify_fd, int *v
 		{ "notify-fd", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char *end;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:hv", longopts, NULL)) != -1) {
@@ -156,12 +155,8 @@ parse_args(int argc, char **argv, const char **conf_path, int *notify_fd, int *v
 			*conf_path = optarg;
 			break;
 		case 'n':
-			errno = 0;
-			*notify_fd = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || errno || *notify_fd < 0) {
-				fprintf(stderr, "jobd: --notify-fd: not a file descriptor\n");
-				exit(EXIT_PERM);
-			}
+			if ((*notify_fd = notify_fd_parse(optarg)) == -1)
+				fatalx(EXIT_PERM, "--notify-fd: not a file descriptor number: %s", optarg);
 			break;
 		case 'v':
 			*verbose = 1;

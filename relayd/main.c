@@ -78,8 +78,6 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
-	long v;
 	int ch;
 
 	a->notify_fd = -1;
@@ -97,11 +95,8 @@ parse_args(int argc, char **argv, struct args *a)
 			rd.cli_relays[rd.ncli_relays++] = optarg;
 			break;
 		case 'n':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 0 || v > 65535)
-				fatalx(EXIT_PERM, "bad --notify-fd %s", optarg);
-			a->notify_fd = (int)v;
+			if ((a->notify_fd = notify_fd_parse(optarg)) == -1)
+				fatalx(EXIT_PERM, "--notify-fd: not a file descriptor number: %s", optarg);
 			break;
 		case 'v':
 			a->verbose = 1;

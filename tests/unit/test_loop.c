@@ -345,6 +345,22 @@ TEST(prepare_each_pass)
 	CHECK(preps == 3);
 }
 
+TEST(notify_fd_parse_numbers_only)
+{
+	CHECK(notify_fd_parse("3") == 3);
+	CHECK(notify_fd_parse("0") == 0);
+	CHECK(notify_fd_parse("65535") == 65535);
+	CHECK(notify_fd_parse("65536") == -1);
+	CHECK(notify_fd_parse("4294967299") == -1);
+	CHECK(notify_fd_parse("99999999999999999999999") == -1);
+	CHECK(notify_fd_parse("-1") == -1);
+	CHECK(notify_fd_parse("+3") == -1);
+	CHECK(notify_fd_parse(" 3") == -1);
+	CHECK(notify_fd_parse("3x") == -1);
+	CHECK(notify_fd_parse("") == -1);
+	CHECK(notify_fd_parse(NULL) == -1);
+}
+
 TEST(notify_ready_writes_newline)
 {
 	char buf[4];
@@ -386,6 +402,7 @@ main(void)
 	RUN(sigchld_delivered);
 	RUN(signal_delivery);
 	RUN(prepare_each_pass);
+	RUN(notify_fd_parse_numbers_only);
 	RUN(notify_ready_writes_newline);
 	RUN(clocks);
 	RUN(sigterm_stops_run);
