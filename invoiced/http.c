@@ -286,3 +286,23 @@ fail:
 	free(c);
 	return -1;
 }
+
+void
+http_describe_error(const struct http_resp *r, const char *who, const char *field,
+    char *err, size_t errlen)
+{
+	cJSON *j;
+	const cJSON *f;
+
+	if (!r->ok) {
+		snprintf(err, errlen, "%s: %.200s", who, r->error);
+		return;
+	}
+	j = cJSON_ParseWithLength(r->body, r->len);
+	f = cJSON_GetObjectItemCaseSensitive(j, field);
+	if (cJSON_IsString(f))
+		snprintf(err, errlen, "%s: HTTP %ld: %.200s", who, r->status, f->valuestring);
+	else
+		snprintf(err, errlen, "%s: HTTP %ld", who, r->status);
+	cJSON_Delete(j);
+}

@@ -88,6 +88,13 @@ void	http_free(struct http *);
 /* Start a request; cb runs exactly once (also on http_free). -1 on ENOMEM. */
 int	http_start(struct http *, const struct http_req *, http_cb, void *arg);
 int	http_inflight(const struct http *);
+/*
+ * A backend's failure as one line for logs and error messages:
+ * "WHO: <transport error>", or "WHO: HTTP <status>[: <the body's FIELD>]"
+ * when the body is JSON with that string field (quoted, cut at 200 bytes).
+ */
+void	http_describe_error(const struct http_resp *, const char *who, const char *field,
+	    char *err, size_t errlen);
 
 /* ws.c: a WebSocket client connection in the loop (reconnects by itself) */
 struct ws;

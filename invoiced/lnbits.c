@@ -58,20 +58,7 @@ json_get_u64(const cJSON *o, const char *name, uint64_t *out)
 static void
 lnbits_error(const struct http_resp *r, char *err, size_t errlen)
 {
-	cJSON *j;
-	const cJSON *d;
-
-	if (!r->ok) {
-		snprintf(err, errlen, "lnbits: %.200s", r->error);
-		return;
-	}
-	j = cJSON_ParseWithLength(r->body, r->len);
-	d = cJSON_GetObjectItemCaseSensitive(j, "detail");
-	if (cJSON_IsString(d))
-		snprintf(err, errlen, "lnbits: HTTP %ld: %.200s", r->status, d->valuestring);
-	else
-		snprintf(err, errlen, "lnbits: HTTP %ld", r->status);
-	cJSON_Delete(j);
+	http_describe_error(r, "lnbits", "detail", err, errlen);
 }
 
 /* 5xx (LNbits' 520 is its funding source failing), 429, no answer: try later. */

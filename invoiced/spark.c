@@ -58,23 +58,11 @@ in_set(const char *s, const char **set, size_t n)
 	return 0;
 }
 
+/* The bridge answers errors as {"error": "..."}, like LNbits' Spark sidecar. */
 static void
 spark_error(const struct http_resp *r, char *err, size_t errlen)
 {
-	cJSON *j;
-	const cJSON *e;
-
-	if (!r->ok) {
-		snprintf(err, errlen, "spark bridge: %.200s", r->error);
-		return;
-	}
-	j = cJSON_ParseWithLength(r->body, r->len);
-	e = cJSON_GetObjectItemCaseSensitive(j, "error");
-	if (cJSON_IsString(e))
-		snprintf(err, errlen, "spark bridge: HTTP %ld: %.200s", r->status, e->valuestring);
-	else
-		snprintf(err, errlen, "spark bridge: HTTP %ld", r->status);
-	cJSON_Delete(j);
+	http_describe_error(r, "spark bridge", "error", err, errlen);
 }
 
 static int
