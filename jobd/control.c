@@ -265,8 +265,8 @@ ctl_io(struct loop *l, int fd, short revents, void *arg)
 			ctl_drop(jd, c);	/* answered a client that already hung up */
 		return;
 	}
-	while ((n = ndjson_read(&c->nd)) > 0)
-		;
+	/* One read per wake-up: lines are taken before the buffer can fill. */
+	n = ndjson_read(&c->nd);
 	rerr = errno;	/* answering below may change errno */
 	while ((rc = ndjson_next(&c->nd, &line, &len)) != 0) {
 		if (rc == -1)
@@ -279,7 +279,7 @@ ctl_io(struct loop *l, int fd, short revents, void *arg)
 	ndjson_flush(&c->nd);
 	if (n == 0 && !ndjson_pending(&c->nd))
 		ctl_drop(jd, c);
-	else if (n == -1 && rerr != EAGAIN && rerr != EWOULDBLOCK)
+	else if (n == -1 && rerr != EAGAIN && rerr != EWOULDBLOCK && rerr != ENOBUFS)
 		ctl_drop(jd, c);
 }
 

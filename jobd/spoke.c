@@ -18,6 +18,7 @@
 #define SPOKE_BACKOFF_MIN	200
 #define SPOKE_BACKOFF_MAX	10000
 #define CANCEL_DEBOUNCE_MS	250
+#define SPOKE_READ_ROUNDS	64	/* reads (64 KB each) per wake-up */
 
 static struct log_limit bad_limit = { 5, 10000, 0, 0, 0 };
 
@@ -227,8 +228,8 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 	struct spoke *s = &jd->spokes[r->id];
 	char *line;
 	size_t len;
-	ssize_t n;
-	int rc, rerr;
+	ssize_t n = -1;
+	int rc, rerr = EAGAIN, rounds;
 
 	(void)l;
 	(void)fd;
@@ -238,17 +239,27 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 	}
 	if (!(revents & (POLLIN | POLLHUP | POLLERR)))
 		return;
-	while ((n = ndjson_read(&s->nd)) > 0)
-		;
-	rerr = errno;	/* handling the lines below may change errno */
-	while (s->fd != -1 && (rc = ndjson_next(&s->nd, &line, &len)) != 0) {
-		if (rc == -1) {
-			bad_line(s, errno == EMSGSIZE ? "too long" : "NUL byte");
-			continue;
+	/*
+	 * Take the lines after every read: reading until EAGAIN first would
+	 * fill the buffer under a flood (ENOBUFS) and drop the connection with
+	 * everything relayd had queued for us. Bounded so one busy spoke cannot
+	 * starve the others; poll says so again when more waits.
+	 */
+	for (rounds = 0; rounds < SPOKE_READ_ROUNDS; rounds++) {
+		n = ndjson_read(&s->nd);
+		rerr = errno;	/* handling the lines below may change errno */
+		while (s->fd != -1 && (rc = ndjson_next(&s->nd, &line, &len)) != 0) {
+			if (rc == -1) {
+				bad_line(s, errno == EMSGSIZE ? "too long" : "NUL byte");
+				continue;
+			}
+			spoke_line(jd, s, line, len);
 		}
-		spoke_line(jd, s, line, len);
+		if (s->fd == -1 || n <= 0)
+			break;
 	}
-	if (s->fd != -1 && (n == 0 || (n == -1 && rerr != EAGAIN && rerr != EWOULDBLOCK)))
+	if (s->fd != -1 && (n == 0 || (n == -1 && rerr != EAGAIN &&
+	    rerr != EWOULDBLOCK && rerr != ENOBUFS)))
 		spoke_down(jd, s, n == 0 ? "EOF" : strerror(rerr));
 }
 
