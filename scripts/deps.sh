@@ -28,9 +28,23 @@ else
 	echo "deps: Debian packages present"
 fi
 
+newer() {	# FILE REF: is FILE newer than REF? (test -nt is not POSIX)
+	[ -n "$(find "$1" -prune -newer "$2" 2>/dev/null)" ]
+}
+
+# npm ci starts from scratch every time; skip it when node_modules already
+# matches the lock file (npm writes node_modules/.package-lock.json last, so
+# it is newer than a lock file it installed from).
 for d in tests scripts/spark-bridge; do
 	[ -f "$top/$d/package.json" ] || continue
-	if [ -f "$top/$d/package-lock.json" ]; then
+	lock=$top/$d/package-lock.json
+	done_mark=$top/$d/node_modules/.package-lock.json
+	if [ -f "$lock" ] && [ -f "$done_mark" ] && newer "$done_mark" "$lock" &&
+	    newer "$done_mark" "$top/$d/package.json"; then
+		echo "deps: $d/node_modules up to date"
+		continue
+	fi
+	if [ -f "$lock" ]; then
 		(cd "$top/$d" && npm ci --no-audit --no-fund --loglevel=error)
 	else
 		(cd "$top/$d" && npm install --no-audit --no-fund --loglevel=error)
@@ -38,7 +52,8 @@ for d in tests scripts/spark-bridge; do
 done
 # npm 11 skips better-sqlite3's build script; it builds offline against the
 # Node headers from Debian's nodejs package.
-if [ -d "$top/tests/node_modules/better-sqlite3" ]; then
+sq=$top/tests/node_modules/better-sqlite3
+if [ -d "$sq" ] && ! [ -f "$sq/build/Release/better_sqlite3.node" ]; then
 	(cd "$top/tests" && npm rebuild better-sqlite3 --loglevel=error >/dev/null)
 fi
 echo "deps: done"
