@@ -241,6 +241,8 @@ int		 ledger_outbox_each(sqlite3 *, int64_t older_than_ms,
 		    void (*fn)(void *, const char *json, const char *relays), void *arg);
 int		 ledger_result_store(sqlite3 *, const struct job *, const char *json,
 		    const char *relays_json);
+int		 ledger_batch_begin(sqlite3 *);
+void		 ledger_batch_end(sqlite3 *);
 int		 ledger_set_paid(sqlite3 *, const char *id, int64_t paid_msat);
 int		 ledger_unpaid_count(sqlite3 *, const char *pubkey);
 int		 ledger_job_state(sqlite3 *, const char *id, char *state, size_t len);

@@ -499,7 +499,7 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 	sqlite3_bind_int64(st, 1, now - older_than_ms);
 	sqlite3_bind_int64(st, 2, now - OUTBOX_MAX_AGE_MS);
 	sqlite3_bind_int(st, 3, OUTBOX_MAX_TRIES);
-	exec(db, "BEGIN");
+	exec(db, "SAVEPOINT outbox_each");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		sqlite3_stmt *up = prep(db, "UPDATE outbox SET tries = tries + 1 WHERE id = ?");
 
@@ -512,7 +512,7 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 		n++;
 	}
 	sqlite3_finalize(st);
-	exec(db, "COMMIT");
+	exec(db, "RELEASE outbox_each");
 	return n;
 }
 
@@ -525,14 +525,44 @@ int
 ledger_result_store(sqlite3 *db, const struct job *j, const char *json,
     const char *relays_json)
 {
-	if (exec(db, "BEGIN IMMEDIATE") == -1)
+	/* A savepoint, not BEGIN: it may run inside a batch (ledger_batch_begin). */
+	if (exec(db, "SAVEPOINT result") == -1)
 		return -1;
 	if (ledger_outbox_put(db, j->result_id, j->id, j->kind + 1000, json,
 	    relays_json) == -1 || ledger_save(db, j) == -1) {
-		exec(db, "ROLLBACK");
+		exec(db, "ROLLBACK TO result");
+		exec(db, "RELEASE result");
 		return -1;
 	}
-	return exec(db, "COMMIT");
+	return exec(db, "RELEASE result");
+}
+
+/*
+ * One transaction around everything a batch of spoke lines writes (a
+ * request's received -> processing, an answer's inferred -> published...):
+ * one fsync instead of one per transition. Durability is unchanged: lines
+ * to the spokes are only queued while the batch is open and are written
+ * after ledger_batch_end, from the next poll, so no side effect leaves jobd
+ * before the state announcing it is on disk.
+ */
+int
+ledger_batch_begin(sqlite3 *db)
+{
+	return exec(db, "BEGIN IMMEDIATE");
+}
+
+/*
+ * Commit the batch. A failed commit leaves queued lines announcing states
+ * that are not on disk: stop before they are written (exit 111, the
+ * supervisor restarts jobd, which replays the ledger as it is).
+ */
+void
+ledger_batch_end(sqlite3 *db)
+{
+	if (sqlite3_get_autocommit(db))
+		return;
+	if (exec(db, "COMMIT") == -1)
+		fatalx(EXIT_TEMP, "ledger: commit failed: %s", sqlite3_errmsg(db));
 }
 
 /* Record a payment. Returns 1 if newly recorded, 0 if known or no such job, -1. */

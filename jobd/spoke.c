@@ -229,7 +229,7 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 	char *line;
 	size_t len;
 	ssize_t n = -1;
-	int rc, rerr = EAGAIN, rounds;
+	int rc, rerr = EAGAIN, rounds, batch;
 
 	(void)l;
 	(void)fd;
@@ -245,6 +245,7 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 	 * everything relayd had queued for us. Bounded so one busy spoke cannot
 	 * starve the others; poll says so again when more waits.
 	 */
+	batch = ledger_batch_begin(jd->db) == 0;
 	for (rounds = 0; rounds < SPOKE_READ_ROUNDS; rounds++) {
 		n = ndjson_read(&s->nd);
 		rerr = errno;	/* handling the lines below may change errno */
@@ -258,6 +259,8 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 		if (s->fd == -1 || n <= 0)
 			break;
 	}
+	if (batch)
+		ledger_batch_end(jd->db);
 	if (s->fd != -1 && (n == 0 || (n == -1 && rerr != EAGAIN &&
 	    rerr != EWOULDBLOCK && rerr != ENOBUFS)))
 		spoke_down(jd, s, n == 0 ? "EOF" : strerror(rerr));
