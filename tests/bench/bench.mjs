@@ -54,6 +54,14 @@ function rssKb(pid) {
   } catch { return NaN; }
 }
 
+// CPU time (user + system) a process has used, in ms (clock ticks of 10 ms).
+function cpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch { return NaN; }
+}
+
 // Pages only this process maps (its heap, stacks, written data), not the
 // shared libraries' text that every process using libcurl/OpenSSL/lws maps.
 function privateKb(pid) {
@@ -278,11 +286,15 @@ async function benchOverhead() {
       content: `ping ${i}`, tags: [] }, sk);
     base.push(await c.roundtrip(ev, 1, { kinds: [1], ids: [ev.id] }));
   }
-  for (let i = 0; i < 200; i++) {
-    const ev = request(generateSecretKey(), p.pubkey, `overhead ${i}`);
+  const evs = Array.from({ length: 200 }, (_, i) => request(generateSecretKey(), p.pubkey, `overhead ${i}`));
+  const cpu0 = Object.fromEntries(Object.entries(p.d).map(([n, x]) => [n, cpuMs(x.pid)]));
+  for (const ev of evs) {
     ids.push(ev.id);
     job.push(await c.roundtrip(ev, 6050, { kinds: [6050], '#e': [ev.id] }));
   }
+  // CPU our daemons spent per job: what the pipeline costs, whatever the
+  // scheduling on a loaded machine adds to the latency.
+  const cpu = Object.fromEntries(Object.entries(p.d).map(([n, x]) => [n, (cpuMs(x.pid) - cpu0[n]) / evs.length]));
   await sleep(100);
   const own = ids.map(id => p.tap.own.get(id)).filter(Boolean);
   const b50 = pct(base, 50);
@@ -295,6 +307,7 @@ async function benchOverhead() {
     tapped: own.length,
     own_p50_ms: pct(own.map(o => o.ms), 50), own_p99_ms: pct(own.map(o => o.ms), 99),
     feedback_p50_ms: pct(own.map(o => o.feedback_ms), 50),
+    cpu_per_job_ms: cpu,
   };
   c.close();
   await p.stop();
@@ -368,6 +381,8 @@ function table() {
     row('  our own p50 / p99 (tap, relayd in -> out)', `${o.own_p50_ms.toFixed(2)} / ${o.own_p99_ms.toFixed(2)} ms (${o.tapped} jobs)`,
       '<= 1 / 5 ms', o.tapped === 200 && o.own_p50_ms <= 1 && o.own_p99_ms <= 5);
     row('  ... of which to processing feedback p50', `${o.feedback_p50_ms.toFixed(2)} ms`, '');
+    const cj = o.cpu_per_job_ms, tot = Object.values(cj).reduce((a, b) => a + b, 0);
+    row('  our CPU per job (all daemons)', `${tot.toFixed(2)} ms (${Object.entries(cj).map(([n, v]) => `${n} ${v.toFixed(2)}`).join(', ')})`, '');
   }
   if (r.concurrency) {
     const c = r.concurrency;
