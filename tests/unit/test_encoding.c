@@ -34,6 +34,29 @@ TEST(hex)
 }
 
 /* RFC 4648 §10. */
+/* Every byte value, as digit pair and as lower-case check (encoding.c decodes by table). */
+TEST(hex_all_bytes)
+{
+	int c, digit, lower, v;
+	char s[3];
+	uint8_t o;
+
+	for (c = 1; c < 256; c++) {
+		digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		lower = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+		s[0] = s[1] = (char)c;
+		s[2] = '\0';
+		CHECK((hex_decode(s, 2, &o, 1) == 0) == digit);
+		CHECK(hex_is_lower(s, 2) == lower);
+		if (digit) {
+			v = c <= '9' ? c - '0' : (c | 32) - 'a' + 10;
+			CHECK(o == (uint8_t)(v * 17));
+		}
+	}
+	s[0] = '\0';
+	CHECK(hex_decode(s, 2, &o, 1) == -1);
+}
+
 TEST(b64_rfc4648)
 {
 	static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
@@ -90,6 +113,7 @@ int
 main(void)
 {
 	RUN(hex);
+	RUN(hex_all_bytes);
 	RUN(b64_rfc4648);
 	RUN(b64_all_bytes);
 	RUN(b64_strict);
