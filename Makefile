@@ -112,8 +112,9 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBCOMMON)
 	$(CC) $(XCFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(UNIT_LIBS)
 
 # Benchmarks run the optimised build (never the sanitized one).
-bench: all $(BENCH_BIN)
-	BIN=$(abspath $(BIN)) BENCHDIR=$(abspath $(BUILD))/bench sh tests/bench/run.sh
+bench: all $(BENCH_BIN) $(BUILD)/tests/tool_requests
+	BIN=$(abspath $(BIN)) BENCHDIR=$(abspath $(BUILD))/bench UNITDIR=$(abspath $(BUILD))/tests \
+	    sh tests/bench/run.sh
 
 run: deps all
 	exec sh scripts/dvm start

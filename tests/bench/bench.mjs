@@ -18,7 +18,8 @@
 //   5 memory   RSS of each daemon idle and during (4)
 //   6 stream   (tests/bench/inferd_stream.mjs, when present) inferd's overhead
 //
-// Environment: BIN (optimised daemons), BENCHDIR (bench_verify, bench_gen).
+// Environment: BIN (optimised daemons), BENCHDIR (bench_verify), UNITDIR
+// (tool_requests: signed requests, faster than nostr-tools can sign them).
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, appendFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const top = join(here, '..', '..');
 const BIN = process.env.BIN || join(top, 'bin');
 const BENCHDIR = process.env.BENCHDIR || join(top, 'build', 'bench');
+const UNITDIR = process.env.UNITDIR || join(top, 'build', 'tests');
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 const results = {};
 const procs = [];
@@ -142,7 +144,7 @@ async function benchIngest() {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise(r => wss.on('listening', r));
   let t0 = 0;
-  const lines = execFileSync(join(BENCHDIR, 'bench_gen'), [String(N), '200', keyed.pubkey],
+  const lines = execFileSync(join(UNITDIR, 'tool_requests'), [String(N), '200', keyed.pubkey],
     { maxBuffer: 64 << 20 }).toString().trim().split('\n');
   wss.on('connection', ws => {
     ws.on('message', m => {

@@ -2,8 +2,8 @@
  * tool_requests: N signed, valid, fresh kind-5050 requests from K keys, one
  * JSON event per line, addressed (p tag) to PUBKEY, about 500 bytes each.
  * For flood tests, which need thousands of distinct valid events faster than
- * nostr-tools signs them in JavaScript (~3 ms each). Same output as
- * tests/bench/bench_gen, which the benchmark builds outside UNITDIR.
+ * nostr-tools signs them in JavaScript (~3 ms each); the ingest benchmark
+ * uses it too.
  *   tool_requests N K [PUBKEY] > events.ndjson
  */
 #include <stdio.h>
