@@ -68,29 +68,87 @@ exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-/* ledger_has's statement, for the one ledger jobd has open. */
-static sqlite3 *has_db;
-static sqlite3_stmt *has_st;
+/*
+ * Prepared statements are kept for reuse: every job runs the same dozen,
+ * and preparing one costs about as much as running it (a verified request
+ * in a flood asks ledger_has thousands of times a second). An entry is
+ * keyed by the connection and the SQL text's address (every caller passes
+ * a literal). prep hands out an idle cached statement, or a fresh one when
+ * the cache is full or that statement is in use further up the stack;
+ * stmt_done resets a cached one and finalizes any other.
+ */
+#define STMT_CACHE 32
+
+static struct stmt_slot {
+	sqlite3		*db;
+	const char	*sql;
+	sqlite3_stmt	*st;
+	int		 busy;
+} stmts[STMT_CACHE];
 
 static sqlite3_stmt *
 prep(sqlite3 *db, const char *sql)
 {
+	struct stmt_slot *free_slot = NULL;
 	sqlite3_stmt *st;
+	int i;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+	for (i = 0; i < STMT_CACHE; i++) {
+		struct stmt_slot *e = &stmts[i];
+
+		if (e->db == db && e->sql == sql && !e->busy) {
+			e->busy = 1;
+			return e->st;
+		}
+		if (e->db == NULL && free_slot == NULL)
+			free_slot = e;
+	}
+	if (sqlite3_prepare_v3(db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0,
+	    &st, NULL) != SQLITE_OK) {
 		log_warnx("ledger: prepare: %s", sqlite3_errmsg(db));
 		return NULL;
 	}
+	if (free_slot != NULL)
+		*free_slot = (struct stmt_slot){ db, sql, st, 1 };
 	return st;
 }
 
-/* Step a statement that returns no rows, then finalize it. */
+/* Done with a statement from prep: ready it for the next use, or free it. */
+static void
+stmt_done(sqlite3_stmt *st)
+{
+	int i;
+
+	for (i = 0; i < STMT_CACHE; i++)
+		if (stmts[i].st == st && st != NULL) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			stmts[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+/* Finalize every cached statement of db (before closing it). */
+static void
+stmt_forget(sqlite3 *db)
+{
+	int i;
+
+	for (i = 0; i < STMT_CACHE; i++)
+		if (stmts[i].db == db) {
+			sqlite3_finalize(stmts[i].st);
+			stmts[i] = (struct stmt_slot){ NULL, NULL, NULL, 0 };
+		}
+}
+
+/* Step a statement that returns no rows, then release it. */
 static int
 step_done(sqlite3 *db, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
-	sqlite3_finalize(st);
+	stmt_done(st);
 	if (rc != SQLITE_DONE) {
 		log_warnx("ledger: %s", sqlite3_errmsg(db));
 		return -1;
@@ -119,7 +177,7 @@ ledger_open(sqlite3 **dbp, const char *path, char *err, size_t errlen)
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
-		sqlite3_close(db);
+		ledger_close(db);
 		return -1;
 	}
 	sqlite3_busy_timeout(db, 5000);
@@ -127,19 +185,19 @@ ledger_open(sqlite3 **dbp, const char *path, char *err, size_t errlen)
 	    exec(db, "PRAGMA synchronous=FULL;") == -1 ||
 	    exec(db, schema) == -1) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
+		ledger_close(db);
 		return -1;
 	}
 	if (ledger_meta_get(db, "schema_version", ver, sizeof(ver)) == 0) {
 		if (strcmp(ver, SCHEMA_VERSION) != 0) {
 			snprintf(err, errlen, "%s: schema version %s, this jobd knows %s",
 			    path, ver, SCHEMA_VERSION);
-			sqlite3_close(db);
+			ledger_close(db);
 			return -1;
 		}
 	} else if (ledger_meta_set(db, "schema_version", SCHEMA_VERSION) == -1) {
 		snprintf(err, errlen, "%s: cannot write schema version", path);
-		sqlite3_close(db);
+		ledger_close(db);
 		return -1;
 	}
 	*dbp = db;
@@ -149,13 +207,10 @@ ledger_open(sqlite3 **dbp, const char *path, char *err, size_t errlen)
 void
 ledger_close(sqlite3 *db)
 {
-	if (db == has_db) {
-		sqlite3_finalize(has_st);
-		has_st = NULL;
-		has_db = NULL;
-	}
-	if (db != NULL)
+	if (db != NULL) {
+		stmt_forget(db);
 		sqlite3_close(db);
+	}
 }
 
 /* 0 and the value in buf, or -1 if the key is not there. */
@@ -172,7 +227,7 @@ ledger_meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
 		snprintf(buf, len, "%s", col_text(st, 0));
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rc;
 }
 
@@ -193,20 +248,14 @@ ledger_meta_set(sqlite3 *db, const char *key, const char *val)
 int
 ledger_has(sqlite3 *db, const char *id)
 {
+	sqlite3_stmt *st = prep(db, "SELECT 1 FROM jobs WHERE id = ?");
 	int rc;
 
-	/* Kept prepared: every verified request asks, thousands a second in a flood. */
-	if (has_db != db) {
-		sqlite3_finalize(has_st);
-		has_db = NULL;
-		if ((has_st = prep(db, "SELECT 1 FROM jobs WHERE id = ?")) == NULL)
-			return -1;
-		has_db = db;
-	}
-	sqlite3_bind_text(has_st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(has_st);
-	sqlite3_reset(has_st);
-	sqlite3_clear_bindings(has_st);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	stmt_done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -223,7 +272,7 @@ ledger_job_state(sqlite3 *db, const char *id, char *state, size_t len)
 		snprintf(state, len, "%s", col_text(st, 0));
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rc;
 }
 
@@ -316,7 +365,7 @@ ledger_insert(sqlite3 *db, const struct job *j)
 	if (j->error[0])
 		sqlite3_bind_text(st, 11, j->error, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	stmt_done(st);
 	if (rc != SQLITE_DONE) {
 		log_warnx("ledger: insert %s: %s", j->id, sqlite3_errmsg(db));
 		return -1;
@@ -456,7 +505,7 @@ ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
 		tail = &j->next;
 		n++;
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return n;
 }
 
@@ -526,7 +575,7 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 		    NULL : col_text(st, 2));
 		n++;
 	}
-	sqlite3_finalize(st);
+	stmt_done(st);
 	exec(db, "RELEASE outbox_each");
 	return n;
 }
@@ -610,7 +659,7 @@ ledger_unpaid_count(sqlite3 *db, const char *pubkey)
 	sqlite3_bind_text(st, 1, pubkey, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return n;
 }
 
@@ -673,7 +722,7 @@ ledger_jobs_json(sqlite3 *db, int limit)
 	while (sqlite3_step(st) == SQLITE_ROW)
 		if ((o = job_row_json(st)) != NULL)
 			cJSON_AddItemToArray(arr, o);
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return arr;
 }
 
@@ -696,12 +745,12 @@ stats_latency(sqlite3 *db, cJSON *out)
 	cJSON *lat = cJSON_AddObjectToObject(out, "latency_ms");
 
 	if (st == NULL || lat == NULL) {
-		sqlite3_finalize(st);
+		stmt_done(st);
 		return;
 	}
 	while (n < 1000 && sqlite3_step(st) == SQLITE_ROW)
 		v[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	stmt_done(st);
 	qsort(v, n, sizeof(v[0]), cmp_i64);
 	cJSON_AddNumberToObject(lat, "p50", n ? (double)v[(n - 1) * 50 / 100] : 0);
 	cJSON_AddNumberToObject(lat, "p90", n ? (double)v[(n - 1) * 90 / 100] : 0);
@@ -722,7 +771,7 @@ ledger_stats_json(sqlite3 *db)
 	if ((st = prep(db, "SELECT state, count(*) FROM jobs GROUP BY state")) != NULL) {
 		while (sqlite3_step(st) == SQLITE_ROW)
 			cJSON_AddNumberToObject(by, col_text(st, 0), sqlite3_column_int(st, 1));
-		sqlite3_finalize(st);
+		stmt_done(st);
 	}
 	tok = cJSON_AddObjectToObject(o, "tokens");
 	if ((st = prep(db, "SELECT total(prompt_tokens), total(completion_tokens), "
@@ -736,7 +785,7 @@ ledger_stats_json(sqlite3 *db)
 			cJSON_AddNumberToObject(o, "sats_received",
 			    (double)((int64_t)sqlite3_column_double(st, 3) / 1000));
 		}
-		sqlite3_finalize(st);
+		stmt_done(st);
 	}
 	stats_latency(db, o);
 	return o;
