@@ -24,9 +24,14 @@
 //
 // Usage: node bridge.mjs --listen unix:/path | --listen 127.0.0.1:8765
 //                        --mnemonic-file FILE (mode 0600) [--network MAINNET|REGTEST]
-//                        [--account N] [--api-key-file FILE]
+//                        [--account N] [--api-key-file FILE] [--notify-fd N]
+//                        [--socket-mode 600|660]
+// --notify-fd N: write a newline to fd N once listening, then close it (the
+// readiness rule of the daemons, so scripts/dvm and s6 can supervise it).
+// --socket-mode 660: let the socket's group connect (scripts/dvm runs the
+// bridge as its own user and puts invoiced's user in that group).
 // Exit 100 on bad usage or an unsafe/missing secret file, 111 if the wallet
-// cannot be initialised.
+// cannot be initialised or the address cannot be bound; 0 on SIGTERM/SIGINT.
 import http from 'node:http';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -166,14 +171,15 @@ export function createBridge({ wallet, apiKey = null, log = () => {} }) {
 	};
 }
 
-// Listen on "unix:/path" (mode 0600, a stale socket removed) or "host:port".
-export async function listen(handler, where) {
+// Listen on "unix:/path" (mode 0600 or as given, a stale socket removed) or
+// "host:port".
+export async function listen(handler, where, mode = 0o600) {
 	const server = http.createServer(handler);
 	if (where.startsWith('unix:')) {
 		const p = where.slice(5);
 		try { if (fs.statSync(p).isSocket()) fs.unlinkSync(p); } catch { /* none */ }
 		await new Promise((resolve, reject) => { server.once('error', reject); server.listen(p, resolve); });
-		fs.chmodSync(p, 0o600);
+		fs.chmodSync(p, mode);
 	} else {
 		const i = where.lastIndexOf(':');
 		await new Promise((resolve, reject) => {
@@ -185,7 +191,8 @@ export async function listen(handler, where) {
 }
 
 function parseArgs(argv) {
-	const o = { network: 'MAINNET', account: null, listen: null, mnemonicFile: null, apiKeyFile: null };
+	const o = { network: 'MAINNET', account: null, listen: null, mnemonicFile: null, apiKeyFile: null,
+		notifyFd: null, socketMode: 0o600 };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i], v = argv[i + 1];
 		if (a === '--listen') { o.listen = v; i++; }
@@ -193,6 +200,11 @@ function parseArgs(argv) {
 		else if (a === '--network') { o.network = v; i++; }
 		else if (a === '--account') { o.account = Number(v); i++; }
 		else if (a === '--api-key-file') { o.apiKeyFile = v; i++; }
+		else if (a === '--notify-fd') { o.notifyFd = Number(v); i++; }
+		else if (a === '--socket-mode') {
+			if (v !== '600' && v !== '660') throw new Error('--socket-mode must be 600 or 660');
+			o.socketMode = parseInt(v, 8); i++;
+		}
 		else throw new Error(`unknown argument ${a}`);
 	}
 	if (!o.listen || !o.mnemonicFile) throw new Error('--listen and --mnemonic-file are required');
@@ -200,11 +212,15 @@ function parseArgs(argv) {
 	// The same mnemonic gives different wallets per account; never rely on the default.
 	if (o.account === null) o.account = o.network === 'REGTEST' ? 0 : 1;
 	if (!Number.isInteger(o.account) || o.account < 0) throw new Error('--account must be an integer >= 0');
+	if (o.notifyFd !== null && (!Number.isInteger(o.notifyFd) || o.notifyFd < 3))
+		throw new Error('--notify-fd must be an integer >= 3');
 	return o;
 }
 
 async function main() {
 	const log = (m) => process.stderr.write(`spark-bridge: ${m}\n`);
+	// Node's default for SIGHUP is to die; the launcher sends HUP to every stage.
+	process.on('SIGHUP', () => log('SIGHUP: nothing to re-read (restart to change the wallet or address)'));
 	let o, mnemonic, apiKey = null;
 	try {
 		o = parseArgs(process.argv.slice(2));
@@ -212,7 +228,7 @@ async function main() {
 		if (o.apiKeyFile) apiKey = readSecretFile(o.apiKeyFile);
 	} catch (e) {
 		log(e.message);
-		log('usage: bridge.mjs --listen unix:/path|host:port --mnemonic-file FILE [--network MAINNET|REGTEST] [--account N] [--api-key-file FILE]');
+		log('usage: bridge.mjs --listen unix:/path|host:port --mnemonic-file FILE [--network MAINNET|REGTEST] [--account N] [--api-key-file FILE] [--notify-fd N] [--socket-mode 600|660]');
 		process.exit(100);
 	}
 	let wallet;
@@ -226,8 +242,22 @@ async function main() {
 		process.exit(111);
 	}
 	mnemonic = null;
-	const server = await listen(createBridge({ wallet, apiKey, log }), o.listen);
+	let server;
+	try {
+		server = await listen(createBridge({ wallet, apiKey, log }), o.listen, o.socketMode);
+	} catch (e) {
+		log(`cannot listen on ${o.listen}: ${e.message ?? e}`);
+		process.exit(111);
+	}
 	log(`ready on ${o.listen} (${o.network}, account ${o.account})`);
+	if (o.notifyFd !== null) {
+		try {
+			fs.writeSync(o.notifyFd, '\n');
+			fs.closeSync(o.notifyFd);
+		} catch (e) {
+			log(`--notify-fd ${o.notifyFd}: ${e.message}`);
+		}
+	}
 	const stop = () => {
 		server.close();
 		Promise.resolve(wallet.cleanupConnections?.()).finally(() => process.exit(0));

@@ -128,6 +128,21 @@ await rep.run('cli_refuses_0644_mnemonic', async () => {
 	check(!err.includes('abandon'), 'the mnemonic was printed');
 });
 
+await rep.run('cli_refuses_bad_socket_mode_and_notify_fd', async () => {
+	const mf = path.join(dir, 'mnemonic');
+	fs.chmodSync(mf, 0o600);
+	const bridge = fileURLToPath(new URL('../../scripts/spark-bridge/bridge.mjs', import.meta.url));
+	for (const extra of [['--socket-mode', '644'], ['--socket-mode', '0777'], ['--notify-fd', '1'], ['--notify-fd', 'x']]) {
+		const p = spawn(process.execPath, [bridge, '--listen', `unix:${dir}/y.sock`, '--mnemonic-file', mf, ...extra]);
+		let err = '';
+		p.stderr.on('data', (d) => { err += d; });
+		const t = setTimeout(() => p.kill('SIGKILL'), 15000);
+		const code = await new Promise((r) => p.on('close', r));
+		clearTimeout(t);
+		check(code === 100 && new RegExp(extra[0]).test(err), `${extra.join(' ')}: exit ${code}: ${err}`);
+	}
+});
+
 server.close();
 fs.rmSync(dir, { recursive: true, force: true });
 clearTimeout(hardStop);
