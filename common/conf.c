@@ -179,8 +179,9 @@ static const struct conf_key conf_table[] = {
 	K_STR(lnbits_url, "", check_http_url_or_empty),
 	K_STR(lnbits_api_key_file, "", NULL),
 	K_STR(nwc_uri_file, "", NULL),
-	K_STR(spark_url, "http://127.0.0.1:8765", check_spark_url),
+	K_STR(spark_url, "", check_spark_url),
 	K_STR(spark_api_key_file, "", NULL),
+	K_STR(spark_mnemonic_file, "", NULL),
 	K_INT(invoice_poll_fast_ms, 1500, 100, 600000),
 	K_INT(invoice_poll_slow_ms, 15000, 100, 3600000),
 };

@@ -94,8 +94,9 @@ struct conf {
 	char	*lnbits_url;
 	char	*lnbits_api_key_file;
 	char	*nwc_uri_file;
-	char	*spark_url;		/* http://127.0.0.1:8765 or unix:/path */
+	char	*spark_url;		/* "" = unix:STATE_DIR/run/spark-bridge.sock */
 	char	*spark_api_key_file;
+	char	*spark_mnemonic_file;	/* set: scripts/dvm runs the bridge */
 	int	 invoice_poll_fast_ms;	/* 1500: someone is waiting to pay */
 	int	 invoice_poll_slow_ms;	/* 15000 */
 

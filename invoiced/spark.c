@@ -8,7 +8,8 @@
  *   GET  /v1/invoices/{checking_id} -> {"status","amount_msat",...}; 404 {"error"}
  *   POST /v1/balance -> {"balance_sats","balance_msat"} (decimal strings)
  *
- * spark_url is http://host:port or unix:/path (HTTP over a Unix socket).
+ * spark_url is http://host:port or unix:/path (HTTP over a Unix socket);
+ * empty means STATE_DIR/run/spark-bridge.sock, where scripts/dvm runs the bridge.
  * Paid means a status in LNbits' paid set, which the bridge only reports
  * once the exact incoming transfer is complete, AND amount_msat.
  */
@@ -276,6 +277,7 @@ spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 	struct backend *be = calloc(1, sizeof(*be));
 	struct spark *sp = calloc(1, sizeof(*sp));
 	const char *u = cf->spark_url;
+	char path[CONF_MAX_STR + 64];
 	size_t n;
 
 	if (be == NULL || sp == NULL) {
@@ -283,10 +285,14 @@ spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 		goto fail;
 	}
 	if (u == NULL || u[0] == '\0') {
-		snprintf(err, errlen, "wallet = spark needs spark_url (http://host:port or unix:/path)");
-		goto fail;
-	}
-	if (strncmp(u, "unix:", 5) == 0) {
+		/* The default: the bridge scripts/dvm runs beside the stages. */
+		if (conf_sock_path(cf, "spark-bridge.sock", path, sizeof(path)) == -1) {
+			snprintf(err, errlen, "state_dir too long for the spark-bridge socket");
+			goto fail;
+		}
+		sp->unix_path = strdup(path);
+		sp->base = strdup("http://localhost");
+	} else if (strncmp(u, "unix:", 5) == 0) {
 		if (u[5] != '/') {
 			snprintf(err, errlen, "spark_url: unix: needs an absolute path");
 			goto fail;
@@ -299,7 +305,7 @@ spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 		snprintf(err, errlen, "spark_url must be http://, https:// or unix:/path");
 		goto fail;
 	}
-	if (sp->base == NULL || (strncmp(u, "unix:", 5) == 0 && sp->unix_path == NULL)) {
+	if (sp->base == NULL || (strcmp(sp->base, "http://localhost") == 0 && sp->unix_path == NULL)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
