@@ -86,8 +86,8 @@ fi
 
 old=$(bridge_pid)
 kill -HUP "$lpid"
-sleep 1
-[ "$(bridge_pid)" = "$old" ] && grep -q '^spark-bridge: SIGHUP: nothing to re-read' "$tmp/dvm.log" &&
+wait_until 10 grep -q '^spark-bridge: SIGHUP: nothing to re-read' "$tmp/dvm.log" && sleep 0.5 &&
+	[ "$(bridge_pid)" = "$old" ] &&
 	pass "SIGHUP: the bridge logs it and keeps running" ||
 	fail "SIGHUP: the bridge logs it and keeps running" "$(log_tail)"
 
