@@ -234,6 +234,42 @@ TEST(relays_no_plain_ws_to_strangers)
 	C.relays.v[0] = saved;
 }
 
+/* wss:// hints naming this machine or a private network by address are dropped. */
+TEST(relays_no_private_addresses)
+{
+	static const char *const refused[] = {
+		"wss://127.0.0.1", "wss://127.0.0.1:6379/x", "wss://10.1.2.3", "wss://172.16.0.1",
+		"wss://172.31.255.255", "wss://192.168.1.1", "wss://169.254.169.254/latest",
+		"wss://100.64.0.1", "wss://0.0.0.0", "wss://224.0.0.1", "wss://198.18.0.1",
+		"wss://localhost", "wss://LocalHost.:443", "wss://db.localhost", "wss://2130706433",
+		"wss://127.1", "wss://0x7f.0.0.1", "wss://[::1]", "wss://[::1]:8080/",
+		"wss://[fd00::1]", "wss://[fe80::1]", "wss://[::ffff:127.0.0.1]", "wss://[::]",
+		"wss://user@relay.example", "wss://[::1", "wss://:443",
+	};
+	static const char *const allowed[] = {
+		"wss://relay.example", "wss://8.8.8.8", "wss://172.32.0.1", "wss://100.128.0.1",
+		"wss://[2001:db8::1]:443/", "wss://localhost.example", "wss://10.example",
+		"wss://relay.example/path?q=@x",
+	};
+	struct request r;
+	enum reject_reason why;
+	char err[256], tags[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(tags, sizeof(tags), "[[\"i\",\"q\"],[\"relays\",\"%s\"]]", refused[i]);
+		REQUIRE(parse(tags, &r, &why, err) == 0);
+		CHECKF(r.nrelays == 0, "%s was allowed", refused[i]);
+		request_free(&r);
+	}
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		snprintf(tags, sizeof(tags), "[[\"i\",\"q\"],[\"relays\",\"%s\"]]", allowed[i]);
+		REQUIRE(parse(tags, &r, &why, err) == 0);
+		CHECKF(r.nrelays == 1, "%s was refused", allowed[i]);
+		request_free(&r);
+	}
+}
+
 TEST(join_inputs)
 {
 	struct request r;
@@ -334,6 +370,7 @@ main(void)
 	RUN(inputs);
 	RUN(relays_tag_multi_and_comma);
 	RUN(relays_no_plain_ws_to_strangers);
+	RUN(relays_no_private_addresses);
 	RUN(join_inputs);
 	RUN(encrypted_nip04_and_nip44);
 	RUN(reason_names_unique);
