@@ -124,7 +124,8 @@ payments_status(struct jobd *jd, int *ok)
 	if (h && cJSON_IsString(v = cJSON_GetObjectItem(h, "error")))
 		cJSON_AddStringToObject(r, "error", v->valuestring);
 	else if (h == NULL && jd->conf.wallet != WALLET_NONE)
-		cJSON_AddStringToObject(r, "error", "invoiced not connected");
+		cJSON_AddStringToObject(r, "error", jd->spokes[SPOKE_INVOICED].connected ?
+		    "waiting for invoiced's answer (a wallet request)" : "invoiced not connected");
 	return r;
 }
 

@@ -167,6 +167,7 @@ struct spoke {
 	uint64_t	 connected_ms;
 	unsigned long	 bad_lines;
 	cJSON		*health;	/* last status/health answer */
+	uint64_t	 health_asked_ms; /* a status/health unanswered since; 0: none */
 };
 
 struct ctl_client {
@@ -195,6 +196,7 @@ struct jobd {
 	int64_t		 started;
 	uint64_t	 cancel_timer;	/* debounced "cancel" re-subscribe */
 	uint64_t	 tick_timer;
+	uint64_t	 health_timer;	/* re-asks spokes that report trouble */
 	int		 stopping;
 };
 

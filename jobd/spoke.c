@@ -19,6 +19,8 @@
 #define SPOKE_BACKOFF_MAX	10000
 #define CANCEL_DEBOUNCE_MS	250
 #define SPOKE_READ_ROUNDS	64	/* reads (64 KB each) per wake-up */
+#define HEALTH_TROUBLE_MS	2000	/* re-ask a spoke in trouble this often */
+#define HEALTH_OVERDUE_MS	30000	/* ask again if unanswered this long */
 
 static struct log_limit bad_limit = { 5, 10000, 0, 0, 0 };
 
@@ -31,6 +33,8 @@ str_field(const cJSON *m, const char *k)
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+
+static void health_tick(struct loop *, void *);
 
 void
 spoke_init(struct jobd *jd)
@@ -98,6 +102,7 @@ spoke_down(struct jobd *jd, struct spoke *s, const char *why)
 	s->connected = 0;
 	cJSON_Delete(s->health);
 	s->health = NULL;
+	s->health_asked_ms = 0;
 	if (jd->stopping || s->timer)
 		return;
 	refs[id].jd = jd;
@@ -118,6 +123,7 @@ keep_health(struct spoke *s, cJSON *m)
 {
 	cJSON_Delete(s->health);
 	s->health = cJSON_Duplicate(m, 1);
+	s->health_asked_ms = 0;
 }
 
 static void
@@ -321,6 +327,7 @@ spoke_connect_all(struct jobd *jd)
 	loop_add_prepare(jd->loop, spoke_prepare, jd);
 	for (i = 0; i < SPOKE__COUNT; i++)
 		spoke_connect(jd, &jd->spokes[i]);
+	jd->health_timer = loop_add_timer(jd->loop, HEALTH_TROUBLE_MS, health_tick, jd);
 }
 
 /* Flush what we can (best effort, briefly) and close. */
@@ -329,12 +336,16 @@ spoke_close_all(struct jobd *jd)
 {
 	int i;
 
+	if (jd->health_timer)
+		loop_cancel_timer(jd->loop, jd->health_timer);
+	jd->health_timer = 0;
 	for (i = 0; i < SPOKE__COUNT; i++) {
 		struct spoke *s = &jd->spokes[i];
 
 		if (s->timer)
 			loop_cancel_timer(jd->loop, s->timer);
 		s->timer = 0;
+		s->health_asked_ms = 0;
 		if (s->fd != -1) {
 			ndjson_flush(&s->nd);
 			loop_del_fd(jd->loop, s->fd);
@@ -476,19 +487,77 @@ spoke_subscribe_cancel(struct jobd *jd)
 	jd->cancel_timer = loop_add_timer(jd->loop, CANCEL_DEBOUNCE_MS, cancel_fire, jd);
 }
 
-/* Ask every connected spoke for its status/health (kept for dvmctl status). */
-void
-spoke_poll_health(struct jobd *jd)
+/*
+ * Is a spoke's last answer a reason to ask again soon: a relay not
+ * connected, inference or the wallet not ok? Then dvmctl status shows a
+ * recovery within HEALTH_TROUBLE_MS rather than at the next 15 s tick.
+ */
+static int
+in_trouble(const struct spoke *s, enum spoke_id id)
+{
+	const cJSON *x, *st;
+
+	if (s->health == NULL)
+		return 1;
+	switch (id) {
+	case SPOKE_INVOICED:
+		return !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s->health, "ok"));
+	case SPOKE_INFERD:	/* fine while one backend is up with the model */
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(s->health, "backends"))
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "ok")) &&
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "model_ok")))
+				return 0;
+		return 1;
+	default:
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(s->health, "relays")) {
+			st = cJSON_GetObjectItemCaseSensitive(x, "state");
+			if (!cJSON_IsString(st) || strcmp(st->valuestring, "connected") != 0)
+				return 1;
+		}
+		return 0;
+	}
+}
+
+/*
+ * Ask connected spokes for their status/health (kept for dvmctl status):
+ * every one (all), or only those in trouble. Never a second question
+ * before the first is answered (invoiced's is a wallet request, which may
+ * take its whole timeout), unless the answer is long overdue.
+ */
+static void
+poll_health(struct jobd *jd, int all)
 {
 	static const char *ops[SPOKE__COUNT] = { "status", "health", "health" };
+	uint64_t now = now_ms();
 	int i;
 
 	for (i = 0; i < SPOKE__COUNT; i++) {
+		struct spoke *s = &jd->spokes[i];
 		cJSON *m;
 
-		if (!jd->spokes[i].connected || (m = cJSON_CreateObject()) == NULL)
+		if (!s->connected || (!all && !in_trouble(s, (enum spoke_id)i)))
+			continue;
+		if (s->health_asked_ms != 0 && now - s->health_asked_ms < HEALTH_OVERDUE_MS)
+			continue;
+		if ((m = cJSON_CreateObject()) == NULL)
 			continue;
 		cJSON_AddStringToObject(m, "op", ops[i]);
-		spoke_send(jd, (enum spoke_id)i, m);
+		if (spoke_send(jd, (enum spoke_id)i, m) == 0)
+			s->health_asked_ms = now;
 	}
+}
+
+void
+spoke_poll_health(struct jobd *jd)
+{
+	poll_health(jd, 1);
+}
+
+static void
+health_tick(struct loop *l, void *arg)
+{
+	struct jobd *jd = arg;
+
+	poll_health(jd, 0);
+	jd->health_timer = loop_add_timer(l, HEALTH_TROUBLE_MS, health_tick, jd);
 }

@@ -16,6 +16,11 @@
 //   s.invoiced.mode = 'hold'    do not answer invoice requests ('down': wallet_down,
 //                               'refuse': wallet_error, not retryable)
 //   s.invoiced.invoices         Map job -> invoice
+//   s.inferd.healthy = false    health: no backend ok (opts.inferHealthy)
+//   s.invoiced.health = 'down'  health: ok false, wallet_down ('silent': no
+//                               answer at all; opts.invoiceHealth)
+//   s.relayd.relayState         the relay's state in status ('connected')
+//   s.<spoke>.healthAsks        status/health requests received
 //   await s.waitFor(() => cond, ms, what)
 //   await s.close()
 //
@@ -82,11 +87,13 @@ export async function startFakeSpokes(runDir, opts = {}) {
   const relayd = {
     published: [], subscriptions: new Map(), fetches: [], auths: [], received: [],
     store: [], autoOk: true, url: opts.relayUrl || 'wss://fake.relay',
+    relayState: opts.relayState || 'connected', healthAsks: 0,
   };
   const inferd = { infers: [], cancels: [], hold: !!opts.inferHold, running: new Map(),
-    done: new Map(), answer: opts.answer || ((p) => 'echo: ' + p), fail: null, failNext: 0, failAlways: false };
+    done: new Map(), answer: opts.answer || ((p) => 'echo: ' + p), fail: null, failNext: 0, failAlways: false,
+    healthy: opts.inferHealthy !== false, healthAsks: 0 };
   const invoiced = { invoices: new Map(), acks: [], requests: [], paid: new Map(),
-    mode: opts.invoiceMode || 'auto' };
+    mode: opts.invoiceMode || 'auto', health: opts.invoiceHealth || 'ok', healthAsks: 0 };
 
   // relayd
   const r = await lineServer(path.join(runDir, 'relayd.sock'), (m, c) => {
@@ -115,7 +122,8 @@ export async function startFakeSpokes(runDir, opts = {}) {
       }
       case 'auth': relayd.auths.push(m); break;
       case 'status':
-        r.send(c, { op: 'status', relays: [{ url: relayd.url, state: 'connected',
+        relayd.healthAsks++;
+        r.send(c, { op: 'status', relays: [{ url: relayd.url, state: relayd.relayState,
           connected_since: Math.floor(Date.now() / 1000), frames_in: 0, events: 0,
           duplicates: 0, dropped: {}, published: relayd.published.length,
           accepted: relayd.published.length, refused: 0 }], uptime: 1,
@@ -173,8 +181,11 @@ export async function startFakeSpokes(runDir, opts = {}) {
         i.send(c, { op: 'error', job: m.job, code: 'cancelled', message: 'cancelled',
           retryable: false });
     } else if (m.op === 'health') {
-      i.send(c, { op: 'health', backends: [{ url: 'http://fake', kind: 'ollama', ok: true,
-        models: ['llama3.2'], model_ok: true, inflight: inferd.running.size, max_inflight: 4 }] });
+      inferd.healthAsks++;
+      const ok = inferd.healthy;
+      i.send(c, { op: 'health', backends: [{ url: 'http://fake', kind: 'ollama', ok,
+        models: ok ? ['llama3.2'] : [], model_ok: ok, inflight: inferd.running.size, max_inflight: 4,
+        ...(ok ? {} : { error: 'connection refused' }) }], jobs: inferd.running.size, bad_lines: 0 });
     }
   }, (c) => { inferConn = c; });
   inferd.release = (job) => finish(job);
@@ -220,7 +231,13 @@ export async function startFakeSpokes(runDir, opts = {}) {
       else if (invoiced.paid.has(m.job)) inv.send(c, invoiced.paid.get(m.job));
       else inv.send(c, invc);
     } else if (m.op === 'health') {
-      inv.send(c, { op: 'health', backend: 'lnbits', ok: true, balance_msat: 1000, pending: invoiced.invoices.size });
+      invoiced.healthAsks++;
+      if (invoiced.health === 'silent') return;	// a wallet request still in flight
+      if (invoiced.health === 'down')
+        inv.send(c, { op: 'health', backend: 'lnbits', ok: false, error: 'wallet_down: connection refused',
+          pending: invoiced.invoices.size });
+      else
+        inv.send(c, { op: 'health', backend: 'lnbits', ok: true, balance_msat: 1000, pending: invoiced.invoices.size });
     }
   }, (c) => {
     invConns.add(c);
@@ -240,7 +257,7 @@ export async function startFakeSpokes(runDir, opts = {}) {
   const waitFor = async (cond, ms = 5000, what = 'condition') => {
     const end = Date.now() + ms;
     while (Date.now() < end) {
-      const v = cond();
+      const v = await cond();	// a sync or an async condition
       if (v) return v;
       await new Promise((res) => setTimeout(res, 20));
     }
