@@ -45,7 +45,7 @@ await T.run('spokes in trouble: status shows it; their recovery shows within sec
   assert(!down.inference.ok && !down.payments.ok && down.relays.connected === 0 && !down.earning,
     'troubled status ' + JSON.stringify(down));
   assert(/wallet_down/.test(down.payments.error), 'wallet error ' + down.payments.error);
-  await sleep(2500);	// asked again while in trouble
+  await sleep(3500);	// asked again while in trouble (every 2 s)
   assert(spokes.inferd.healthAsks >= 2 && spokes.invoiced.healthAsks >= 2 && spokes.relayd.healthAsks >= 2,
     `re-asked ${spokes.relayd.healthAsks} ${spokes.inferd.healthAsks} ${spokes.invoiced.healthAsks}`);
   spokes.inferd.healthy = true;
@@ -61,13 +61,15 @@ await T.run('spokes in trouble: status shows it; their recovery shows within sec
   assert(Date.now() - t0 < 8000, 'slow');
 });
 
-await T.run('healthy spokes are not asked again before the 15 s tick', async () => {
+await T.run('healthy spokes are not asked again every 2 s, only at the 15 s tick', async () => {
   const { spokes } = A;
   await sleep(2200);	// a question in flight when the last test ended has been answered
   const before = [spokes.relayd.healthAsks, spokes.inferd.healthAsks, spokes.invoiced.healthAsks];
-  await sleep(5000);
+  await sleep(6500);
   const after = [spokes.relayd.healthAsks, spokes.inferd.healthAsks, spokes.invoiced.healthAsks];
-  assert(JSON.stringify(before) === JSON.stringify(after), `asked ${before} -> ${after}`);
+  // At most one more each: the 15 s tick may fall in this window; asking
+  // every 2 s would be three.
+  assert(after.every((n, i) => n - before[i] <= 1), `asked ${before} -> ${after}`);
 });
 
 await T.run('an unanswered wallet health is not asked twice; status says it is waiting', async () => {
