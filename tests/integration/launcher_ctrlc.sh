@@ -19,7 +19,8 @@ for sig in INT TERM; do
 	: >"$tmp/dvm.log"
 	res=$(DVM_BIN=$BIN node "$top/tests/lib/group-signal.mjs" "SIG$sig" "$tmp/dvm.log" 'dvm: all stages started' -- \
 		sh "$top/scripts/dvm" start -c "$conf")
-	sleep 1
+	none_left() { [ -z "$(left)" ]; }
+	wait_until 5 none_left
 	stray=$(left | tr '\n' ' ')
 	# The first stage to say it is going must be jobd, for a Ctrl-C: the
 	# launcher alone got the signal. A TERM to the group also reaches the
