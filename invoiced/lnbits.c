@@ -68,6 +68,25 @@ lnbits_retryable(const struct http_resp *r)
 	return !r->ok || r->status >= 500 || r->status == 429 || r->status == 408;
 }
 
+/* One authenticated request to the instance; the path starts with '/'. */
+static int
+lnbits_start(struct lnbits *lb, const char *method, const char *path, const char *body,
+    long timeout_ms, http_cb cb, struct lnbits_call *c)
+{
+	struct http_req req;
+	char url[1200];
+
+	snprintf(url, sizeof(url), "%s%s", lb->url, path);
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.url = url;
+	req.body = body;
+	req.hdr_name = "X-Api-Key";
+	req.hdr_value = lb->key;
+	req.timeout_ms = timeout_ms;
+	return http_start(lb->http, &req, cb, c);
+}
+
 static void
 lnbits_created(const struct http_resp *r, void *arg)
 {
@@ -110,8 +129,7 @@ lnbits_create(struct backend *be, uint64_t amount_msat, const char *memo, int ex
 {
 	struct lnbits *lb = be->priv;
 	struct lnbits_call *c;
-	struct http_req req;
-	char url[1200], *body;
+	char *body;
 	cJSON *o;
 	int rc;
 
@@ -128,15 +146,8 @@ lnbits_create(struct backend *be, uint64_t amount_msat, const char *memo, int ex
 	cJSON_AddNumberToObject(o, "expiry", expiry);
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	snprintf(url, sizeof(url), "%s/api/v1/payments", lb->url);
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = url;
-	req.body = body;
-	req.hdr_name = "X-Api-Key";
-	req.hdr_value = lb->key;
-	req.timeout_ms = LNBITS_CREATE_TIMEOUT_MS;
-	rc = body != NULL ? http_start(lb->http, &req, lnbits_created, c) : -1;
+	rc = body != NULL ? lnbits_start(lb, "POST", "/api/v1/payments", body,
+	    LNBITS_CREATE_TIMEOUT_MS, lnbits_created, c) : -1;
 	free(body);
 	if (rc != 0)
 		free(c);
@@ -194,8 +205,7 @@ lnbits_lookup(struct backend *be, const char *hash, const char *ref, lookup_cb c
 {
 	struct lnbits *lb = be->priv;
 	struct lnbits_call *c;
-	struct http_req req;
-	char url[1200];
+	char path[96];
 
 	if (strlen(hash) != 64 || strspn(hash, "0123456789abcdef") != 64)
 		return -1;
@@ -204,14 +214,8 @@ lnbits_lookup(struct backend *be, const char *hash, const char *ref, lookup_cb c
 	c->lb = lb;
 	c->lcb = cb;
 	c->arg = arg;
-	snprintf(url, sizeof(url), "%s/api/v1/payments/%s", lb->url, hash);
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.hdr_name = "X-Api-Key";
-	req.hdr_value = lb->key;
-	req.timeout_ms = LNBITS_LOOKUP_TIMEOUT_MS;
-	if (http_start(lb->http, &req, lnbits_looked_up, c) != 0) {
+	snprintf(path, sizeof(path), "/api/v1/payments/%s", hash);
+	if (lnbits_start(lb, "GET", path, NULL, LNBITS_LOOKUP_TIMEOUT_MS, lnbits_looked_up, c) != 0) {
 		free(c);
 		return -1;
 	}
@@ -246,22 +250,14 @@ lnbits_balance(struct backend *be, balance_cb cb, void *arg)
 {
 	struct lnbits *lb = be->priv;
 	struct lnbits_call *c;
-	struct http_req req;
-	char url[1200];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
 	c->lb = lb;
 	c->bcb = cb;
 	c->arg = arg;
-	snprintf(url, sizeof(url), "%s/api/v1/wallet", lb->url);
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.hdr_name = "X-Api-Key";
-	req.hdr_value = lb->key;
-	req.timeout_ms = LNBITS_LOOKUP_TIMEOUT_MS;
-	if (http_start(lb->http, &req, lnbits_balanced, c) != 0) {
+	if (lnbits_start(lb, "GET", "/api/v1/wallet", NULL, LNBITS_LOOKUP_TIMEOUT_MS,
+	    lnbits_balanced, c) != 0) {
 		free(c);
 		return -1;
 	}
