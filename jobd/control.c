@@ -92,16 +92,10 @@ static cJSON *
 inference_status(struct jobd *jd, int *ok, int *model_ok)
 {
 	cJSON *r = cJSON_CreateObject();
-	const cJSON *h = jd->spokes[SPOKE_INFERD].health, *b, *x;
+	const cJSON *h = jd->spokes[SPOKE_INFERD].health, *b;
 
-	*ok = *model_ok = 0;
+	spoke_inference_ok(h, ok, model_ok);
 	b = h ? cJSON_GetObjectItem(h, "backends") : NULL;
-	cJSON_ArrayForEach(x, b) {
-		if (cJSON_IsTrue(cJSON_GetObjectItem(x, "ok")))
-			*ok = 1;
-		if (cJSON_IsTrue(cJSON_GetObjectItem(x, "model_ok")))
-			*model_ok = 1;
-	}
 	cJSON_AddBoolToObject(r, "ok", *ok);
 	cJSON_AddBoolToObject(r, "model_ok", *model_ok);
 	cJSON_AddItemToObject(r, "backends", b ? cJSON_Duplicate(b, 1) : cJSON_CreateArray());

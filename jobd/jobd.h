@@ -296,6 +296,7 @@ int		 spoke_send(struct jobd *, enum spoke_id, cJSON *msg);
 void		 spoke_subscribe_jobs(struct jobd *);
 void		 spoke_subscribe_cancel(struct jobd *);
 void		 spoke_poll_health(struct jobd *);
+void		 spoke_inference_ok(const cJSON *health, int *ok, int *model_ok);
 
 /* control.c */
 int		 control_open(struct jobd *);

@@ -487,6 +487,21 @@ spoke_subscribe_cancel(struct jobd *jd)
 	jd->cancel_timer = loop_add_timer(jd->loop, CANCEL_DEBOUNCE_MS, cancel_fire, jd);
 }
 
+/* From inferd's health: is some backend up, and does some backend have the model? */
+void
+spoke_inference_ok(const cJSON *health, int *ok, int *model_ok)
+{
+	const cJSON *x;
+
+	*ok = *model_ok = 0;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(health, "backends")) {
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "ok")))
+			*ok = 1;
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "model_ok")))
+			*model_ok = 1;
+	}
+}
+
 /*
  * Is a spoke's last answer a reason to ask again soon: a relay not
  * connected, inference or the wallet not ok? Then dvmctl status shows a
@@ -496,18 +511,16 @@ static int
 in_trouble(const struct spoke *s, enum spoke_id id)
 {
 	const cJSON *x, *st;
+	int ok, model_ok;
 
 	if (s->health == NULL)
 		return 1;
 	switch (id) {
 	case SPOKE_INVOICED:
 		return !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s->health, "ok"));
-	case SPOKE_INFERD:	/* fine while one backend is up with the model */
-		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(s->health, "backends"))
-			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "ok")) &&
-			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "model_ok")))
-				return 0;
-		return 1;
+	case SPOKE_INFERD:	/* as dvmctl status judges it */
+		spoke_inference_ok(s->health, &ok, &model_ok);
+		return !(ok && model_ok);
 	default:
 		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(s->health, "relays")) {
 			st = cJSON_GetObjectItemCaseSensitive(x, "state");
