@@ -1,34 +1,16 @@
 // jobd end to end against the fake spokes (tests/lib/fake-spokes.mjs):
 // free, pay-after and pay-first flows, bid handling, busy, cancellation,
 // NIP-04 and NIP-44 requests answered in kind, spam that gets nothing.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure';
 import * as nip04 from 'nostr-tools/nip04';
 import * as nip44 from 'nostr-tools/nip44';
-import { startFakeSpokes, feedbackOf, statusOf } from '../lib/fake-spokes.mjs';
-import { startJobd, reporter, assert } from '../lib/jobd-rig.mjs';
+import { feedbackOf, statusOf } from '../lib/fake-spokes.mjs';
+import { fakeSpokeRigs, reporter, assert } from '../lib/jobd-rig.mjs';
 
 const T = reporter('jobd_flows.mjs');
 const hard = setTimeout(() => { console.log('FAIL: jobd_flows.mjs: hard timeout'); process.exit(1); }, 55000);
-const cleanups = [];
-const badExits = [];
+const { rig, finish } = fakeSpokeRigs('jobd-flows-');
 
-async function rig(conf = {}, opts = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobd-flows-'));
-  const spokes = await startFakeSpokes(path.join(dir, 'var', 'run'), opts);
-  const jobd = await startJobd({ dir, conf });
-  await spokes.waitFor(() => spokes.relayd.subscriptions.has('jobs'), 5000, 'jobs subscription');
-  const r = { dir, spokes, jobd };
-  cleanups.push(async () => {
-    const code = await jobd.stop();
-    await spokes.close();
-    if (code !== 0) badExits.push(`${code}: ${jobd.stderr().split('\n').filter((l) => /ERROR|Sanitizer|leak/.test(l)).slice(0, 3).join(' | ')}`);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return r;
-}
 
 const user = generateSecretKey();
 const userPk = getPublicKey(user);
@@ -268,7 +250,7 @@ await T.run('NIP-42: auth_challenge is answered with a signed kind-22242', async
   assert(a.event.pubkey === jobd.pubkey && tag(a.event, 'challenge')[1] === 'abc123' && tag(a.event, 'relay')[1] === 'wss://fake.relay', 'auth tags');
 });
 
-for (const f of cleanups) await f().catch((e) => badExits.push(String(e)));
+const badExits = await finish();
 await T.run('every jobd exited 0 on SIGTERM (no leaks under ASan)', async () => {
   assert(badExits.length === 0, badExits.join('; '));
 });

@@ -5,31 +5,13 @@
 // tick; healthy spokes are not asked again before that tick; a question
 // still unanswered (invoiced's wallet request in flight) is never asked a
 // second time, and status says it is waiting rather than disconnected.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startFakeSpokes } from '../lib/fake-spokes.mjs';
-import { startJobd, reporter, assert } from '../lib/jobd-rig.mjs';
+import { fakeSpokeRigs, reporter, assert } from '../lib/jobd-rig.mjs';
 
 const T = reporter('jobd_health.mjs');
 const hard = setTimeout(() => { console.log('FAIL: jobd_health.mjs: hard timeout'); process.exit(1); }, 50000);
-const cleanups = [];
-const badExits = [];
+const { rig, finish } = fakeSpokeRigs('jobd-health-');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function rig(conf, opts) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobd-health-'));
-  const spokes = await startFakeSpokes(path.join(dir, 'var', 'run'), opts);
-  const jobd = await startJobd({ dir, conf });
-  await spokes.waitFor(() => spokes.relayd.subscriptions.has('jobs'), 5000, 'subscription');
-  cleanups.push(async () => {
-    const code = await jobd.stop();
-    await spokes.close();
-    if (code !== 0) badExits.push(`${code}: ${jobd.stderr().split('\n').filter((l) => /ERROR|Sanitizer/.test(l)).slice(0, 2).join(' | ')}`);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { spokes, jobd };
-}
 
 const lnbits = { wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1' };
 let A;
@@ -82,7 +64,7 @@ await T.run('an unanswered wallet health is not asked twice; status says it is w
   spokes.invoiced.health = 'ok';
 });
 
-for (const f of cleanups) await f().catch((e) => badExits.push(String(e)));
+const badExits = await finish();
 await T.run('every jobd exited 0 on SIGTERM (no leaks under ASan)', async () => assert(badExits.length === 0, badExits.join('; ')));
 clearTimeout(hard);
 process.exit(T.failed ? 1 : 0);

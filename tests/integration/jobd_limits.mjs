@@ -1,32 +1,15 @@
 // jobd limits and recoveries against the fake spokes: rate limiting,
 // tag and size caps, refuse_unpaid_after, partial results, retryable
 // inference errors, a refused invoice in pay-after, the relays tag, status.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
-import { startFakeSpokes, feedbackOf, statusOf } from '../lib/fake-spokes.mjs';
-import { startJobd, reporter, assert } from '../lib/jobd-rig.mjs';
+import { feedbackOf, statusOf } from '../lib/fake-spokes.mjs';
+import { fakeSpokeRigs, reporter, assert } from '../lib/jobd-rig.mjs';
 
 const T = reporter('jobd_limits.mjs');
 const hard = setTimeout(() => { console.log('FAIL: jobd_limits.mjs: hard timeout'); process.exit(1); }, 58000);
-const cleanups = [];
-const badExits = [];
+const { rig, finish } = fakeSpokeRigs('jobd-limits-');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function rig(conf = {}, opts = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobd-limits-'));
-  const spokes = await startFakeSpokes(path.join(dir, 'var', 'run'), opts);
-  const jobd = await startJobd({ dir, conf });
-  await spokes.waitFor(() => spokes.relayd.subscriptions.has('jobs'), 5000, 'subscription');
-  cleanups.push(async () => {
-    const code = await jobd.stop();
-    await spokes.close();
-    if (code !== 0) badExits.push(`${code}: ${jobd.stderr().split('\n').filter((l) => /ERROR|Sanitizer/.test(l)).slice(0, 2).join(' | ')}`);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return { spokes, jobd };
-}
 const mk = (sk, tags, content = '') => finalizeEvent({ kind: 5050, created_at: Math.floor(Date.now() / 1000), tags, content }, sk);
 const resultOf = (pub, id) => pub.find((e) => e.kind === 6050 && e.tags.some((t) => t[0] === 'e' && t[1] === id));
 const errorOf = (s, id) => s.waitFor(() => feedbackOf(s.relayd.published, id).find((e) => statusOf(e) === 'error'), 3000, 'error feedback');
@@ -178,7 +161,7 @@ await T.run('status: spokes, relays, inference, payments, earning', async () => 
   assert(s.spokes.relayd && s.spokes.inferd && s.spokes.invoiced, 'spokes');
 });
 
-for (const f of cleanups) await f().catch((e) => badExits.push(String(e)));
+const badExits = await finish();
 await T.run('every jobd exited 0 on SIGTERM (no leaks under ASan)', async () => assert(badExits.length === 0, badExits.join('; ')));
 clearTimeout(hard);
 process.exit(T.failed ? 1 : 0);

@@ -5,11 +5,19 @@
 //   const j = await startJobd({ dir, conf: { payment_mode: 'before' } });
 //   j.pubkey, j.sk (Uint8Array), await j.ctl({ op: 'status' }), j.kill9(),
 //   await j.stop() (SIGTERM, resolves with the exit code), j.stderr()
+//
+//   const { rig, finish } = fakeSpokeRigs('jobd-flows-');
+//   const { dir, spokes, jobd } = await rig(conf, fakeSpokeOpts);  jobd on
+//   the fake spokes (tests/lib/fake-spokes.mjs), its jobs subscription made;
+//   const badExits = await finish();  stop all: one line per jobd that did
+//   not exit 0 on SIGTERM (a leak under ASan, say)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
+import { startFakeSpokes } from './fake-spokes.mjs';
 
 export async function startJobd({ dir, conf = {}, sk = null, bin = process.env.BIN || 'bin' }) {
   const state = path.join(dir, 'var');
@@ -68,3 +76,26 @@ export function reporter(file) {
 }
 
 export function assert(cond, msg) { if (!cond) throw new Error(msg || 'assertion failed'); }
+
+export function fakeSpokeRigs(prefix) {
+  const cleanups = [];
+  const badExits = [];
+  async function rig(conf = {}, opts = {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    const spokes = await startFakeSpokes(path.join(dir, 'var', 'run'), opts);
+    const jobd = await startJobd({ dir, conf });
+    await spokes.waitFor(() => spokes.relayd.subscriptions.has('jobs'), 5000, 'jobs subscription');
+    cleanups.push(async () => {
+      const code = await jobd.stop();
+      await spokes.close();
+      if (code !== 0) badExits.push(`${code}: ${jobd.stderr().split('\n').filter((l) => /ERROR|Sanitizer|leak/.test(l)).slice(0, 3).join(' | ')}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    return { dir, spokes, jobd };
+  }
+  async function finish() {
+    for (const f of cleanups) await f().catch((e) => badExits.push(String(e)));
+    return badExits;
+  }
+  return { rig, finish };
+}
