@@ -345,6 +345,20 @@ loop_add_prepare(struct loop *l, loop_prepare_cb cb, void *arg)
 	return 0;
 }
 
+void
+loop_del_prepare(struct loop *l, loop_prepare_cb cb, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < l->npreps; i++)
+		if (l->preps[i].cb == cb && l->preps[i].arg == arg) {
+			memmove(&l->preps[i], &l->preps[i + 1],
+			    (l->npreps - i - 1) * sizeof(*l->preps));
+			l->npreps--;
+			return;
+		}
+}
+
 /* Drain the signalfd. Without a handler, TERM and INT stop the loop. */
 static void
 loop_dispatch_signals(struct loop *l)

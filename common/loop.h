@@ -36,6 +36,8 @@ void	 loop_cancel_timer(struct loop *, uint64_t id);
 
 void	 loop_on_signal(struct loop *, loop_signal_cb, void *arg);
 int	 loop_add_prepare(struct loop *, loop_prepare_cb, void *arg);
+/* Not from inside a prepare callback. Removes the pair's first registration. */
+void	 loop_del_prepare(struct loop *, loop_prepare_cb, void *arg);
 
 /*
  * One pass: run prepare callbacks, poll until the next timer or max_ms

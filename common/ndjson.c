@@ -41,6 +41,7 @@ ndjson_init(struct ndjson *n, int rfd, int wfd, size_t maxline, size_t maxqueue)
 	n->wfd = wfd;
 	n->maxline = maxline != 0 ? maxline : NDJSON_MAX_LINE;
 	n->maxqueue = maxqueue != 0 ? maxqueue : NDJSON_MAX_QUEUE;
+	n->maxsend = n->maxline;
 	/* The arithmetic below adds small constants to maxline. */
 	if (n->maxline > ((size_t)-1) / 4) {
 		errno = EINVAL;
@@ -252,7 +253,7 @@ ndjson_append(struct ndjson *n, const char *p, size_t len, int newline)
 int
 ndjson_send(struct ndjson *n, const char *line, size_t len)
 {
-	if (len > n->maxline || memchr(line, '\n', len) != NULL) {
+	if (len > n->maxsend || memchr(line, '\n', len) != NULL) {
 		errno = EINVAL;
 		return -1;
 	}

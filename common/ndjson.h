@@ -28,9 +28,14 @@ struct ndjson {
 	size_t	 rstart;	/* first unconsumed byte of rbuf */
 	unsigned long truncated;	/* partial lines dropped at EOF */
 	int	 wnotsock;	/* wfd is a pipe: writev, not sendmsg */
+	size_t	 maxsend;	/* longest line ndjson_send takes; init: maxline */
 };
 
-/* maxline/maxqueue of 0 take the defaults. Sets both fds non-blocking. */
+/*
+ * maxline/maxqueue of 0 take the defaults. Sets both fds non-blocking.
+ * maxsend starts as maxline; a server whose answers may be longer than the
+ * requests it reads raises it (up to maxqueue) after init.
+ */
 int	 ndjson_init(struct ndjson *, int rfd, int wfd, size_t maxline, size_t maxqueue);
 /* Frees buffers; does not close the fds. */
 void	 ndjson_free(struct ndjson *);
@@ -57,7 +62,7 @@ int	 ndjson_next(struct ndjson *, char **line, size_t *len);
 /*
  * Queue one line (a '\n' is appended; line must not contain one).
  * Returns 0, or -1 with errno ENOBUFS when the queue would exceed maxqueue
- * (nothing queued) or EINVAL when the line holds '\n' or exceeds maxline.
+ * (nothing queued) or EINVAL when the line holds '\n' or exceeds maxsend.
  */
 int	 ndjson_send(struct ndjson *, const char *line, size_t len);
 /* cJSON_PrintUnformatted + ndjson_send. */

@@ -246,6 +246,12 @@ show_jobs(const cJSON *a)
 	    "KIND", "ENC", "PRICE sat", "PAID sat", "TOKENS", "AGE", "REQUESTER");
 	cJSON_ArrayForEach(j, jobs)
 		jobs_row(j);
+	/* jobd cuts an answer that would pass its maximum; say so, never silently. */
+	if (num(a, "omitted", 0) > 0)
+		fprintf(out, "(list truncated: %lld more jobs did not fit in jobd's answer)\n",
+		    num(a, "omitted", 0));
+	else if (flag(a, "truncated") == 1)
+		fprintf(out, "(long fields truncated)\n");
 	return 0;
 }
 

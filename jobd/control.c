@@ -1,64 +1,25 @@
 /*
  * control.c: state_dir/run/control.sock (mode 0600) for dvmctl: status,
- * online, offline, jobs, stats. One JSON line in, one JSON line out.
+ * online, offline, jobs, stats. One JSON line in, one JSON line out, over
+ * the common server (common/srv.c); a bad line is answered with an error
+ * so that dvmctl never waits for an answer that will not come.
+ *
+ * An answer is at most CTL_MAX_ANSWER bytes (docs/PROTOCOL.md): the jobs
+ * list cuts long strings and then rows to fit, and says so.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "jobd.h"
 #include "log.h"
 #include "loop.h"
+#include "srv.h"
 
-#define CTL_MAX_LINE	4096
-
-static void ctl_io(struct loop *, int, short, void *);
-
-static void
-ctl_drop(struct jobd *jd, struct ctl_client *c)
-{
-	loop_del_fd(jd->loop, c->fd);
-	close(c->fd);
-	ndjson_free(&c->nd);
-	c->fd = -1;
-}
-
-static void
-ctl_accept(struct loop *l, int lfd, short revents, void *arg)
-{
-	struct jobd *jd = arg;
-	int fd, i;
-
-	(void)revents;
-	while ((fd = sock_accept(lfd)) != -1) {
-		for (i = 0; i < JOBD_MAX_CTL && jd->ctl[i].fd != -1; i++)
-			;
-		if (i == JOBD_MAX_CTL) {
-			log_warnx("control: too many clients");
-			close(fd);
-			continue;
-		}
-		if (ndjson_init(&jd->ctl[i].nd, fd, fd, CTL_MAX_LINE, 0) == -1 ||
-		    loop_add_fd(l, fd, POLLIN, ctl_io, jd) == -1) {
-			close(fd);
-			continue;
-		}
-		jd->ctl[i].fd = fd;
-	}
-}
-
-static struct ctl_client *
-ctl_by_fd(struct jobd *jd, int fd)
-{
-	int i;
-
-	for (i = 0; i < JOBD_MAX_CTL; i++)
-		if (jd->ctl[i].fd == fd)
-			return &jd->ctl[i];
-	return NULL;
-}
+#define CTL_MAX_LINE	4096			/* a request */
+#define CTL_MAX_ANSWER	(4 * 1024 * 1024)	/* an answer (dvmctl takes 16 MiB) */
+#define CTL_MAX_FIELD	1024			/* a job's string, in bytes */
+#define CTL_ENVELOPE	256			/* room for the jobs answer's other fields */
 
 static cJSON *
 relays_status(struct jobd *jd)
@@ -67,9 +28,9 @@ relays_status(struct jobd *jd)
 	const cJSON *h = jd->spokes[SPOKE_RELAYD].health, *x, *arr;
 	int up = 0, total = 0;
 
-	arr = h ? cJSON_GetObjectItem(h, "relays") : NULL;
+	arr = h ? cJSON_GetObjectItemCaseSensitive(h, "relays") : NULL;
 	cJSON_ArrayForEach(x, arr) {
-		const cJSON *url = cJSON_GetObjectItem(x, "url"), *st = cJSON_GetObjectItem(x, "state");
+		const cJSON *url = cJSON_GetObjectItemCaseSensitive(x, "url"), *st = cJSON_GetObjectItemCaseSensitive(x, "state");
 
 		total++;
 		if (cJSON_IsString(st) && strcmp(st->valuestring, "connected") == 0)
@@ -95,7 +56,7 @@ inference_status(struct jobd *jd, int *ok, int *model_ok)
 	const cJSON *h = jd->spokes[SPOKE_INFERD].health, *b;
 
 	spoke_inference_ok(h, ok, model_ok);
-	b = h ? cJSON_GetObjectItem(h, "backends") : NULL;
+	b = h ? cJSON_GetObjectItemCaseSensitive(h, "backends") : NULL;
 	cJSON_AddBoolToObject(r, "ok", *ok);
 	cJSON_AddBoolToObject(r, "model_ok", *model_ok);
 	cJSON_AddItemToObject(r, "backends", b ? cJSON_Duplicate(b, 1) : cJSON_CreateArray());
@@ -108,14 +69,14 @@ payments_status(struct jobd *jd, int *ok)
 	cJSON *r = cJSON_CreateObject();
 	const cJSON *h = jd->spokes[SPOKE_INVOICED].health, *v;
 
-	*ok = h != NULL && cJSON_IsTrue(cJSON_GetObjectItem(h, "ok"));
-	v = h ? cJSON_GetObjectItem(h, "backend") : NULL;
+	*ok = h != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "ok"));
+	v = h ? cJSON_GetObjectItemCaseSensitive(h, "backend") : NULL;
 	cJSON_AddStringToObject(r, "backend", cJSON_IsString(v) ? v->valuestring :
 	    conf_wallet_name(jd->conf.wallet));
 	cJSON_AddBoolToObject(r, "ok", *ok);
-	if (h && cJSON_IsNumber(v = cJSON_GetObjectItem(h, "balance_msat")))
+	if (h && cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(h, "balance_msat")))
 		cJSON_AddNumberToObject(r, "balance_msat", v->valuedouble);
-	if (h && cJSON_IsString(v = cJSON_GetObjectItem(h, "error")))
+	if (h && cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(h, "error")))
 		cJSON_AddStringToObject(r, "error", v->valuestring);
 	else if (h == NULL && jd->conf.wallet != WALLET_NONE)
 		cJSON_AddStringToObject(r, "error", jd->spokes[SPOKE_INVOICED].connected ?
@@ -145,7 +106,7 @@ ctl_status(struct jobd *jd)
 	cJSON_AddBoolToObject(sp, "inferd", jd->spokes[SPOKE_INFERD].connected);
 	cJSON_AddBoolToObject(sp, "invoiced", jd->spokes[SPOKE_INVOICED].connected);
 	rel = relays_status(jd);
-	up = cJSON_GetObjectItem(rel, "connected")->valueint;
+	up = cJSON_GetObjectItemCaseSensitive(rel, "connected")->valueint;
 	cJSON_AddItemToObject(o, "relays", rel);
 	cJSON_AddItemToObject(o, "inference", inference_status(jd, &iok, &mok));
 	cJSON_AddItemToObject(o, "payments", payments_status(jd, &pok));
@@ -199,127 +160,164 @@ control_set_online(struct jobd *jd, int online)
 		log_info("now %s", online ? "online" : "offline");
 }
 
-static cJSON *
-ctl_answer(struct jobd *jd, const char *line, size_t len)
+static void
+ctl_error(struct srv_client *c, const char *why)
 {
-	cJSON *m = cJSON_ParseWithLength(line, len), *o = NULL, *v;
-	const cJSON *op = m ? cJSON_GetObjectItem(m, "op") : NULL;
-	int limit = 20;
+	cJSON *o = cJSON_CreateObject();
 
-	if (!cJSON_IsString(op)) {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "op", "error");
-		cJSON_AddStringToObject(o, "message", "expected a JSON object with op");
-	} else if (strcmp(op->valuestring, "status") == 0)
-		o = ctl_status(jd);
-	else if (strcmp(op->valuestring, "online") == 0 ||
-	    strcmp(op->valuestring, "offline") == 0) {
-		control_set_online(jd, op->valuestring[1] == 'n');
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "op", "ok");
-		cJSON_AddBoolToObject(o, "online", jd->online);
-	} else if (strcmp(op->valuestring, "jobs") == 0) {
-		v = cJSON_GetObjectItem(m, "limit");
-		if (cJSON_IsNumber(v))
-			limit = v->valueint < 1 ? 1 : v->valueint > 1000 ? 1000 : v->valueint;
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "op", "jobs");
-		cJSON_AddItemToObject(o, "jobs", ledger_jobs_json(jd->db, limit));
-	} else if (strcmp(op->valuestring, "stats") == 0)
-		o = ctl_stats(jd);
-	else {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "op", "error");
-		cJSON_AddStringToObject(o, "message", "unknown op (status, online, offline, "
-		    "jobs, stats)");
+	if (o != NULL && cJSON_AddStringToObject(o, "op", "error") &&
+	    cJSON_AddStringToObject(o, "message", why))
+		srv_send(c, o);
+	cJSON_Delete(o);
+}
+
+/* Send o (when built) and free it; a failed build is answered, not left hanging. */
+static void
+ctl_reply(struct srv_client *c, cJSON *o)
+{
+	if (o == NULL) {
+		ctl_error(c, "out of memory");
+		return;
 	}
-	cJSON_Delete(m);
-	return o;
+	srv_send(c, o);
+	cJSON_Delete(o);
 }
 
 static void
-ctl_io(struct loop *l, int fd, short revents, void *arg)
+op_status(struct srv_client *c, const cJSON *m, void *arg)
+{
+	ctl_reply(c, ctl_status(arg));
+}
+
+static void
+op_stats(struct srv_client *c, const cJSON *m, void *arg)
+{
+	ctl_reply(c, ctl_stats(arg));
+}
+
+static void
+op_online(struct srv_client *c, const cJSON *m, void *arg)
 {
 	struct jobd *jd = arg;
-	struct ctl_client *c = ctl_by_fd(jd, fd);
-	char *line;
-	size_t len;
-	ssize_t n;
-	int rc, rerr;
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(m, "op");
 	cJSON *o;
 
-	(void)l;
-	if (c == NULL)
-		return;
-	if (revents & POLLOUT && ndjson_flush(&c->nd) == -1) {
-		ctl_drop(jd, c);
-		return;
+	control_set_online(jd, strcmp(op->valuestring, "online") == 0);
+	if ((o = cJSON_CreateObject()) != NULL) {
+		cJSON_AddStringToObject(o, "op", "ok");
+		cJSON_AddBoolToObject(o, "online", jd->online);
 	}
-	if (!(revents & (POLLIN | POLLHUP | POLLERR))) {
-		if (c->nd.eof && !ndjson_pending(&c->nd))
-			ctl_drop(jd, c);	/* answered a client that already hung up */
-		return;
-	}
-	/* One read per wake-up: lines are taken before the buffer can fill. */
-	n = ndjson_read(&c->nd);
-	rerr = errno;	/* answering below may change errno */
-	while ((rc = ndjson_next(&c->nd, &line, &len)) != 0) {
-		if (rc == -1)
+	ctl_reply(c, o);
+}
+
+/* Cut every string of a job row to CTL_MAX_FIELD bytes; 1 if one was cut. */
+static int
+job_cut_fields(cJSON *job)
+{
+	cJSON *f;
+	size_t len, n;
+	int cut = 0;
+
+	cJSON_ArrayForEach(f, job) {
+		if (!cJSON_IsString(f) || (len = strlen(f->valuestring)) <= CTL_MAX_FIELD)
 			continue;
-		if ((o = ctl_answer(jd, line, len)) != NULL) {
-			ndjson_send_json(&c->nd, o);
-			cJSON_Delete(o);
-		}
+		n = utf8_cut(f->valuestring, len, CTL_MAX_FIELD);
+		f->valuestring[n] = '\0';	/* shorter in place: the buffer stays valid */
+		cut = 1;
 	}
-	ndjson_flush(&c->nd);
-	if (n == 0 && !ndjson_pending(&c->nd))
-		ctl_drop(jd, c);
-	else if (n == -1 && rerr != EAGAIN && rerr != EWOULDBLOCK && rerr != ENOBUFS)
-		ctl_drop(jd, c);
+	return cut;
+}
+
+/*
+ * Keep the rows that fit in budget bytes of JSON; drop the rest. Returns
+ * the number dropped; *cut is set when a field or a row was cut.
+ */
+static int
+jobs_fit(cJSON *jobs, size_t budget, int *cut)
+{
+	cJSON *j, *next;
+	size_t used = 2;	/* [] */
+	char *s;
+	int dropped = 0;
+
+	for (j = jobs != NULL ? jobs->child : NULL; j != NULL; j = next) {
+		next = j->next;
+		if (dropped == 0) {
+			*cut |= job_cut_fields(j);
+			if ((s = cJSON_PrintUnformatted(j)) != NULL) {
+				used += strlen(s) + 1;
+				cJSON_free(s);
+			}
+			if (s != NULL && used <= budget)
+				continue;
+		}
+		cJSON_Delete(cJSON_DetachItemViaPointer(jobs, j));
+		dropped++;
+		*cut = 1;
+	}
+	return dropped;
 }
 
 static void
-ctl_prepare(struct loop *l, void *arg)
+op_jobs(struct srv_client *c, const cJSON *m, void *arg)
 {
 	struct jobd *jd = arg;
-	int i;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "limit");
+	cJSON *o = cJSON_CreateObject(), *jobs;
+	int limit = 20, cut = 0, dropped;
 
-	for (i = 0; i < JOBD_MAX_CTL; i++)
-		if (jd->ctl[i].fd != -1)
-			loop_set_events(l, jd->ctl[i].fd,
-			    (jd->ctl[i].nd.eof ? 0 : POLLIN) |
-			    (ndjson_pending(&jd->ctl[i].nd) ? POLLOUT : 0));
+	if (cJSON_IsNumber(v))
+		limit = v->valuedouble < 1 ? 1 : v->valuedouble > 1000 ? 1000 : v->valueint;
+	if (o == NULL || (jobs = ledger_jobs_json(jd->db, limit)) == NULL) {
+		cJSON_Delete(o);
+		ctl_error(c, "cannot read the ledger");
+		return;
+	}
+	dropped = jobs_fit(jobs, CTL_MAX_ANSWER - CTL_ENVELOPE, &cut);
+	cJSON_AddStringToObject(o, "op", "jobs");
+	cJSON_AddItemToObject(o, "jobs", jobs);
+	cJSON_AddBoolToObject(o, "truncated", cut);
+	cJSON_AddNumberToObject(o, "omitted", dropped);
+	ctl_reply(c, o);
+}
+
+static const struct srv_op ctl_ops[] = {
+	{ "status", op_status },
+	{ "online", op_online },
+	{ "offline", op_online },
+	{ "jobs", op_jobs },
+	{ "stats", op_stats },
+};
+
+/* The protocol answers every bad control line, naming what was wrong. */
+static void
+ctl_bad(struct srv_client *c, const cJSON *msg, const char *why, void *arg)
+{
+	char m[128];
+
+	snprintf(m, sizeof(m), "%s (ops: status, online, offline, jobs, stats)", why);
+	ctl_error(c, m);
 }
 
 int
 control_open(struct jobd *jd)
 {
-	int i;
+	struct srv_conf cf = {
+		.ops = ctl_ops, .nops = sizeof(ctl_ops) / sizeof(ctl_ops[0]),
+		.eof = SRV_EOF_DRAIN, .maxline = CTL_MAX_LINE, .maxsend = CTL_MAX_ANSWER,
+		.maxclients = JOBD_MAX_CTL, .on_bad = ctl_bad, .arg = jd,
+	};
 
-	for (i = 0; i < JOBD_MAX_CTL; i++)
-		jd->ctl[i].fd = -1;
 	if (conf_sock_path(&jd->conf, "control.sock", jd->ctl_path, sizeof(jd->ctl_path)) == -1)
 		return -1;
-	if ((jd->ctl_fd = sock_listen(jd->ctl_path, 0600)) == -1)
+	if ((jd->ctl = srv_new(jd->loop, &cf)) == NULL)
 		return -1;
-	if (loop_add_fd(jd->loop, jd->ctl_fd, POLLIN, ctl_accept, jd) == -1 ||
-	    loop_add_prepare(jd->loop, ctl_prepare, jd) == -1)
-		return -1;
-	return 0;
+	return srv_listen(jd->ctl, jd->ctl_path, 0600);
 }
 
 void
 control_close(struct jobd *jd)
 {
-	int i;
-
-	for (i = 0; i < JOBD_MAX_CTL; i++)
-		if (jd->ctl[i].fd != -1)
-			ctl_drop(jd, &jd->ctl[i]);
-	if (jd->ctl_fd != -1) {
-		loop_del_fd(jd->loop, jd->ctl_fd);
-		close(jd->ctl_fd);
-		unlink(jd->ctl_path);
-		jd->ctl_fd = -1;
-	}
+	srv_free(jd->ctl);
+	jd->ctl = NULL;
 }

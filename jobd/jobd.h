@@ -87,6 +87,7 @@ enum reject_reason {
 
 struct spoke;
 struct jobd;
+struct srv;
 
 /* One input of a request, in order. */
 struct input {
@@ -170,11 +171,6 @@ struct spoke {
 	uint64_t	 health_asked_ms; /* a status/health unanswered since; 0: none */
 };
 
-struct ctl_client {
-	int		 fd;
-	struct ndjson	 nd;
-};
-
 struct jobd {
 	struct conf	 conf;
 	const char	*conf_path;
@@ -183,9 +179,8 @@ struct jobd {
 	struct loop	*loop;
 	sqlite3		*db;
 	struct spoke	 spokes[SPOKE__COUNT];
-	int		 ctl_fd;
+	struct srv	*ctl;		/* control.sock (control.c) */
 	char		 ctl_path[512];
-	struct ctl_client ctl[JOBD_MAX_CTL];
 	int		 online;
 	struct job	*jobs;		/* open jobs, oldest first */
 	int		 running;	/* jobs in ST_PROCESSING */

@@ -239,7 +239,6 @@ main(int argc, char **argv)
 	jd.conf_path = conf_path;
 	lvl = log_parse_level(jd.conf.log_level);
 	log_set_level(verbose ? LOG_DEBUG : lvl >= 0 ? (enum log_level)lvl : LOG_INFO);
-	jd.ctl_fd = -1;
 	jd.started = now_unix();
 	if ((jd.loop = loop_new()) == NULL)
 		fatal(EXIT_TEMP, "loop");
