@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "ndjson.h"
+#include "srv.h"
 
 #define JOB_ID_LEN		64
 #define INFER_MAX_STOP		16	/* stop strings per request */
@@ -125,7 +126,7 @@ char	*utf8_clean(const char *, size_t, size_t *outn);
  */
 struct loop;
 struct xfer;
-struct client;
+struct srv_client;
 struct backend;
 struct job;
 
@@ -182,10 +183,10 @@ void	 cache_put(const char *id, const char *line);
 void	 cache_free(void);
 
 /* job.c */
-void	 job_submit(struct client *, struct infer_req *);
+void	 job_submit(struct srv_client *, struct infer_req *);
 void	 job_cancel(const char *id);
-void	 job_client_gone(struct client *);
-size_t	 job_count_for(const struct client *);
+void	 job_client_gone(struct srv_client *);
+size_t	 job_count_for(const struct srv_client *);
 void	 job_shutdown_all(void);
 void	 job_free_all(void);
 size_t	 job_running(void);
@@ -195,10 +196,6 @@ int	 ipc_listen(const char *path);
 int	 ipc_stdio(void);
 void	 ipc_stop_listening(void);
 void	 ipc_close_all(void);
-int	 ipc_send(struct client *, const cJSON *);
-int	 ipc_send_line(struct client *, const char *line, size_t len);
-void	 ipc_send_error(struct client *, const char *job, const char *code,
-	    const char *message, int retryable);
 int	 ipc_pending(void);
 int	 ipc_stdin_closed(void);
 
@@ -210,7 +207,6 @@ struct inferd {
 	char		 sock_path[512];
 	int		 stdio;
 	int		 stopping;	/* SIGTERM: answer open jobs, flush, exit */
-	unsigned long	 bad_lines;
 };
 extern struct inferd env;
 

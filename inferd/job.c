@@ -47,7 +47,7 @@ static const struct {
 
 struct job {
 	struct infer_req req;
-	struct client	*client;	/* NULL while no one listens */
+	struct srv_client	*client;	/* NULL while no one listens */
 	char		*body;		/* the backend request, built once */
 	struct backend	*be, *failed_be;
 	struct xfer	*x;
@@ -135,7 +135,7 @@ job_send_chunk(struct job *j, size_t from, size_t to)
 	if (t && o && cJSON_AddStringToObject(o, "op", "chunk") &&
 	    cJSON_AddStringToObject(o, "job", j->req.job) &&
 	    cJSON_AddStringToObject(o, "text", t))
-		ipc_send(j->client, o);
+		srv_send(j->client, o);
 	cJSON_Delete(o);
 	free(t);
 }
@@ -201,7 +201,7 @@ job_deliver(struct job *j, cJSON *o, int cache)
 		return;
 	}
 	if (j->client)
-		ipc_send_line(j->client, line, strlen(line));
+		srv_send_line(j->client, line, strlen(line));
 	if (cache)
 		cache_put(j->req.job, line);
 	free(line);
@@ -563,7 +563,7 @@ job_attempt(struct job *j)
  * An infer line, validated. Takes over r (its contents are moved or freed).
  */
 void
-job_submit(struct client *c, struct infer_req *r)
+job_submit(struct srv_client *c, struct infer_req *r)
 {
 	const char *cached;
 	struct job *j;
@@ -583,12 +583,12 @@ job_submit(struct client *c, struct infer_req *r)
 	}
 	if ((cached = cache_find(r->job)) != NULL) {
 		log_info("job %.12s: answered from the cache", r->job);
-		ipc_send_line(c, cached, strlen(cached));
+		srv_send_line(c, cached, strlen(cached));
 		req_free(r);
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		ipc_send_error(c, r->job, "busy", "out of memory", 1);
+		srv_send_error(c, r->job, "busy", "out of memory", 1);
 		req_free(r);
 		return;
 	}
@@ -628,7 +628,7 @@ job_cancel(const char *id)
 }
 
 size_t
-job_count_for(const struct client *c)
+job_count_for(const struct srv_client *c)
 {
 	const struct job *j;
 	size_t n = 0;
@@ -640,7 +640,7 @@ job_count_for(const struct client *c)
 
 /* The client went away: the jobs run on, their answers wait in the cache. */
 void
-job_client_gone(struct client *c)
+job_client_gone(struct srv_client *c)
 {
 	struct job *j;
 
