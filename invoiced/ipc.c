@@ -2,33 +2,25 @@
  * ipc.c: the NDJSON side of invoiced (docs/PROTOCOL.md, "invoiced"): jobd's
  * connections on invoiced.sock, or stdin/stdout with --stdio.
  *
+ * The connections are common/srv.c's: a socket client that hangs up is
+ * closed at once (SRV_EOF_CLOSE: every answer invoiced owes is re-sent or
+ * looked up again by the next jobd), --stdio ends at the end of stdin once
+ * the creates and health checks in flight have answered (SRV_EOF_EXIT).
+ *
  * A create for a job is in flight at most once: a second "invoice" for the
  * same job waits for the first one's answer instead of minting another
- * invoice. Clients are closed only from the prepare pass, so no loop over
- * clients ever sees one freed under it.
+ * invoice. Waiters are client ids, so a client gone meanwhile is skipped.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "encoding.h"
 #include "log.h"
-#include "sock.h"
+#include "srv.h"
 #include "invoiced.h"
 
 #define MAX_WAITERS 32
 #define MAX_CREATING 256	/* creates in flight at once */
-
-struct client {
-	unsigned	 id;
-	int		 rfd, wfd;
-	int		 closing;
-	int		 wreg;		/* wfd registered separately (stdio) */
-	struct ndjson	 nj;
-	struct ipc	*ipc;
-	struct client	*next;
-};
 
 struct creating {
 	struct ipc	*ipc;
@@ -53,19 +45,11 @@ struct ipc {
 	struct tracker	*trk;
 	int		 wallet_kind;
 	const char	*currency;
-	int		 lfd;
-	char		*lpath;		/* removed on exit */
-	int		 stdio;
-	int		 done;
-	struct client	*clients;
-	size_t		 nclients;
-	unsigned	 next_id;
+	struct srv	*srv;		/* made by ipc_listen or ipc_stdio */
 	struct creating	*creating;
 	size_t		 ncreating;
 	uint64_t	 resend_timer;
 	int		 nhealth;	/* health answers still to come */
-	unsigned long	 bad_lines;
-	struct log_limit lim;
 };
 
 static void ipc_on_event(const struct inv_row *, void *);
@@ -93,10 +77,6 @@ ipc_new(struct loop *l, const struct conf *cf, struct store *s, struct backend *
 	ipc->store = s;
 	ipc->be = be;
 	ipc->wallet_kind = wallet_kind;
-	ipc->lfd = -1;
-	ipc->next_id = 1;
-	ipc->lim.burst = 10;
-	ipc->lim.per_ms = 10000;
 	ipc->currency = bolt11_currency_for(cf->lightning_network ? cf->lightning_network : "bitcoin");
 	if (be != NULL && (ipc->trk = track_new(l, be, s, cf->invoice_poll_fast_ms,
 	    cf->invoice_poll_slow_ms, ipc_on_event, ipc)) == NULL) {
@@ -112,44 +92,18 @@ ipc_new(struct loop *l, const struct conf *cf, struct store *s, struct backend *
 	return ipc;
 }
 
-static void
-client_free(struct client *c)
-{
-	struct ipc *ipc = c->ipc;
-
-	loop_del_fd(ipc->loop, c->rfd);
-	if (c->wreg)
-		loop_del_fd(ipc->loop, c->wfd);
-	ndjson_free(&c->nj);
-	if (!ipc->stdio)
-		close(c->rfd);
-	free(c);
-}
-
 void
 ipc_free(struct ipc *ipc)
 {
-	struct client *c;
 	struct creating *cr;
 
 	if (ipc == NULL)
 		return;
-	while ((c = ipc->clients) != NULL) {
-		ipc->clients = c->next;
-		ndjson_flush(&c->nj);
-		client_free(c);
-	}
+	srv_free(ipc->srv);
 	while ((cr = ipc->creating) != NULL) {
 		ipc->creating = cr->next;
 		free(cr);
 	}
-	if (ipc->lfd != -1) {
-		loop_del_fd(ipc->loop, ipc->lfd);
-		close(ipc->lfd);
-		if (ipc->lpath != NULL)
-			unlink(ipc->lpath);
-	}
-	free(ipc->lpath);
 	loop_cancel_timer(ipc->loop, ipc->resend_timer);
 	track_free(ipc->trk);
 	free(ipc);
@@ -160,37 +114,6 @@ ipc_set_intervals(struct ipc *ipc, int fast_ms, int slow_ms)
 {
 	if (ipc->trk != NULL)
 		track_set_intervals(ipc->trk, fast_ms, slow_ms);
-}
-
-static struct client *
-client_by_id(struct ipc *ipc, unsigned id)
-{
-	struct client *c;
-
-	for (c = ipc->clients; c != NULL; c = c->next)
-		if (c->id == id && !c->closing)
-			return c;
-	return NULL;
-}
-
-static void
-client_send(struct client *c, const cJSON *o)
-{
-	if (c->closing)
-		return;
-	if (ndjson_send_json(&c->nj, o) != 0) {
-		log_warnx("client %u: output queue full or line too long; disconnecting", c->id);
-		c->closing = 1;
-	}
-}
-
-static void
-broadcast(struct ipc *ipc, const cJSON *o)
-{
-	struct client *c;
-
-	for (c = ipc->clients; c != NULL; c = c->next)
-		client_send(c, o);
 }
 
 static cJSON *
@@ -234,10 +157,9 @@ msg_state(const struct inv_row *r)
 }
 
 static void
-send_and_free(struct client *c, cJSON *o)
+send_and_free(struct srv_client *c, cJSON *o)
 {
-	if (c != NULL)
-		client_send(c, o);
+	srv_send(c, o);
 	cJSON_Delete(o);
 }
 
@@ -248,18 +170,14 @@ ipc_on_event(const struct inv_row *r, void *arg)
 	struct ipc *ipc = arg;
 	cJSON *o = msg_state(r);
 
-	broadcast(ipc, o);
+	srv_broadcast(ipc->srv, o);
 	cJSON_Delete(o);
 }
 
 static void
 ipc_send_unacked(const struct inv_row *r, void *arg)
 {
-	struct client *c = arg;
-	cJSON *o = msg_state(r);
-
-	client_send(c, o);
-	cJSON_Delete(o);
+	send_and_free(arg, msg_state(r));
 }
 
 static void
@@ -268,7 +186,7 @@ ipc_send_unacked_all(const struct inv_row *r, void *arg)
 	struct ipc *ipc = arg;
 	cJSON *o = msg_state(r);
 
-	broadcast(ipc, o);
+	srv_broadcast(ipc->srv, o);
 	cJSON_Delete(o);
 }
 
@@ -278,18 +196,16 @@ ipc_resend(struct loop *l, void *arg)
 	struct ipc *ipc = arg;
 
 	ipc->resend_timer = loop_add_timer(l, INV_PAID_RESEND_MS, ipc_resend, ipc);
-	if (ipc->clients != NULL && store_each_unacked(ipc->store, ipc_send_unacked_all, ipc) != 0)
+	if (srv_clients(ipc->srv) > 0 && store_each_unacked(ipc->store, ipc_send_unacked_all, ipc) != 0)
 		log_warnx("store: cannot list unacked paid invoices");
 }
 
+/* A bad line that names a job is answered, so the job does not hang. */
 static void
-bad_line(struct client *c, const cJSON *job, const char *why)
+ipc_bad(struct srv_client *c, const cJSON *msg, const char *why, void *arg)
 {
-	struct ipc *ipc = c->ipc;
+	const cJSON *job = cJSON_GetObjectItemCaseSensitive(msg, "job");
 
-	ipc->bad_lines++;
-	if (log_limit_ok(&ipc->lim))
-		log_warnx("client %u: dropped a malformed line: %s", c->id, why);
 	if (cJSON_IsString(job) && hex_is_lower(job->valuestring, 64))
 		send_and_free(c, msg_error(job->valuestring, "bad_request", why, 0));
 }
@@ -311,10 +227,7 @@ creating_answer(struct creating *cr, cJSON *o)
 	size_t i;
 
 	for (i = 0; i < cr->nwait; i++) {
-		struct client *c = client_by_id(cr->ipc, cr->waiters[i]);
-
-		if (c != NULL)
-			client_send(c, o);
+		srv_send(srv_client_find(cr->ipc->srv, cr->waiters[i]), o);
 	}
 	cJSON_Delete(o);
 }
@@ -390,9 +303,8 @@ get_int(const cJSON *o, const char *name, double min, double max, int64_t *out)
 }
 
 static void
-op_invoice(struct client *c, const cJSON *j, const char *job)
+op_invoice(struct ipc *ipc, struct srv_client *c, const cJSON *j, const char *job)
 {
-	struct ipc *ipc = c->ipc;
 	const cJSON *memo = cJSON_GetObjectItemCaseSensitive(j, "memo");
 	const cJSON *fastv = cJSON_GetObjectItemCaseSensitive(j, "fast");
 	int64_t amount, expiry;
@@ -404,7 +316,7 @@ op_invoice(struct client *c, const cJSON *j, const char *job)
 	    get_int(j, "expiry", 1, INV_MAX_EXPIRY, &expiry) != 0 ||
 	    !cJSON_IsString(memo) || strlen(memo->valuestring) > INV_MAX_MEMO ||
 	    (fastv != NULL && !cJSON_IsBool(fastv))) {
-		bad_line(c, cJSON_GetObjectItemCaseSensitive(j, "job"),
+		srv_bad_line(c, j,
 		    "invoice needs amount_msat > 0, memo (<= 256 bytes), expiry (s), fast? (bool)");
 		return;
 	}
@@ -432,7 +344,7 @@ op_invoice(struct client *c, const cJSON *j, const char *job)
 			}
 			send_and_free(c, msg_state(&row));
 		} else if (cr->nwait < MAX_WAITERS)
-			cr->waiters[cr->nwait++] = c->id;
+			cr->waiters[cr->nwait++] = srv_client_id(c);
 		return;
 	}
 	/* LNbits and the Spark bridge invoice in whole sats. */
@@ -449,7 +361,7 @@ op_invoice(struct client *c, const cJSON *j, const char *job)
 	snprintf(cr->job, sizeof(cr->job), "%s", job);
 	cr->amount_msat = (uint64_t)amount;
 	cr->fast = fast;
-	cr->waiters[cr->nwait++] = c->id;
+	cr->waiters[cr->nwait++] = srv_client_id(c);
 	cr->next = ipc->creating;
 	ipc->creating = cr;
 	ipc->ncreating++;
@@ -462,9 +374,8 @@ op_invoice(struct client *c, const cJSON *j, const char *job)
 }
 
 static void
-op_lookup(struct client *c, const char *job)
+op_lookup(struct ipc *ipc, struct srv_client *c, const char *job)
 {
-	struct ipc *ipc = c->ipc;
 	struct inv_row row;
 	struct creating *cr;
 	int rc = store_get(ipc->store, job, &row);
@@ -473,7 +384,7 @@ op_lookup(struct client *c, const char *job)
 		send_and_free(c, msg_state(&row));
 	else if (rc == 0 && (cr = creating_find(ipc, job)) != NULL) {
 		if (cr->nwait < MAX_WAITERS)
-			cr->waiters[cr->nwait++] = c->id;
+			cr->waiters[cr->nwait++] = srv_client_id(c);
 	} else if (rc == 0)
 		send_and_free(c, msg_error(job, "unknown_job", "no invoice for this job", 0));
 	else
@@ -484,7 +395,7 @@ static void
 ipc_health_done(const struct balance_result *res, void *arg)
 {
 	struct health_req *h = arg;
-	struct client *c = client_by_id(h->ipc, h->client);
+	struct srv_client *c = srv_client_find(h->ipc->srv, h->client);
 	cJSON *o;
 
 	if (c != NULL) {
@@ -504,9 +415,9 @@ ipc_health_done(const struct balance_result *res, void *arg)
 }
 
 static void
-op_health(struct client *c)
+op_health(struct srv_client *c, const cJSON *msg, void *arg)
 {
-	struct ipc *ipc = c->ipc;
+	struct ipc *ipc = arg;
 	struct health_req *h;
 	struct balance_result res;
 	cJSON *o;
@@ -523,7 +434,7 @@ op_health(struct client *c)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return;
 	h->ipc = ipc;
-	h->client = c->id;
+	h->client = srv_client_id(c);
 	ipc->nhealth++;
 	if (ipc->be->balance(ipc->be, ipc_health_done, h) != 0) {
 		memset(&res, 0, sizeof(res));
@@ -532,180 +443,103 @@ op_health(struct client *c)
 	}
 }
 
-static void
-ipc_line(struct client *c, const char *line, size_t len)
+/* The job an op is about; NULL (the line counted as bad) when it is not one. */
+static const char *
+job_of(struct srv_client *c, const cJSON *msg)
 {
-	cJSON *j = cJSON_ParseWithLength(line, len);
-	const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
-	const cJSON *job = cJSON_GetObjectItemCaseSensitive(j, "job");
-	const char *o;
+	const cJSON *job = cJSON_GetObjectItemCaseSensitive(msg, "job");
 
-	if (!cJSON_IsObject(j) || !cJSON_IsString(op)) {
-		bad_line(c, job, "not a JSON object with a string op");
-		goto out;
-	}
-	o = op->valuestring;
-	if (strcmp(o, "health") == 0) {
-		op_health(c);
-		goto out;
-	}
-	if (strcmp(o, "invoice") != 0 && strcmp(o, "lookup") != 0 && strcmp(o, "ack") != 0) {
-		bad_line(c, job, "unknown op");
-		goto out;
-	}
 	if (!cJSON_IsString(job) || !hex_is_lower(job->valuestring, 64)) {
-		bad_line(c, NULL, "job must be 64 lowercase hex digits");
-		goto out;
+		srv_bad_line(c, NULL, "job must be 64 lowercase hex digits");
+		return NULL;
 	}
-	if (strcmp(o, "invoice") == 0)
-		op_invoice(c, j, job->valuestring);
-	else if (strcmp(o, "lookup") == 0)
-		op_lookup(c, job->valuestring);
-	else if (store_set_acked(c->ipc->store, job->valuestring) != 0)
-		log_warnx("job %s: cannot record the ack", job->valuestring);
-out:
-	cJSON_Delete(j);
+	return job->valuestring;
 }
 
 static void
-client_read(struct client *c)
+op_invoice_line(struct srv_client *c, const cJSON *msg, void *arg)
 {
-	char *line;
-	size_t len;
-	ssize_t n;
-	int rc;
+	const char *job = job_of(c, msg);
 
-	n = ndjson_read(&c->nj);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-		if (c->ipc->stdio) {
-			/* Input is over: finish what was asked, then exit. */
-			loop_del_fd(c->ipc->loop, c->rfd);
-			c->ipc->done = 1;
-		} else
-			c->closing = 1;
-	}
-	while (!c->closing && (rc = ndjson_next(&c->nj, &line, &len)) != 0) {
-		if (rc < 0) {
-			bad_line(c, NULL, errno == EMSGSIZE ? "line too long" : "NUL byte in line");
-			continue;
-		}
-		ipc_line(c, line, len);
-	}
+	if (job != NULL)
+		op_invoice(arg, c, msg, job);
 }
 
 static void
-client_on_fd(struct loop *l, int fd, short revents, void *arg)
+op_lookup_line(struct srv_client *c, const cJSON *msg, void *arg)
 {
-	struct client *c = arg;
+	const char *job = job_of(c, msg);
 
-	if (c->closing)
-		return;
-	if (fd == c->rfd && (revents & (POLLIN | POLLHUP | POLLERR)))
-		client_read(c);
-	if (fd == c->wfd && (revents & POLLOUT) && ndjson_flush(&c->nj) != 0) {
-		c->closing = 1;
-		if (c->ipc->stdio)
-			c->ipc->done = 1;
-	}
-	if (fd == c->wfd && fd != c->rfd && (revents & (POLLERR | POLLHUP)) && !(revents & POLLOUT)) {
-		c->closing = 1;
-		c->ipc->done = 1;
-	}
+	if (job != NULL)
+		op_lookup(arg, c, job);
 }
 
-static int
-client_add(struct ipc *ipc, int rfd, int wfd)
+static void
+op_ack(struct srv_client *c, const cJSON *msg, void *arg)
 {
-	struct client *c;
+	struct ipc *ipc = arg;
+	const char *job = job_of(c, msg);
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
-	if (ndjson_init(&c->nj, rfd, wfd, 0, 0) != 0) {
-		free(c);
-		return -1;
-	}
-	c->id = ipc->next_id++;
-	c->rfd = rfd;
-	c->wfd = wfd;
-	c->ipc = ipc;
-	if (loop_add_fd(ipc->loop, rfd, POLLIN, client_on_fd, c) != 0 ||
-	    (rfd != wfd && loop_add_fd(ipc->loop, wfd, 0, client_on_fd, c) != 0)) {
-		loop_del_fd(ipc->loop, rfd);
-		ndjson_free(&c->nj);
-		free(c);
-		return -1;
-	}
-	c->wreg = rfd != wfd;
-	c->next = ipc->clients;
-	ipc->clients = c;
-	ipc->nclients++;
-	/* A reconnecting jobd hears every paid it has not acknowledged. */
+	if (job != NULL && store_set_acked(ipc->store, job) != 0)
+		log_warnx("job %s: cannot record the ack", job);
+}
+
+static const struct srv_op ipc_ops[] = {
+	{ "health", op_health },
+	{ "invoice", op_invoice_line },
+	{ "lookup", op_lookup_line },
+	{ "ack", op_ack },
+};
+
+/* A reconnecting jobd hears every paid it has not acknowledged. */
+static void
+ipc_on_open(struct srv_client *c, void *arg)
+{
+	struct ipc *ipc = arg;
+
 	if (store_each_unacked(ipc->store, ipc_send_unacked, c) != 0)
 		log_warnx("store: cannot list unacked paid invoices");
-	return 0;
 }
 
-/* Reap closed clients and ask for POLLOUT where output is queued. */
+/* --stdio: stop once the input is over and everything asked is answered. */
 static void
 ipc_prepare(struct loop *l, void *arg)
 {
 	struct ipc *ipc = arg;
-	struct client **pp = &ipc->clients, *c;
-	short out;
 
-	while ((c = *pp) != NULL) {
-		if (c->closing) {
-			*pp = c->next;
-			ipc->nclients--;
-			log_debug("client %u gone", c->id);
-			client_free(c);
-			continue;
-		}
-		out = ndjson_pending(&c->nj) ? POLLOUT : 0;
-		if (c->rfd == c->wfd)
-			loop_set_events(l, c->rfd, (short)(POLLIN | out));
-		else
-			loop_set_events(l, c->wfd, out);
-		pp = &c->next;
-	}
-	if (ipc->done && ipc->creating == NULL && ipc->nhealth == 0 &&
-	    (ipc->clients == NULL || !ndjson_pending(&ipc->clients->nj)))
+	if (ipc->srv != NULL && srv_input_ended(ipc->srv) && ipc->creating == NULL &&
+	    ipc->nhealth == 0 && !srv_pending(ipc->srv))
 		loop_stop(l);
 }
 
-static void
-ipc_accept(struct loop *l, int fd, short revents, void *arg)
+static int
+ipc_open(struct ipc *ipc, enum srv_eof eof)
 {
-	struct ipc *ipc = arg;
-	int cfd;
+	struct srv_conf cf = {
+		.ops = ipc_ops, .nops = sizeof(ipc_ops) / sizeof(ipc_ops[0]), .eof = eof,
+		.maxclients = INV_MAX_CLIENTS, .on_open = ipc_on_open, .on_bad = ipc_bad,
+		.arg = ipc,
+	};
 
-	while ((cfd = sock_accept(fd)) != -1) {
-		if (ipc->nclients >= INV_MAX_CLIENTS) {
-			log_warnx("too many clients (%d); refusing one", INV_MAX_CLIENTS);
-			close(cfd);
-			continue;
-		}
-		if (client_add(ipc, cfd, cfd) != 0) {
-			log_warn("cannot add a client");
-			close(cfd);
-		}
-	}
+	if ((ipc->srv = srv_new(ipc->loop, &cf)) == NULL)
+		return -1;
+	return 0;
 }
 
 int
 ipc_listen(struct ipc *ipc, const char *path)
 {
-	if ((ipc->lfd = sock_listen(path, 0660)) == -1)
+	if (ipc_open(ipc, SRV_EOF_CLOSE) == -1)
 		return -1;
-	ipc->lpath = strdup(path);
-	return loop_add_fd(ipc->loop, ipc->lfd, POLLIN, ipc_accept, ipc);
+	return srv_listen(ipc->srv, path, 0660);
 }
 
 int
 ipc_stdio(struct ipc *ipc)
 {
-	ipc->stdio = 1;
-	return client_add(ipc, 0, 1);
+	if (ipc_open(ipc, SRV_EOF_EXIT) == -1)
+		return -1;
+	return srv_stdio(ipc->srv);
 }
 
 static void
