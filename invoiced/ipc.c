@@ -163,7 +163,7 @@ send_and_free(struct srv_client *c, cJSON *o)
 	cJSON_Delete(o);
 }
 
-/* paid or expired, from the tracker: every client hears it. */
+/* paid or expired from the tracker, or a paid re-sent until acked: every client hears it. */
 static void
 ipc_on_event(const struct inv_row *r, void *arg)
 {
@@ -181,22 +181,13 @@ ipc_send_unacked(const struct inv_row *r, void *arg)
 }
 
 static void
-ipc_send_unacked_all(const struct inv_row *r, void *arg)
-{
-	struct ipc *ipc = arg;
-	cJSON *o = msg_state(r);
-
-	srv_broadcast(ipc->srv, o);
-	cJSON_Delete(o);
-}
-
-static void
 ipc_resend(struct loop *l, void *arg)
 {
 	struct ipc *ipc = arg;
 
 	ipc->resend_timer = loop_add_timer(l, INV_PAID_RESEND_MS, ipc_resend, ipc);
-	if (srv_clients(ipc->srv) > 0 && store_each_unacked(ipc->store, ipc_send_unacked_all, ipc) != 0)
+	if (ipc->srv != NULL && srv_clients(ipc->srv) > 0 &&
+	    store_each_unacked(ipc->store, ipc_on_event, ipc) != 0)
 		log_warnx("store: cannot list unacked paid invoices");
 }
 

@@ -8,6 +8,12 @@
  * write, then the writer closes. Every outcome is checked against a
  * reference model computed from the whole stream at once, so a chunking
  * that changes the result is a finding, not only a crash.
+ *
+ * The send side: every line read goes out again through a writer whose
+ * maxsend (it may differ from maxline: servers answer longer than they read)
+ * and maxqueue come from byte 1. A line is queued whole or refused whole
+ * (EINVAL over maxsend, ENOBUFS over the queue), and what arrives at the
+ * other end is exactly the accepted lines.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -100,6 +106,66 @@ drain(struct ndjson *n, struct outcomes *o)
 	}
 }
 
+/* Append len bytes and a '\n' to o (a plain byte buffer here). */
+static void
+bytes_add(struct outcomes *o, const char *p, size_t len)
+{
+	if (o->len + len + 1 > o->cap) {
+		o->cap = (o->len + len + 1) * 2;
+		if ((o->buf = realloc(o->buf, o->cap)) == NULL)
+			abort();
+	}
+	memcpy(o->buf + o->len, p, len);
+	o->len += len;
+	o->buf[o->len++] = '\n';
+}
+
+static void
+resend(const struct outcomes *got, size_t maxsend, size_t maxqueue)
+{
+	struct outcomes sent = { NULL, 0, 0 };
+	struct ndjson w;
+	size_t off = 0, len, before, rlen = 0;
+	char *line, *rbuf;
+	ssize_t r;
+	int sv[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 ||
+	    ndjson_init(&w, sv[0], sv[0], 0, maxqueue) == -1)
+		abort();
+	w.maxsend = maxsend;
+	while (off < got->len) {
+		memcpy(&len, got->buf + off + 1, sizeof(len));
+		line = got->buf + off + 1 + sizeof(len);
+		if (got->buf[off] == 'L') {
+			before = w.qbytes;
+			rc = ndjson_send(&w, line, len);
+			if (len > maxsend ? rc != -1 || errno != EINVAL :
+			    before + len + 1 > maxqueue ? rc != -1 || errno != ENOBUFS : rc != 0)
+				abort();
+			if (w.qbytes != (rc == 0 ? before + len + 1 : before))
+				abort();
+			if (rc == 0)
+				bytes_add(&sent, line, len);
+		}
+		off += 1 + sizeof(len) + len;
+	}
+	/* maxqueue is below a socket buffer: one flush writes it all. */
+	if (ndjson_flush(&w) == -1 || ndjson_pending(&w))
+		abort();
+	if ((rbuf = malloc(sent.len + 1)) == NULL)
+		abort();
+	while (rlen < sent.len && (r = read(sv[1], rbuf + rlen, sent.len - rlen)) > 0)
+		rlen += (size_t)r;
+	if (rlen != sent.len || (rlen > 0 && memcmp(rbuf, sent.buf, rlen) != 0))
+		abort();
+	free(rbuf);
+	free(sent.buf);
+	ndjson_free(&w);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -148,6 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (n.truncated != truncated)
 		abort();
+	resend(&got, 1 + data[1] % 64, 16 + (size_t)data[1] * 8);
 	ndjson_free(&n);
 	close(sv[0]);
 	free(got.buf);
