@@ -176,7 +176,7 @@ static void
 ctl_reply(struct srv_client *c, cJSON *o)
 {
 	if (o == NULL) {
-		ctl_error(c, "out of memory");
+		ctl_error(c, "cannot build the answer");
 		return;
 	}
 	srv_send(c, o);
