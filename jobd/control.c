@@ -30,7 +30,8 @@ relays_status(struct jobd *jd)
 
 	arr = h ? cJSON_GetObjectItemCaseSensitive(h, "relays") : NULL;
 	cJSON_ArrayForEach(x, arr) {
-		const cJSON *url = cJSON_GetObjectItemCaseSensitive(x, "url"), *st = cJSON_GetObjectItemCaseSensitive(x, "state");
+		const cJSON *url = cJSON_GetObjectItemCaseSensitive(x, "url");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(x, "state");
 
 		total++;
 		if (cJSON_IsString(st) && strcmp(st->valuestring, "connected") == 0)

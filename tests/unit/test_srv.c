@@ -347,7 +347,8 @@ TEST(eof_drain_waits_for_what_is_owed)
 	seen.owed = 0;
 	CHECK(srv_send(seen.held, o) == 0);
 	cJSON_Delete(o);
-	CHECK(collect(c, buf, sizeof(buf), 14, &eof, 20) == 14 && memcmp(buf, "{\"op\":\"late\"}\n", 14) == 0);
+	CHECK(collect(c, buf, sizeof(buf), 14, &eof, 20) == 14 &&
+	    memcmp(buf, "{\"op\":\"late\"}\n", 14) == 0);
 	spin(3);
 	CHECK(srv_clients(s) == 0 && srv_client_find(s, id) == NULL);
 	CHECK(collect(c, buf, sizeof(buf), 1, &eof, 5) == 0 && eof);
