@@ -305,6 +305,20 @@ TEST(slow_reader_disconnected_others_served)
 	teardown(s);
 }
 
+/* A client that asks for an answer owed later, then closes its writing side. */
+static int
+hold_then_stop_sending(void)
+{
+	int c = sock_connect(spath);
+
+	if (c == -1 || xwrite(c, "{\"op\":\"hold\"}\n") == -1)
+		return -1;
+	spin(2);
+	shutdown(c, SHUT_WR);
+	spin(2);
+	return c;
+}
+
 TEST(eof_close_at_once)
 {
 	struct srv *s = setup(conf(SRV_EOF_CLOSE));
@@ -312,12 +326,8 @@ TEST(eof_close_at_once)
 	char buf[64];
 
 	REQUIRE(s != NULL);
-	c = sock_connect(spath);
-	REQUIRE(c != -1);
-	CHECK(xwrite(c, "{\"op\":\"hold\"}\n") == 0);
-	spin(2);
-	REQUIRE(seen.held != NULL);
-	shutdown(c, SHUT_WR);
+	c = hold_then_stop_sending();
+	REQUIRE(c != -1 && seen.held != NULL);
 	spin(3);
 	CHECK(srv_clients(s) == 0 && seen.closes == 1);	/* owed or not */
 	CHECK(collect(c, buf, sizeof(buf), 1, &eof, 5) == 0 && eof);
@@ -334,14 +344,10 @@ TEST(eof_drain_waits_for_what_is_owed)
 	cJSON *o;
 
 	REQUIRE(s != NULL);
-	c = sock_connect(spath);
-	REQUIRE(c != -1);
-	CHECK(xwrite(c, "{\"op\":\"hold\"}\n") == 0);
-	spin(2);
-	REQUIRE(seen.held != NULL);
+	c = hold_then_stop_sending();
+	REQUIRE(c != -1 && seen.held != NULL);
 	id = srv_client_id(seen.held);
-	shutdown(c, SHUT_WR);
-	spin(5);
+	spin(3);
 	CHECK(srv_clients(s) == 1 && srv_client_find(s, id) == seen.held);
 	o = cJSON_Parse("{\"op\":\"late\"}");
 	seen.owed = 0;
@@ -382,74 +388,86 @@ stdio_swap(int *to_srv, int *from_srv)
 static void
 stdio_restore(void)
 {
-	dup2(saved_in, 0);
-	dup2(saved_out, 1);
+	if (saved_in != -1)
+		dup2(saved_in, 0);
+	if (saved_out != -1)
+		dup2(saved_out, 1);
 	close(saved_in);
 	close(saved_out);
+	saved_in = saved_out = -1;
+}
+
+/*
+ * A --stdio server on pipes put on fds 0 and 1: *to is its stdin, *from
+ * its stdout. Until stdio_teardown nothing may be printed (nor REQUIREd).
+ */
+static struct srv *
+stdio_setup(int *to, int *from)
+{
+	struct srv_conf cf = conf(SRV_EOF_EXIT);
+	struct srv *s;
+
+	memset(&seen, 0, sizeof(seen));
+	if ((L = loop_new()) == NULL || (s = srv_new(L, &cf)) == NULL)
+		return NULL;
+	if (stdio_swap(to, from) == -1 || srv_stdio(s) == -1) {
+		srv_free(s);
+		stdio_restore();
+		loop_free(L);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+stdio_teardown(struct srv *s, int fd)
+{
+	srv_free(s);
+	stdio_restore();
+	close(fd);
+	loop_free(L);
 }
 
 TEST(eof_exit_stdio)
 {
-	struct srv_conf cf = conf(SRV_EOF_EXIT);
 	struct srv *s;
 	int to, from, eof, r;
 	char buf[64];
 	size_t n;
 	cJSON *o;
 
-	memset(&seen, 0, sizeof(seen));
-	REQUIRE((L = loop_new()) != NULL);
-	s = srv_new(L, &cf);
+	s = stdio_setup(&to, &from);
 	REQUIRE(s != NULL);
-	r = stdio_swap(&to, &from);
-	if (r == 0)
-		r = srv_stdio(s);
-	if (r == 0) {
-		xwrite(to, "{\"op\":\"echo\"}\n{\"op\":\"hold\"}\n");
-		close(to);	/* end of input */
-		spin(5);
-		r = srv_input_ended(s) && srv_clients(s) == 1 ? 0 : 2;
-		o = cJSON_Parse("{\"op\":\"late\"}");
-		if (r == 0 && srv_send(seen.held, o) != 0)
-			r = 3;
-		cJSON_Delete(o);
-		n = collect(from, buf, sizeof(buf), 28, &eof, 20);
-		if (r == 0 && (n != 28 || memcmp(buf, "{\"op\":\"echo\"}\n{\"op\":\"late\"}\n", 28) != 0))
-			r = 4;
-		if (r == 0 && srv_pending(s))
-			r = 5;
-	}
-	srv_free(s);
-	stdio_restore();
-	close(from);
-	loop_free(L);
+	xwrite(to, "{\"op\":\"echo\"}\n{\"op\":\"hold\"}\n");
+	close(to);	/* end of input */
+	spin(5);
+	r = srv_input_ended(s) && srv_clients(s) == 1 ? 0 : 2;
+	o = cJSON_Parse("{\"op\":\"late\"}");
+	if (r == 0 && srv_send(seen.held, o) != 0)
+		r = 3;
+	cJSON_Delete(o);
+	n = collect(from, buf, sizeof(buf), 28, &eof, 20);
+	if (r == 0 && (n != 28 || memcmp(buf, "{\"op\":\"echo\"}\n{\"op\":\"late\"}\n", 28) != 0))
+		r = 4;
+	if (r == 0 && srv_pending(s))
+		r = 5;
+	stdio_teardown(s, from);
 	CHECKF(r == 0, "step %d", r);
 	CHECK(seen.echoes == 1 && seen.closes == 1);
 }
 
 TEST(stdout_closed_ends_stdio)
 {
-	struct srv_conf cf = conf(SRV_EOF_EXIT);
 	struct srv *s;
 	int to, from, r;
 
-	memset(&seen, 0, sizeof(seen));
-	REQUIRE((L = loop_new()) != NULL);
-	s = srv_new(L, &cf);
+	s = stdio_setup(&to, &from);
 	REQUIRE(s != NULL);
-	r = stdio_swap(&to, &from);
-	if (r == 0)
-		r = srv_stdio(s);
-	if (r == 0) {
-		close(from);	/* nobody reads our answers any more */
-		xwrite(to, "{\"op\":\"echo\"}\n");
-		spin(5);
-		r = srv_input_ended(s) && srv_clients(s) == 0 ? 0 : 2;
-	}
-	srv_free(s);
-	stdio_restore();
-	close(to);
-	loop_free(L);
+	close(from);	/* nobody reads our answers any more */
+	xwrite(to, "{\"op\":\"echo\"}\n");
+	spin(5);
+	r = srv_input_ended(s) && srv_clients(s) == 0 ? 0 : 2;
+	stdio_teardown(s, to);
 	CHECKF(r == 0, "step %d", r);
 }
 
