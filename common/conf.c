@@ -391,6 +391,8 @@ conf_set_scalar(const struct conf_key *k, struct conf *c, const char *v,
 		    errno != 0 || !isfinite(d) || d < k->min || d > k->max)
 			return conf_fail(src, k->name, "bad value \"%s\" "
 			    "(a number %g..%g)", v, k->min, k->max);
+		/* field is the address of a double member (the key table's offsetof). */
+		/* cppcheck-suppress invalidPointerCast */
 		*(double *)field = d;
 		return 0;
 	case CT_BOOL:
@@ -798,6 +800,7 @@ conf_print(const struct conf *c, const char *key, FILE *out)
 		fprintf(out, "%d", *(const int *)field);
 		break;
 	case CT_DOUBLE:
+		/* cppcheck-suppress invalidPointerCast ; a double member, as above */
 		print_double(*(const double *)field, out);
 		break;
 	case CT_BOOL:
