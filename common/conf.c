@@ -122,6 +122,9 @@ static const struct conf_key conf_table[] = {
 	K_STR(secret_key_file, "", NULL),
 	K_CHOICE(log_level, "info", level_names),
 	K_CHOICE(privsep, "auto", privsep_names),
+	K_STR(relayd_user, "", NULL),
+	K_STR(inferd_user, "", NULL),
+	K_STR(invoiced_user, "", NULL),
 
 	K_LIST(relays, "wss://relay.damus.io wss://nos.lol wss://relay.primal.net "
 	    "wss://relay.nostr.band", check_ws_url),
@@ -727,6 +730,19 @@ conf_sock_path(const struct conf *c, const char *name, char *buf, size_t len)
 	int n;
 
 	n = snprintf(buf, len, "%s/run/%s", c->state_dir, name);
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_stage_sock_path(const struct conf *c, const char *stage, char *buf, size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s/run/%s/%s.sock", c->state_dir, stage, stage);
 	if (n < 0 || (size_t)n >= len) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -42,7 +42,7 @@ if [ "$(id -u)" -eq 0 ]; then
 		fail "privsep: each stage runs as its own user, no new privileges, empty bounding set" "$bad"
 	own() { stat -c '%U %a' "$1"; }
 	k=$(own "$tmp/state/key") j=$(own "$tmp/state/jobs.db") i=$(own "$tmp/state/invoices.db")
-	r=$(stat -c '%U' "$tmp/state/run/relayd.sock") n=$(stat -c '%U' "$tmp/state/run/inferd.sock")
+	r=$(stat -c '%U' "$tmp/state/run/relayd/relayd.sock") n=$(stat -c '%U' "$tmp/state/run/inferd/inferd.sock")
 	if [ "$k" = "sellcompute-job 600" ] && [ "$j" = "sellcompute-job 600" ] &&
 		[ "$i" = "sellcompute-pay 600" ] && [ "$r" = sellcompute-relay ] && [ "$n" = sellcompute-infer ]; then
 		pass "privsep: key and ledger belong to jobd, invoices to invoiced, sockets to their stage"
