@@ -56,6 +56,7 @@ fill() {
 
 # check_json FILE WANT_ROWS(exact, or "some") WANT_TRUNCATED
 check_json() {
+	# shellcheck disable=SC2016 # ${...} is a JavaScript template literal
 	node -e '
 		const fs = require("fs");
 		const t = fs.readFileSync(process.argv[1], "utf8");
