@@ -10,7 +10,6 @@
  * SIGTERM -> exit 0.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "loop.h"
 #include "relayd.h"
 
@@ -28,7 +28,8 @@
 struct relayd rd;
 
 static const char usage_text[] =
-"usage: relayd [-c FILE] [--stdio] [--relay URL]... [--notify-fd N] [-v] [--help]\n"
+"usage: relayd [-c FILE] [--stdio] [--relay URL]... [--notify-fd N] [-v]\n"
+"              [--allow-core] [--help]\n"
 "\n"
 "relayd keeps websocket connections to Nostr relays for jobd. It forwards\n"
 "the events of jobd's subscriptions (shape- and filter-checked, once across\n"
@@ -47,6 +48,8 @@ static const char usage_text[] =
 "                  relays list (also across SIGHUP).\n"
 "  --notify-fd N   write a newline to fd N once ready, then close it.\n"
 "  -v              debug logging.\n"
+"  --allow-core    keep core dumps and debugger access (off by default: a\n"
+"                  core file could hold secrets); for debugging only.\n"
 "  -h, --help      this text.\n"
 "\n"
 "config keys: relays, relay_idle_timeout, relay_ping_interval,\n"
@@ -63,57 +66,20 @@ static const char usage_text[] =
 "  SIGHUP re-reads the config's relays and connects/disconnects to match.\n"
 "exit: 0 clean, 100 bad usage or config, 111 temporary failure.\n";
 
-struct args {
-	const char	*conf;
-	int		 stdio, verbose, notify_fd;
-};
-
 static void
-parse_args(int argc, char **argv, struct args *a)
+relayd_opt_relay(void *ctx, const char *url)
 {
-	static const struct option opts[] = {
-		{ "stdio", no_argument, NULL, 's' },
-		{ "relay", required_argument, NULL, 'r' },
-		{ "notify-fd", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
+	struct relayd *r = ctx;
 
-	a->notify_fd = -1;
-	while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			a->conf = optarg;
-			break;
-		case 's':
-			a->stdio = 1;
-			break;
-		case 'r':
-			if (rd.ncli_relays == MAX_RELAYS)
-				fatalx(EXIT_PERM, "too many --relay (max %d)", MAX_RELAYS);
-			rd.cli_relays[rd.ncli_relays++] = optarg;
-			break;
-		case 'n':
-			if ((a->notify_fd = notify_fd_parse(optarg)) == -1)
-				fatalx(EXIT_PERM, "--notify-fd: not a file descriptor number: %s", optarg);
-			break;
-		case 'v':
-			a->verbose = 1;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		default:
-			fputs(usage_text, stderr);
-			exit(EXIT_PERM);
-		}
-	}
-	if (optind != argc) {
-		fputs(usage_text, stderr);
-		exit(EXIT_PERM);
-	}
+	if (r->ncli_relays == MAX_RELAYS)
+		fatalx(EXIT_PERM, "too many --relay (max %d)", MAX_RELAYS);
+	r->cli_relays[r->ncli_relays++] = url;
 }
+
+static const struct daemon_opt relayd_opts[] = {
+	{ "relay", 1, relayd_opt_relay },
+	{ NULL, 0, NULL },
+};
 
 /* The relay list in effect: --relay if given, else the config's; normalized. */
 static int
@@ -298,7 +264,7 @@ relayd_lws_open(int verbose)
 static void
 ipc_open(void)
 {
-	char path[512], dir[512];
+	char path[512];
 
 	if (rd.stdio) {
 		if (ipc_stdio() == -1)
@@ -307,10 +273,7 @@ ipc_open(void)
 	}
 	if (conf_sock_path(&rd.conf, "relayd.sock", path, sizeof(path)) == -1)
 		fatalx(EXIT_PERM, "socket path too long");
-	snprintf(dir, sizeof(dir), "%s", rd.conf.state_dir);
-	(void)mkdir(dir, 0750);
-	snprintf(dir, sizeof(dir), "%s/run", rd.conf.state_dir);
-	(void)mkdir(dir, 0750);
+	daemon_make_dirs(rd.conf.state_dir);
 	if (ipc_listen(path) == -1)
 		fatal(EXIT_TEMP, "listen %s", path);
 	snprintf(rd.sock_path, sizeof(rd.sock_path), "%s", path);
@@ -342,19 +305,19 @@ relayd_free(void)
 int
 main(int argc, char **argv)
 {
-	struct args a = { 0 };
+	const struct daemon_spec spec = { usage_text, 1, relayd_opts, &rd };
+	struct daemon_args a;
 	char err[256];
-	int lvl, sfd;
+	int sfd;
 
 	log_init("relayd", LOG_INFO);
-	parse_args(argc, argv, &a);
+	daemon_parse_args(&spec, argc, argv, &a);
 	rd.conf_path = a.conf;
 	rd.stdio = a.stdio;
 	rd.lfd = rd.sigfd = -1;
 	if (conf_load(&rd.conf, a.conf, err, sizeof(err)) == -1)
 		fatalx(EXIT_PERM, "%s", err);
-	lvl = log_parse_level(rd.conf.log_level);
-	log_set_level(a.verbose ? LOG_DEBUG : lvl >= 0 ? (enum log_level)lvl : LOG_INFO);
+	daemon_set_log_level(a.verbose, rd.conf.log_level);
 	{
 		char urls[MAX_RELAYS][RELAY_URL_MAX];
 		size_t n;
