@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curlm.h"
 #include "inferd.h"
 #include "loop.h"
 
@@ -147,18 +148,18 @@ probe_data(void *arg, const char *p, size_t n)
 }
 
 static void
-probe_done(void *arg, struct xfer *x, int code, long status, int connected, const char *errmsg)
+probe_done(void *arg, struct curlm_xfer *x, const struct curlm_result *r)
 {
 	struct backend *b = arg;
 	cJSON *j = NULL;
 	char why[256];
 
-	if (code != 0) {
-		snprintf(why, sizeof(why), "%s", errmsg);
+	if (!r->ok) {
+		snprintf(why, sizeof(why), "%s", r->detail);
 		goto down;
 	}
-	if (status != 200) {
-		snprintf(why, sizeof(why), "health probe: HTTP %ld", status);
+	if (r->status != 200) {
+		snprintf(why, sizeof(why), "health probe: HTTP %ld", r->status);
 		goto down;
 	}
 	j = cJSON_ParseWithLength(b->hbody ? b->hbody : "", b->hlen);
@@ -195,7 +196,7 @@ static void
 probe_start(struct backend *b, int stage)
 {
 	char url[CONF_MAX_STR + 32];
-	struct xfer_spec sp = { 0 };
+	struct curlm_req sp = { 0 };
 
 	b->hstage = stage;
 	b->hlen = 0;
@@ -211,7 +212,7 @@ probe_start(struct backend *b, int stage)
 	sp.on_data = probe_data;
 	sp.on_done = probe_done;
 	sp.arg = b;
-	if ((b->hx = xfer_start(&sp)) == NULL) {
+	if ((b->hx = curlm_start(env.curlm, &sp)) == NULL) {
 		pool_mark(b, 0, "cannot start health probe");
 		probe_finished(b);
 	}
@@ -275,7 +276,7 @@ pool_free(void)
 	for (i = 0; i < P.n; i++) {
 		struct backend *b = &P.b[i];
 
-		xfer_abort(b->hx);
+		curlm_abort(env.curlm, b->hx);
 		models_clear(b);
 		free(b->url);
 		free(b->error);

@@ -124,33 +124,11 @@ char	*utf8_clean(const char *, size_t, size_t *outn);
  * Everything below needs the running daemon (loop, curl, sockets).
  */
 struct loop;
-struct xfer;
+struct curlm;
+struct curlm_xfer;
 struct client;
 struct backend;
 struct job;
-
-/* xfer.c: libcurl multi transfers inside the poll loop. */
-typedef size_t (*xfer_data_fn)(void *arg, const char *p, size_t n);
-typedef void (*xfer_done_fn)(void *arg, struct xfer *, int curlcode, long status,
-	    int connected, const char *errmsg);
-struct xfer_spec {
-	const char	*url;
-	const char	*body;		/* NULL: GET */
-	const char	*accept;
-	const char	*bearer;	/* NULL: no Authorization */
-	long		 connect_ms;
-	long		 total_ms;	/* 0: no curl-level limit (inferd times jobs itself) */
-	xfer_data_fn	 on_data;	/* body bytes */
-	xfer_data_fn	 on_header;	/* header bytes (liveness); may be NULL */
-	xfer_done_fn	 on_done;	/* exactly once, unless xfer_abort */
-	void		*arg;
-};
-int	 xfer_init(struct loop *);
-void	 xfer_cleanup(void);
-struct xfer *xfer_start(const struct xfer_spec *);
-void	 xfer_abort(struct xfer *);
-long	 xfer_status(struct xfer *);
-int	 xfer_active(void);
 
 /* backend.c: the pool. */
 struct backend {
@@ -161,7 +139,7 @@ struct backend {
 	char		**models;
 	size_t		 nmodels;
 	int		 inflight, max_inflight;
-	struct xfer	*hx;		/* health probe in progress */
+	struct curlm_xfer *hx;		/* health probe in progress */
 	int		 hstage;	/* 0 version/models, 1 tags */
 	char		*hbody;
 	size_t		 hlen, hcap;
@@ -206,6 +184,7 @@ int	 ipc_stdin_closed(void);
 struct inferd {
 	struct conf	 conf;
 	struct loop	*loop;
+	struct curlm	*curlm;		/* every HTTP transfer */
 	char		*api_key;	/* bearer for OpenAI-compatible servers, or NULL */
 	char		 sock_path[512];
 	int		 stdio;

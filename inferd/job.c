@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curlm.h"
 #include "inferd.h"
 #include "loop.h"
 
@@ -50,7 +51,7 @@ struct job {
 	struct client	*client;	/* NULL while no one listens */
 	char		*body;		/* the backend request, built once */
 	struct backend	*be, *failed_be;
-	struct xfer	*x;
+	struct curlm_xfer *x;
 	struct stream	 st;
 	int		 attempts;
 	int		 truncated;
@@ -93,7 +94,7 @@ static void
 job_stop_xfer(struct job *j)
 {
 	if (j->x) {
-		xfer_abort(j->x);
+		curlm_abort(env.curlm, j->x);
 		j->x = NULL;
 	}
 	if (j->be) {
@@ -358,7 +359,7 @@ job_on_data(void *arg, const char *p, size_t n)
 	struct job *j = arg;
 
 	job_activity(j);
-	if (xfer_status(j->x) >= 300) {
+	if (curlm_status(j->x) >= 300) {
 		/* Keep the error body (bounded) for the message. */
 		if (j->elen < ERRBODY_MAX)
 			stream_append(&j->errbody, &j->elen, &j->ecap, p,
@@ -424,19 +425,19 @@ job_http_error(struct job *j, long status)
 }
 
 static void
-job_on_done(void *arg, struct xfer *x, int code, long status, int connected, const char *errmsg)
+job_on_done(void *arg, struct curlm_xfer *x, const struct curlm_result *r)
 {
 	struct job *j = arg;
 	char msg[768];
 	const char *url = j->be->url;
 
-	j->x = NULL;	/* xfer.c frees it */
+	j->x = NULL;	/* curlm frees it */
 	if (j->st.stopped) {
 		job_succeed(j);	/* the output cap stopped it */
 		return;
 	}
-	if (status >= 300 && j->st.failed == 0) {
-		job_http_error(j, status);
+	if (r->status >= 300 && j->st.failed == 0) {
+		job_http_error(j, r->status);
 		return;
 	}
 	if (j->st.failed) {
@@ -444,11 +445,11 @@ job_on_done(void *arg, struct xfer *x, int code, long status, int connected, con
 		job_attempt_failed(j, j->st.error_line ? F_BACKEND_ERROR : F_BACKEND_ERROR_FINAL, msg);
 		return;
 	}
-	if (code != 0) {
-		snprintf(msg, sizeof(msg), "backend %s: %s", url, errmsg);
-		if (!connected) {
-			pool_mark(j->be, 0, errmsg);
-			job_attempt_failed(j, code == 28 /* CURLE_OPERATION_TIMEDOUT */ ?
+	if (!r->ok) {
+		snprintf(msg, sizeof(msg), "backend %s: %s", url, r->detail);
+		if (!r->connected) {
+			pool_mark(j->be, 0, r->detail);
+			job_attempt_failed(j, r->curlcode == 28 /* CURLE_OPERATION_TIMEDOUT */ ?
 			    F_TIMEOUT_CONNECT : F_BACKEND_DOWN, msg);
 		} else if (!j->got_byte)
 			job_attempt_failed(j, F_BACKEND_DOWN, msg);
@@ -521,7 +522,7 @@ static void
 job_attempt(struct job *j)
 {
 	char url[CONF_MAX_STR + 32];
-	struct xfer_spec sp = { 0 };
+	struct curlm_req sp = { 0 };
 	struct backend *b;
 	int busy;
 
@@ -545,12 +546,14 @@ job_attempt(struct job *j)
 	sp.accept = b->kind == BACKEND_OPENAI ? "text/event-stream" : "application/x-ndjson";
 	sp.bearer = b->kind == BACKEND_OPENAI ? env.api_key : NULL;
 	sp.connect_ms = (long)env.conf.infer_connect_timeout * 1000;
+	/* Streams are lines of a few hundred bytes: a small buffer per transfer keeps 100 cheap. */
+	sp.bufsize = 4096;
 	sp.on_data = job_on_data;
 	sp.on_header = job_on_header;
 	sp.on_done = job_on_done;
 	sp.arg = j;
 	j->attempt_ms = j->activity_ms = now_ms();
-	if ((j->x = xfer_start(&sp)) == NULL) {
+	if ((j->x = curlm_start(env.curlm, &sp)) == NULL) {
 		job_fail(j, F_BACKEND_ERROR_FINAL, "cannot start the transfer");
 		return;
 	}

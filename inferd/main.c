@@ -11,17 +11,17 @@
  * (each bounded by its timeouts), then exit 0.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <curl/curl.h>
 
 #include "inferd.h"
+#include "curlm.h"
+#include "daemon.h"
 #include "keys.h"
 #include "loop.h"
 
@@ -30,22 +30,17 @@
 struct inferd env;
 
 static struct {
-	const char	*conf_path;
+	struct daemon_args args;
 	const char	*backend;
 	const char	*model;
 	const char	*urls[CONF_MAX_LIST];
 	size_t		 nurls;
-	int		 verbose;
-	int		 notify_fd;
 	uint64_t	 grace_timer;
-} opt = { .notify_fd = -1 };
+} opt;
 
-static void
-usage(FILE *f)
-{
-	fputs(
+static const char usage_text[] =
 "usage: inferd [-c FILE] [--stdio] [--backend ollama|openai] [--url URL]...\n"
-"              [--model M] [--notify-fd N] [-v] [--help]\n"
+"              [--model M] [--notify-fd N] [-v] [--allow-core] [--help]\n"
 "\n"
 "inferd runs LLM completions for jobd. It reads NDJSON requests (infer,\n"
 "cancel, health; see docs/PROTOCOL.md) on state_dir/run/inferd.sock, or on\n"
@@ -64,6 +59,8 @@ usage(FILE *f)
 "  --notify-fd N      write a newline to fd N once the socket is bound and\n"
 "                     every backend was probed once, then close it\n"
 "  -v                 log debug lines\n"
+"  --allow-core       keep core dumps and debugger access (off by default: a\n"
+"                     core file could hold the API key); for debugging only\n"
 "  --help             this text\n"
 "\n"
 "Config keys used: state_dir, log_level, infer_backend, infer_urls, model,\n"
@@ -80,69 +77,41 @@ usage(FILE *f)
 "Example:\n"
 "  echo '{\"op\":\"infer\",\"job\":\"<64 hex>\",\"model\":\"llama3.2\",\n"
 "        \"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' |\n"
-"    inferd --stdio --url http://127.0.0.1:11434\n", f);
+"    inferd --stdio --url http://127.0.0.1:11434\n";
+
+static void
+inferd_opt_backend(void *ctx, const char *arg)
+{
+	if (strcmp(arg, "ollama") && strcmp(arg, "openai"))
+		fatalx(EXIT_PERM, "--backend: ollama or openai, not \"%s\"", arg);
+	opt.backend = arg;
 }
 
 static void
-parse_args(int argc, char **argv)
+inferd_opt_url(void *ctx, const char *arg)
 {
-	static const struct option lo[] = {
-		{ "stdio", no_argument, NULL, 's' },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "url", required_argument, NULL, 'u' },
-		{ "model", required_argument, NULL, 'm' },
-		{ "notify-fd", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "c:vh", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			opt.conf_path = optarg;
-			break;
-		case 's':
-			env.stdio = 1;
-			break;
-		case 'b':
-			if (strcmp(optarg, "ollama") && strcmp(optarg, "openai"))
-				fatalx(EXIT_PERM, "--backend: ollama or openai, not \"%s\"", optarg);
-			opt.backend = optarg;
-			break;
-		case 'u':
-			if ((strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) ||
-			    strlen(optarg) >= CONF_MAX_STR)
-				fatalx(EXIT_PERM, "--url: need an http:// or https:// URL");
-			if (opt.nurls == CONF_MAX_LIST)
-				fatalx(EXIT_PERM, "--url: at most %d", CONF_MAX_LIST);
-			opt.urls[opt.nurls++] = optarg;
-			break;
-		case 'm':
-			if (optarg[0] == '\0' || strlen(optarg) >= CONF_MAX_STR)
-				fatalx(EXIT_PERM, "--model: need a model name");
-			opt.model = optarg;
-			break;
-		case 'n':
-			if ((opt.notify_fd = notify_fd_parse(optarg)) == -1)
-				fatalx(EXIT_PERM, "--notify-fd: not a file descriptor number: %s", optarg);
-			break;
-		case 'v':
-			opt.verbose = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(EXIT_PERM);
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		exit(EXIT_PERM);
-	}
+	if ((strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) ||
+	    strlen(arg) >= CONF_MAX_STR)
+		fatalx(EXIT_PERM, "--url: need an http:// or https:// URL");
+	if (opt.nurls == CONF_MAX_LIST)
+		fatalx(EXIT_PERM, "--url: at most %d", CONF_MAX_LIST);
+	opt.urls[opt.nurls++] = arg;
 }
+
+static void
+inferd_opt_model(void *ctx, const char *arg)
+{
+	if (arg[0] == '\0' || strlen(arg) >= CONF_MAX_STR)
+		fatalx(EXIT_PERM, "--model: need a model name");
+	opt.model = arg;
+}
+
+static const struct daemon_opt inferd_opts[] = {
+	{ "backend", 1, inferd_opt_backend },
+	{ "url", 1, inferd_opt_url },
+	{ "model", 1, inferd_opt_model },
+	{ NULL, 0, NULL },
+};
 
 static int
 replace_str(char **slot, const char *v)
@@ -162,7 +131,7 @@ load_config(struct conf *c, char *err, size_t errlen)
 {
 	size_t i;
 
-	if (conf_load(c, opt.conf_path, err, errlen) == -1)
+	if (conf_load(c, opt.args.conf, err, errlen) == -1)
 		return -1;
 	if (opt.backend)
 		c->infer_backend = strcmp(opt.backend, "openai") == 0 ? BACKEND_OPENAI : BACKEND_OLLAMA;
@@ -183,14 +152,6 @@ nomem:
 	snprintf(err, errlen, "out of memory");
 	conf_free(c);
 	return -1;
-}
-
-static void
-set_log_level(void)
-{
-	int lv = log_parse_level(env.conf.log_level ? env.conf.log_level : "info");
-
-	log_set_level(opt.verbose ? LOG_DEBUG : lv < 0 ? LOG_INFO : (enum log_level)lv);
 }
 
 static void
@@ -243,7 +204,7 @@ reload(void)
 	wipe_key(&env.api_key);
 	env.api_key = key;
 	pool_set_limits(env.conf.infer_max_inflight);
-	set_log_level();
+	daemon_set_log_level(opt.args.verbose, env.conf.log_level);
 	log_info("reloaded the config");
 }
 
@@ -287,24 +248,12 @@ all_said(void)
 static void
 on_first_probe(void)
 {
-	if (opt.notify_fd >= 0) {
-		if (notify_ready(opt.notify_fd) == -1)
-			log_warn("notify-fd %d", opt.notify_fd);
-		opt.notify_fd = -1;
+	if (opt.args.notify_fd >= 0) {
+		if (notify_ready(opt.args.notify_fd) == -1)
+			log_warn("notify-fd %d", opt.args.notify_fd);
+		opt.args.notify_fd = -1;
 	}
 	log_info("ready");
-}
-
-static void
-make_run_dir(void)
-{
-	char run[sizeof(env.sock_path)];
-
-	if (mkdir(env.conf.state_dir, 0750) == -1 && errno != EEXIST)
-		fatal(EXIT_TEMP, "mkdir %s", env.conf.state_dir);
-	snprintf(run, sizeof(run), "%s/run", env.conf.state_dir);
-	if (mkdir(run, 0750) == -1 && errno != EEXIST)
-		fatal(EXIT_TEMP, "mkdir %s", run);
 }
 
 int
@@ -312,11 +261,14 @@ main(int argc, char **argv)
 {
 	char err[512];
 
+	const struct daemon_spec spec = { usage_text, 1, inferd_opts, NULL };
+
 	log_init("inferd", LOG_INFO);
-	parse_args(argc, argv);
+	daemon_parse_args(&spec, argc, argv, &opt.args);
+	env.stdio = opt.args.stdio;
 	if (load_config(&env.conf, err, sizeof(err)) == -1)
 		fatalx(EXIT_PERM, "%s", err);
-	set_log_level();
+	daemon_set_log_level(opt.args.verbose, env.conf.log_level);
 	if (read_api_key(&env.conf, &env.api_key, err, sizeof(err)) == -1)
 		fatalx(EXIT_PERM, "openai_api_key_file: %s", err);
 	/* Nothing inferd runs should ever gain privileges. */
@@ -326,7 +278,7 @@ main(int argc, char **argv)
 		fatalx(EXIT_TEMP, "curl_global_init failed");
 	if ((env.loop = loop_new()) == NULL)
 		fatal(EXIT_TEMP, "loop");
-	if (xfer_init(env.loop) == -1)
+	if ((env.curlm = curlm_new(env.loop)) == NULL)
 		fatalx(EXIT_TEMP, "curl_multi_init failed");
 	loop_on_signal(env.loop, on_signal, NULL);
 
@@ -336,7 +288,7 @@ main(int argc, char **argv)
 	} else {
 		if (conf_sock_path(&env.conf, "inferd.sock", env.sock_path, sizeof(env.sock_path)) == -1)
 			fatalx(EXIT_PERM, "state_dir: path too long");
-		make_run_dir();
+		daemon_make_dirs(env.conf.state_dir);
 		if (ipc_listen(env.sock_path) == -1)
 			fatal(errno == EADDRINUSE ? EXIT_PERM : EXIT_TEMP, "listen %s", env.sock_path);
 	}
@@ -354,7 +306,7 @@ main(int argc, char **argv)
 	job_free_all();
 	pool_free();
 	ipc_close_all();
-	xfer_cleanup();
+	curlm_free(env.curlm);
 	curl_global_cleanup();
 	if (opt.grace_timer)
 		loop_cancel_timer(env.loop, opt.grace_timer);

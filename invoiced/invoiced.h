@@ -63,39 +63,6 @@ const char *bolt11_currency_for(const char *network);
 int	bolt11_check(const struct bolt11 *, const char *currency, uint64_t amount_msat,
 	    const char *payment_hash_hex, int64_t now, char *err, size_t errlen);
 
-/* http.c: libcurl multi driven by the loop */
-struct http;
-struct http_req {
-	const char	*method;	/* "GET", "POST" */
-	const char	*url;
-	const char	*unix_socket;	/* NULL, or a path: HTTP over a Unix socket */
-	const char	*body;		/* NULL for none; JSON */
-	const char	*hdr_name;	/* one auth header, or NULL */
-	const char	*hdr_value;
-	long		 timeout_ms;
-};
-struct http_resp {
-	int	 ok;		/* the transfer completed (any status) */
-	long	 status;
-	char	*body;		/* NUL-terminated; owned by http.c */
-	size_t	 len;
-	char	 error[256];	/* curl's reason when !ok */
-};
-typedef void (*http_cb)(const struct http_resp *, void *arg);
-
-struct http *http_new(struct loop *);
-void	http_free(struct http *);
-/* Start a request; cb runs exactly once (also on http_free). -1 on ENOMEM. */
-int	http_start(struct http *, const struct http_req *, http_cb, void *arg);
-int	http_inflight(const struct http *);
-/*
- * A backend's failure as one line for logs and error messages:
- * "WHO: <transport error>", or "WHO: HTTP <status>[: <the body's FIELD>]"
- * when the body is JSON with that string field (quoted, cut at 200 bytes).
- */
-void	http_describe_error(const struct http_resp *, const char *who, const char *field,
-	    char *err, size_t errlen);
-
 /* ws.c: a WebSocket client connection in the loop (reconnects by itself) */
 struct ws;
 typedef void (*ws_msg_cb)(const char *text, size_t len, void *arg);
@@ -155,14 +122,52 @@ struct backend {
 	void		*priv;
 };
 
+/*
+ * rest.c: one request to a wallet's JSON-over-HTTP API (LNbits, the Spark
+ * bridge) and the answer skeleton they share.
+ */
+#define REST_URL_MAX		(CONF_MAX_STR + 64)
+#define REST_CONNECT_MS		5000L
+#define REST_TIMEOUT_MS		15000L
+struct curlm;
+struct rest {
+	struct curlm	*cm;
+	const char	*who;		/* "lnbits": the prefix of every error */
+	const char	*err_field;	/* the string member its error bodies carry */
+	char		*base;		/* http(s)://host[:port][/prefix], no trailing '/' */
+	char		*unix_path;	/* HTTP over this Unix socket, or NULL */
+	const char	*key_header;	/* "X-Api-Key" */
+	char		*key;		/* or NULL; never logged */
+};
+/* The caller's callback, whichever the request was for. */
+struct rest_call {
+	create_cb	 ccb;
+	lookup_cb	 lcb;
+	balance_cb	 bcb;
+	void		*arg;
+};
+struct rest_reply {
+	int		 ok;		/* the transfer completed (any status) */
+	long		 status;
+	const cJSON	*json;		/* the body parsed, NULL if not JSON; freed after the handler */
+	char		 error[256];	/* the failure as one line, should the handler refuse it */
+};
+typedef void (*rest_handler)(const struct rest_reply *, const struct rest_call *);
+/*
+ * path starts with '/'; body NULL (a POST then sends {}). The handler runs
+ * exactly once, later, also when invoiced stops (!ok); on -1 it never runs.
+ */
+int	rest_request(const struct rest *, const char *method, const char *path,
+	    const char *body, long timeout_ms, rest_handler, const struct rest_call *);
+/* The request completed with status a or b. */
+int	rest_status_is(const struct rest_reply *, long a, long b);
+
 /* lnbits.c */
-struct backend *lnbits_new(const struct conf *, struct http *, char *err, size_t errlen);
+struct backend *lnbits_new(const struct conf *, struct curlm *, char *err, size_t errlen);
 /* spark.c */
-struct backend *spark_new(const struct conf *, struct http *, char *err, size_t errlen);
+struct backend *spark_new(const struct conf *, struct curlm *, char *err, size_t errlen);
 /* nwc.c */
 struct backend *nwc_new(const struct conf *, struct loop *, char *err, size_t errlen);
-/* parse a backend JSON body; shared helpers (lnbits.c) */
-int	json_get_u64(const cJSON *, const char *name, uint64_t *out);
 
 /* store.c: invoices.db */
 enum inv_status { INV_PENDING, INV_PAID, INV_EXPIRED };

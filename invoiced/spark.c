@@ -19,25 +19,15 @@
 
 #include <curl/curl.h>
 
+#include "jsonx.h"
 #include "keys.h"
 #include "log.h"
 #include "invoiced.h"
 
 #define SPARK_TIMEOUT_MS 30000	/* the SDK talks to remote operators */
 
-struct spark {
-	struct http	*http;
-	char		*base;		/* http://... without a trailing '/' */
-	char		*unix_path;	/* or NULL */
-	char		*key;		/* X-Api-Key, or NULL */
-};
-
-struct spark_call {
-	create_cb	 ccb;
-	lookup_cb	 lcb;
-	balance_cb	 bcb;
-	void		*arg;
-};
+/* The bridge answers errors as {"error": "..."}, like LNbits' Spark sidecar. */
+static const char spark_who[] = "spark bridge", spark_err_field[] = "error";
 
 static const char *paid_statuses[] = {
 	"TRANSFER_COMPLETED", "LIGHTNING_PAYMENT_RECEIVED", "PAYMENT_PREIMAGE_RECOVERED",
@@ -59,207 +49,134 @@ in_set(const char *s, const char **set, size_t n)
 	return 0;
 }
 
-/* The bridge answers errors as {"error": "..."}, like LNbits' Spark sidecar. */
 static void
-spark_error(const struct http_resp *r, char *err, size_t errlen)
+spark_created(const struct rest_reply *r, const struct rest_call *c)
 {
-	http_describe_error(r, "spark bridge", "error", err, errlen);
-}
-
-static int
-spark_start(struct spark *sp, const char *method, const char *path, const char *body,
-    http_cb cb, struct spark_call *c)
-{
-	struct http_req req;
-	char url[1400];
-
-	snprintf(url, sizeof(url), "%s%s", sp->base, path);
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.url = url;
-	req.unix_socket = sp->unix_path;
-	req.body = body;
-	if (sp->key != NULL) {
-		req.hdr_name = "X-Api-Key";
-		req.hdr_value = sp->key;
-	}
-	req.timeout_ms = SPARK_TIMEOUT_MS;
-	return http_start(sp->http, &req, cb, c);
-}
-
-static void
-spark_created(const struct http_resp *r, void *arg)
-{
-	struct spark_call *c = arg;
 	struct create_result res;
-	cJSON *j = NULL;
 	const cJSON *id, *pr, *h;
 
 	memset(&res, 0, sizeof(res));
-	if (!r->ok || (r->status != 200 && r->status != 201)) {
+	id = cJSON_GetObjectItemCaseSensitive(r->json, "checking_id");
+	pr = cJSON_GetObjectItemCaseSensitive(r->json, "payment_request");
+	h = cJSON_GetObjectItemCaseSensitive(r->json, "payment_hash");
+	if (!rest_status_is(r, 200, 201)) {
 		res.retryable = !r->ok || r->status >= 500;
-		spark_error(r, res.error, sizeof(res.error));
-		goto out;
-	}
-	j = cJSON_ParseWithLength(r->body, r->len);
-	id = cJSON_GetObjectItemCaseSensitive(j, "checking_id");
-	pr = cJSON_GetObjectItemCaseSensitive(j, "payment_request");
-	h = cJSON_GetObjectItemCaseSensitive(j, "payment_hash");
-	if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof(res.ref) ||
+		snprintf(res.error, sizeof(res.error), "%s", r->error);
+	} else if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof(res.ref) ||
 	    id->valuestring[0] == '\0' || !cJSON_IsString(pr) ||
 	    strlen(pr->valuestring) > BOLT11_MAX_LEN || !cJSON_IsString(h) ||
 	    strlen(h->valuestring) != 64) {
 		snprintf(res.error, sizeof(res.error), "spark bridge: malformed create response");
 		res.retryable = 1;
-		goto out;
+	} else {
+		res.ok = 1;
+		snprintf(res.ref, sizeof(res.ref), "%s", id->valuestring);
+		snprintf(res.bolt11, sizeof(res.bolt11), "%s", pr->valuestring);
+		snprintf(res.payment_hash, sizeof(res.payment_hash), "%s", h->valuestring);
 	}
-	res.ok = 1;
-	snprintf(res.ref, sizeof(res.ref), "%s", id->valuestring);
-	snprintf(res.bolt11, sizeof(res.bolt11), "%s", pr->valuestring);
-	snprintf(res.payment_hash, sizeof(res.payment_hash), "%s", h->valuestring);
-out:
-	cJSON_Delete(j);
 	c->ccb(&res, c->arg);
-	free(c);
 }
 
 static int
 spark_create(struct backend *be, uint64_t amount_msat, const char *memo, int expiry,
     create_cb cb, void *arg)
 {
-	struct spark_call *c;
+	const struct rest_call c = { .ccb = cb, .arg = arg };
 	cJSON *o;
 	char *body;
 	int rc;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
-	c->ccb = cb;
-	c->arg = arg;
 	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "amount_sats", (double)(amount_msat / 1000));
 	cJSON_AddStringToObject(o, "memo", memo);
 	cJSON_AddNumberToObject(o, "expiry_seconds", expiry);
 	body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	rc = body != NULL ? spark_start(be->priv, "POST", "/v1/invoices", body, spark_created, c) : -1;
+	rc = body != NULL ? rest_request(be->priv, "POST", "/v1/invoices", body, SPARK_TIMEOUT_MS,
+	    spark_created, &c) : -1;
 	free(body);
-	if (rc != 0)
-		free(c);
 	return rc;
 }
 
 static void
-spark_looked_up(const struct http_resp *r, void *arg)
+spark_looked_up(const struct rest_reply *r, const struct rest_call *c)
 {
-	struct spark_call *c = arg;
 	struct lookup_result res;
-	cJSON *j = NULL;
-	const cJSON *st;
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(r->json, "status");
 
 	memset(&res, 0, sizeof(res));
-	if (r->ok && r->status == 404) {
+	if (rest_status_is(r, 404, 404)) {
 		res.ok = 1;
 		res.state = LK_UNKNOWN;
-		goto out;
-	}
-	if (!r->ok || r->status != 200) {
-		spark_error(r, res.error, sizeof(res.error));
-		goto out;
-	}
-	j = cJSON_ParseWithLength(r->body, r->len);
-	st = cJSON_GetObjectItemCaseSensitive(j, "status");
-	if (!cJSON_IsString(st)) {
+	} else if (!rest_status_is(r, 200, 200))
+		snprintf(res.error, sizeof(res.error), "%s", r->error);
+	else if (!cJSON_IsString(st))
 		snprintf(res.error, sizeof(res.error), "spark bridge: malformed lookup response");
-		goto out;
-	}
-	res.ok = 1;
-	res.state = LK_PENDING;
-	if (in_set(st->valuestring, paid_statuses, sizeof(paid_statuses) / sizeof(paid_statuses[0]))) {
-		if (json_get_u64(j, "amount_msat", &res.received_msat) != 0) {
-			res.ok = 0;
-			snprintf(res.error, sizeof(res.error), "spark bridge: paid without amount_msat");
-			goto out;
-		}
+	else if (!in_set(st->valuestring, paid_statuses,
+	    sizeof(paid_statuses) / sizeof(paid_statuses[0]))) {
+		res.ok = 1;
+		res.state = in_set(st->valuestring, failed_statuses,
+		    sizeof(failed_statuses) / sizeof(failed_statuses[0])) ? LK_FAILED : LK_PENDING;
+	} else if (jsonx_get_u64(r->json, "amount_msat", &res.received_msat) != 0)
+		snprintf(res.error, sizeof(res.error), "spark bridge: paid without amount_msat");
+	else {
+		res.ok = 1;
 		res.state = LK_PAID;
 		res.settled_at = now_unix();
-	} else if (in_set(st->valuestring, failed_statuses,
-	    sizeof(failed_statuses) / sizeof(failed_statuses[0])))
-		res.state = LK_FAILED;
-out:
-	cJSON_Delete(j);
+	}
 	c->lcb(&res, c->arg);
-	free(c);
 }
 
 static int
 spark_lookup(struct backend *be, const char *hash, const char *ref, lookup_cb cb, void *arg)
 {
-	struct spark_call *c;
+	const struct rest_call c = { .lcb = cb, .arg = arg };
 	char path[600], *esc;
-	int rc;
 
 	if ((esc = curl_easy_escape(NULL, ref, 0)) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "/v1/invoices/%s", esc);
 	curl_free(esc);
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
-	c->lcb = cb;
-	c->arg = arg;
-	if ((rc = spark_start(be->priv, "GET", path, NULL, spark_looked_up, c)) != 0)
-		free(c);
-	return rc;
+	return rest_request(be->priv, "GET", path, NULL, SPARK_TIMEOUT_MS, spark_looked_up, &c);
 }
 
 static void
-spark_balanced(const struct http_resp *r, void *arg)
+spark_balanced(const struct rest_reply *r, const struct rest_call *c)
 {
-	struct spark_call *c = arg;
 	struct balance_result res;
-	cJSON *j = NULL;
 	uint64_t sats;
 
 	memset(&res, 0, sizeof(res));
-	if (!r->ok || r->status != 200) {
-		spark_error(r, res.error, sizeof(res.error));
-		goto out;
-	}
-	j = cJSON_ParseWithLength(r->body, r->len);
-	res.ok = cJSON_IsObject(j);
-	if (json_get_u64(j, "balance_msat", &res.balance_msat) == 0)
-		res.has_balance = 1;
-	else if (json_get_u64(j, "balance_sats", &sats) == 0 && sats < UINT64_MAX / 1000) {
-		res.balance_msat = sats * 1000;
-		res.has_balance = 1;
-	}
-	if (!res.ok)
+	if (!rest_status_is(r, 200, 200))
+		snprintf(res.error, sizeof(res.error), "%s", r->error);
+	else if (!cJSON_IsObject(r->json))
 		snprintf(res.error, sizeof(res.error), "spark bridge: malformed balance response");
-out:
-	cJSON_Delete(j);
+	else {
+		res.ok = 1;
+		if (jsonx_get_u64(r->json, "balance_msat", &res.balance_msat) == 0)
+			res.has_balance = 1;
+		else if (jsonx_get_u64(r->json, "balance_sats", &sats) == 0 &&
+		    sats < UINT64_MAX / 1000) {
+			res.balance_msat = sats * 1000;
+			res.has_balance = 1;
+		}
+	}
 	c->bcb(&res, c->arg);
-	free(c);
 }
 
 static int
 spark_balance(struct backend *be, balance_cb cb, void *arg)
 {
-	struct spark_call *c;
-	int rc;
+	const struct rest_call c = { .bcb = cb, .arg = arg };
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
-	c->bcb = cb;
-	c->arg = arg;
-	if ((rc = spark_start(be->priv, "POST", "/v1/balance", "{}", spark_balanced, c)) != 0)
-		free(c);
-	return rc;
+	return rest_request(be->priv, "POST", "/v1/balance", "{}", SPARK_TIMEOUT_MS,
+	    spark_balanced, &c);
 }
 
 static void
 spark_free(struct backend *be)
 {
-	struct spark *sp = be->priv;
+	struct rest *sp = be->priv;
 
 	if (sp->key != NULL) {
 		explicit_bzero(sp->key, strlen(sp->key));
@@ -272,10 +189,10 @@ spark_free(struct backend *be)
 }
 
 struct backend *
-spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
+spark_new(const struct conf *cf, struct curlm *cm, char *err, size_t errlen)
 {
 	struct backend *be = calloc(1, sizeof(*be));
-	struct spark *sp = calloc(1, sizeof(*sp));
+	struct rest *sp = calloc(1, sizeof(*sp));
 	const char *u = cf->spark_url;
 	char path[CONF_MAX_STR + 64];
 	size_t n;
@@ -315,7 +232,10 @@ spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 	if (cf->spark_api_key_file != NULL && cf->spark_api_key_file[0] != '\0' &&
 	    secret_file_read(cf->spark_api_key_file, 256, &sp->key, err, errlen) != 0)
 		goto fail;
-	sp->http = http;
+	sp->cm = cm;
+	sp->who = spark_who;
+	sp->err_field = spark_err_field;
+	sp->key_header = "X-Api-Key";
 	be->name = "spark";
 	be->create = spark_create;
 	be->lookup = spark_lookup;
