@@ -123,44 +123,50 @@ struct backend {
 };
 
 /*
- * rest.c: one request to a wallet's JSON-over-HTTP API (LNbits, the Spark
- * bridge) and the answer skeleton they share.
+ * rest.c: the part of a JSON-over-HTTP wallet backend (LNbits, the Spark
+ * bridge) that is the same for each: requests, answers, verdicts.
  */
-#define REST_URL_MAX		(CONF_MAX_STR + 64)
-#define REST_CONNECT_MS		5000L
-#define REST_TIMEOUT_MS		15000L
+#define REST_URL_MAX	(CONF_MAX_STR + 64)
 struct curlm;
+/*
+ * What one such API is: its requests and how to read its answers. The
+ * parsers return 0, or -1 for a malformed answer.
+ */
+struct rest_kind {
+	const char	*name;		/* the backend's name: "lnbits" */
+	const char	*who;		/* the prefix of every error: "lnbits" */
+	const char	*err_field;	/* the string member its error bodies carry */
+	/* create: POST path, body, expecting 201 or 200 */
+	const char	*create_path;
+	cJSON		*(*create_body)(uint64_t amount_msat, const char *memo, int expiry);
+	int		(*created)(const cJSON *, const char **payment_hash, const char **bolt11,
+			    const char **ref);	/* rest.c checks their lengths */
+	long		 create_timeout_ms;
+	/* lookup: GET the path this writes (-1: not a valid id), 404 meaning unknown */
+	int		(*lookup_path)(const char *payment_hash, const char *ref, char *path,
+			    size_t len);
+	int		(*looked_up)(const cJSON *, struct lookup_result *);	/* state, received_msat */
+	long		 lookup_timeout_ms;
+	/* balance: GET, or POST of {} */
+	const char	*balance_method;
+	const char	*balance_path;
+	int		(*balanced)(const cJSON *, uint64_t *balance_msat);
+	long		 balance_timeout_ms;
+};
 struct rest {
 	struct curlm	*cm;
-	const char	*who;		/* "lnbits": the prefix of every error */
-	const char	*err_field;	/* the string member its error bodies carry */
-	char		*base;		/* http(s)://host[:port][/prefix], no trailing '/' */
+	const struct rest_kind *kind;
+	char		*base;		/* http(s)://host[:port][/prefix] (< REST_URL_MAX) */
 	char		*unix_path;	/* HTTP over this Unix socket, or NULL */
-	const char	*key_header;	/* "X-Api-Key" */
-	char		*key;		/* or NULL; never logged */
+	char		*key;		/* sent as X-Api-Key, or NULL; never logged */
 };
-/* The caller's callback, whichever the request was for. */
-struct rest_call {
-	create_cb	 ccb;
-	lookup_cb	 lcb;
-	balance_cb	 bcb;
-	void		*arg;
-};
-struct rest_reply {
-	int		 ok;		/* the transfer completed (any status) */
-	long		 status;
-	const cJSON	*json;		/* the body parsed, NULL if not JSON; freed after the handler */
-	char		 error[256];	/* the failure as one line, should the handler refuse it */
-};
-typedef void (*rest_handler)(const struct rest_reply *, const struct rest_call *);
 /*
- * path starts with '/'; body NULL (a POST then sends {}). The handler runs
- * exactly once, later, also when invoiced stops (!ok); on -1 it never runs.
+ * The backend api->kind describes, owning api (NULL: api is freed). Its
+ * create, lookup and balance each make one request: 0 and the callback
+ * runs once, later (also at shutdown, as a failure); -1 and it never runs.
  */
-int	rest_request(const struct rest *, const char *method, const char *path,
-	    const char *body, long timeout_ms, rest_handler, const struct rest_call *);
-/* The request completed with status a or b. */
-int	rest_status_is(const struct rest_reply *, long a, long b);
+struct backend *rest_backend_new(struct rest *api, char *err, size_t errlen);
+void	rest_free(struct rest *);
 
 /* lnbits.c */
 struct backend *lnbits_new(const struct conf *, struct curlm *, char *err, size_t errlen);
