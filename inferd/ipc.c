@@ -19,6 +19,7 @@
 #include "sock.h"
 
 struct client {
+	struct inferd	*in;
 	struct ndjson	 nd;
 	int		 stdio;
 	int		 dead;
@@ -26,14 +27,6 @@ struct client {
 	int		 rfd_off;	/* stdin is no longer watched */
 	struct client	*next;
 };
-
-static struct {
-	int		 lfd;
-	struct client	*clients;
-	struct log_limit lim;
-	int		 stdin_closed;
-	int		 prep;
-} I = { .lfd = -1, .lim = { .burst = 10, .per_ms = 10000 } };
 
 static void client_on_fd(struct loop *, int, short, void *);
 
@@ -46,7 +39,7 @@ client_kill(struct client *c, const char *why)
 		log_warnx("client %d: %s", c->nd.rfd, why);
 	c->dead = 1;
 	if (c->stdio)
-		I.stdin_closed = 1;	/* --stdio: nobody left to serve; finish up */
+		c->in->ipc.stdin_closed = 1;	/* --stdio: nobody left to serve; finish up */
 }
 
 int
@@ -98,8 +91,8 @@ bad_line(struct client *c, const cJSON *msg, const char *why)
 {
 	const cJSON *job = cJSON_GetObjectItemCaseSensitive(msg, "job");
 
-	env.bad_lines++;
-	if (log_limit_ok(&I.lim))
+	c->in->bad_lines++;
+	if (log_limit_ok(&c->in->ipc.lim))
 		log_warnx("client %d: bad line: %s", c->nd.rfd, why);
 	if (cJSON_IsString(job) && strlen(job->valuestring) == JOB_ID_LEN &&
 	    hex_is_lower(job->valuestring, JOB_ID_LEN))
@@ -112,7 +105,7 @@ handle_infer(struct client *c, const cJSON *msg)
 	struct infer_req r;
 	char err[256];
 
-	if (env.stopping) {
+	if (c->in->stopping) {
 		const cJSON *job = cJSON_GetObjectItemCaseSensitive(msg, "job");
 
 		if (cJSON_IsString(job) && strlen(job->valuestring) == JOB_ID_LEN)
@@ -124,7 +117,7 @@ handle_infer(struct client *c, const cJSON *msg)
 		req_free(&r);
 		return;
 	}
-	job_submit(c, &r);
+	job_submit(c->in, c, &r);
 }
 
 static void
@@ -137,19 +130,19 @@ handle_cancel(struct client *c, const cJSON *msg)
 		bad_line(c, msg, "cancel: job must be 64 lowercase hex digits");
 		return;
 	}
-	job_cancel(job->valuestring);
+	job_cancel(c->in, job->valuestring);
 }
 
 static void
 handle_health(struct client *c, const cJSON *msg)
 {
-	cJSON *o = cJSON_CreateObject(), *b = pool_health_json();
+	cJSON *o = cJSON_CreateObject(), *b = pool_health_json(c->in);
 
 	if (o && b && cJSON_AddStringToObject(o, "op", "health") &&
 	    cJSON_AddItemToObject(o, "backends", b)) {
 		b = NULL;
-		if (cJSON_AddNumberToObject(o, "jobs", (double)job_running()) &&
-		    cJSON_AddNumberToObject(o, "bad_lines", (double)env.bad_lines))
+		if (cJSON_AddNumberToObject(o, "jobs", (double)job_running(c->in)) &&
+		    cJSON_AddNumberToObject(o, "bad_lines", (double)c->in->bad_lines))
 			ipc_send(c, o);
 	}
 	cJSON_Delete(b);
@@ -202,9 +195,9 @@ client_eof(struct client *c)
 	c->in_eof = 1;
 	if (c->stdio && !c->rfd_off) {
 		/* At EOF a pipe polls as always ready: stop watching it. */
-		loop_del_fd(env.loop, c->nd.rfd);
+		loop_del_fd(c->in->loop, c->nd.rfd);
 		c->rfd_off = 1;
-		I.stdin_closed = 1;
+		c->in->ipc.stdin_closed = 1;
 		log_debug("stdin: end of input");
 	}
 }
@@ -226,8 +219,8 @@ client_read(struct client *c)
 	/* Every buffered line now: no later wake-up is promised for them. */
 	while (!c->dead && (rc = ndjson_next(&c->nd, &line, &len)) != 0) {
 		if (rc == -1) {
-			env.bad_lines++;
-			if (log_limit_ok(&I.lim))
+			c->in->bad_lines++;
+			if (log_limit_ok(&c->in->ipc.lim))
 				log_warnx("client %d: bad line: %s", c->nd.rfd,
 				    errno == EMSGSIZE ? "too long" : "contains NUL");
 			continue;
@@ -265,42 +258,43 @@ client_on_fd(struct loop *l, int fd, short revents, void *arg)
 }
 
 static struct client *
-client_new(int rfd, int wfd, int stdio)
+client_new(struct inferd *in, int rfd, int wfd, int stdio)
 {
 	struct client *c = calloc(1, sizeof(*c));
 
 	if (c == NULL)
 		return NULL;
+	c->in = in;
 	if (ndjson_init(&c->nd, rfd, wfd, 0, 0) == -1 ||
-	    loop_add_fd(env.loop, rfd, POLLIN, client_on_fd, c) == -1) {
+	    loop_add_fd(in->loop, rfd, POLLIN, client_on_fd, c) == -1) {
 		ndjson_free(&c->nd);
 		free(c);
 		return NULL;
 	}
-	if (wfd != rfd && loop_add_fd(env.loop, wfd, 0, client_on_fd, c) == -1) {
-		loop_del_fd(env.loop, rfd);
+	if (wfd != rfd && loop_add_fd(in->loop, wfd, 0, client_on_fd, c) == -1) {
+		loop_del_fd(in->loop, rfd);
 		ndjson_free(&c->nd);
 		free(c);
 		return NULL;
 	}
 	c->stdio = stdio;
-	c->next = I.clients;
-	I.clients = c;
+	c->next = in->ipc.clients;
+	in->ipc.clients = c;
 	return c;
 }
 
 static void
 client_free(struct client *c)
 {
-	job_client_gone(c);
+	job_client_gone(c->in, c);
 	if (!c->rfd_off)
-		loop_del_fd(env.loop, c->nd.rfd);
+		loop_del_fd(c->in->loop, c->nd.rfd);
 	if (c->nd.wfd != c->nd.rfd)
-		loop_del_fd(env.loop, c->nd.wfd);
+		loop_del_fd(c->in->loop, c->nd.wfd);
 	if (!c->stdio)
 		close(c->nd.rfd);
 	else
-		I.stdin_closed = 1;
+		c->in->ipc.stdin_closed = 1;
 	ndjson_free(&c->nd);
 	free(c);
 }
@@ -313,13 +307,14 @@ client_free(struct client *c)
 static void
 ipc_prepare(struct loop *l, void *arg)
 {
-	struct client **pp = &I.clients, *c;
+	struct inferd *in = arg;
+	struct client **pp = &in->ipc.clients, *c;
 
 	while ((c = *pp) != NULL) {
 		int pending = ndjson_pending(&c->nd);
 
 		/* A half-closed socket client still gets its running jobs' answers. */
-		if (c->in_eof && !c->stdio && !pending && job_count_for(c) == 0)
+		if (c->in_eof && !c->stdio && !pending && job_count_for(in, c) == 0)
 			client_kill(c, NULL);
 		if (c->dead) {
 			*pp = c->next;
@@ -328,10 +323,10 @@ ipc_prepare(struct loop *l, void *arg)
 		}
 		if (c->nd.wfd != c->nd.rfd) {
 			if (!c->rfd_off)
-				loop_set_events(env.loop, c->nd.rfd, POLLIN);
-			loop_set_events(env.loop, c->nd.wfd, pending ? POLLOUT : 0);
+				loop_set_events(in->loop, c->nd.rfd, POLLIN);
+			loop_set_events(in->loop, c->nd.wfd, pending ? POLLOUT : 0);
 		} else
-			loop_set_events(env.loop, c->nd.rfd,
+			loop_set_events(in->loop, c->nd.rfd,
 			    (c->in_eof ? 0 : POLLIN) | (pending ? POLLOUT : 0));
 		pp = &c->next;
 	}
@@ -340,6 +335,7 @@ ipc_prepare(struct loop *l, void *arg)
 static void
 ipc_on_accept(struct loop *l, int fd, short revents, void *arg)
 {
+	struct inferd *in = arg;
 	int cfd, n;
 
 	for (n = 0; n < 64; n++) {
@@ -348,7 +344,7 @@ ipc_on_accept(struct loop *l, int fd, short revents, void *arg)
 				log_warn("accept");
 			return;
 		}
-		if (client_new(cfd, cfd, 0) == NULL) {
+		if (client_new(in, cfd, cfd, 0) == NULL) {
 			log_warn("client: cannot set up");
 			close(cfd);
 			continue;
@@ -358,46 +354,48 @@ ipc_on_accept(struct loop *l, int fd, short revents, void *arg)
 }
 
 static int
-ipc_prep_once(void)
+ipc_prep_once(struct inferd *in)
 {
-	if (I.prep)
+	if (in->ipc.prep)
 		return 0;
-	I.prep = 1;
-	return loop_add_prepare(env.loop, ipc_prepare, NULL);
+	in->ipc.prep = 1;
+	in->ipc.lim.burst = 10;
+	in->ipc.lim.per_ms = 10000;
+	return loop_add_prepare(in->loop, ipc_prepare, in);
 }
 
 int
-ipc_listen(const char *path)
+ipc_listen(struct inferd *in, const char *path)
 {
-	if ((I.lfd = sock_listen(path, 0660)) == -1)
+	if ((in->ipc.lfd = sock_listen(path, 0660)) == -1)
 		return -1;
-	if (loop_add_fd(env.loop, I.lfd, POLLIN, ipc_on_accept, NULL) == -1)
+	if (loop_add_fd(in->loop, in->ipc.lfd, POLLIN, ipc_on_accept, in) == -1)
 		return -1;
-	return ipc_prep_once();
+	return ipc_prep_once(in);
 }
 
 int
-ipc_stdio(void)
+ipc_stdio(struct inferd *in)
 {
-	if (client_new(STDIN_FILENO, STDOUT_FILENO, 1) == NULL)
+	if (client_new(in, STDIN_FILENO, STDOUT_FILENO, 1) == NULL)
 		return -1;
-	return ipc_prep_once();
+	return ipc_prep_once(in);
 }
 
 /* 1 once --stdio input has ended (the daemon then drains and exits). */
 int
-ipc_stdin_closed(void)
+ipc_stdin_closed(struct inferd *in)
 {
-	return I.stdin_closed;
+	return in->ipc.stdin_closed;
 }
 
 /* Non-zero while any live client has output queued. */
 int
-ipc_pending(void)
+ipc_pending(struct inferd *in)
 {
 	struct client *c;
 
-	for (c = I.clients; c; c = c->next)
+	for (c = in->ipc.clients; c; c = c->next)
 		if (!c->dead && ndjson_pending(&c->nd))
 			return 1;
 	return 0;
@@ -405,24 +403,24 @@ ipc_pending(void)
 
 /* Shutdown: no new clients; the connected ones still get their answers. */
 void
-ipc_stop_listening(void)
+ipc_stop_listening(struct inferd *in)
 {
-	if (I.lfd != -1) {
-		loop_del_fd(env.loop, I.lfd);
-		close(I.lfd);
-		I.lfd = -1;
+	if (in->ipc.lfd != -1) {
+		loop_del_fd(in->loop, in->ipc.lfd);
+		close(in->ipc.lfd);
+		in->ipc.lfd = -1;
 	}
 }
 
 /* Exit: free every client. */
 void
-ipc_close_all(void)
+ipc_close_all(struct inferd *in)
 {
-	ipc_stop_listening();
-	while (I.clients) {
-		struct client *c = I.clients;
+	ipc_stop_listening(in);
+	while (in->ipc.clients) {
+		struct client *c = in->ipc.clients;
 
-		I.clients = c->next;
+		in->ipc.clients = c->next;
 		client_free(c);
 	}
 }
