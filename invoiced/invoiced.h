@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "loop.h"
 #include "ndjson.h"
 
@@ -230,5 +231,18 @@ int	ipc_stdio(struct ipc *);
 int	ipc_resume(struct ipc *);
 /* SIGHUP: new poll intervals. */
 void	ipc_set_intervals(struct ipc *, int fast_ms, int slow_ms);
+
+/* main.c: the daemon's state, built in main and passed down. */
+struct invoiced {
+	struct daemon_args args;
+	int		 opt_wallet;	/* --wallet, or -1 */
+	struct conf	 conf;
+	struct loop	*loop;
+	struct curlm	*curlm;
+	struct backend	*be;		/* NULL for wallet = none */
+	struct store	*store;
+	struct ipc	*ipc;
+	char		 sock[1200], db[1200];
+};
 
 #endif

@@ -66,9 +66,9 @@ wallet_from_name(const char *s)
 static void
 invoiced_opt_wallet(void *ctx, const char *arg)
 {
-	int *w = ctx;
+	struct invoiced *iv = ctx;
 
-	if ((*w = wallet_from_name(arg)) < 0)
+	if ((iv->opt_wallet = wallet_from_name(arg)) < 0)
 		fatalx(EXIT_PERM, "--wallet: unknown kind %s (lnbits, nwc, spark, none)", arg);
 }
 
@@ -78,8 +78,9 @@ static const struct daemon_opt invoiced_opts[] = {
 };
 
 static struct backend *
-backend_open(const struct conf *cf, struct loop *l, struct curlm *cm)
+backend_open(struct invoiced *iv)
 {
+	const struct conf *cf = &iv->conf;
 	struct backend *be = NULL;
 	char err[512] = "";
 
@@ -88,13 +89,13 @@ backend_open(const struct conf *cf, struct loop *l, struct curlm *cm)
 		log_info("wallet = none: every invoice request is answered \"disabled\"");
 		return NULL;
 	case WALLET_LNBITS:
-		be = lnbits_new(cf, cm, err, sizeof(err));
+		be = lnbits_new(cf, iv->curlm, err, sizeof(err));
 		break;
 	case WALLET_SPARK:
-		be = spark_new(cf, cm, err, sizeof(err));
+		be = spark_new(cf, iv->curlm, err, sizeof(err));
 		break;
 	case WALLET_NWC:
-		be = nwc_new(cf, l, err, sizeof(err));
+		be = nwc_new(cf, iv->loop, err, sizeof(err));
 		break;
 	}
 	if (be == NULL)
@@ -102,24 +103,19 @@ backend_open(const struct conf *cf, struct loop *l, struct curlm *cm)
 	return be;
 }
 
-struct reload {
-	const struct daemon_args *a;
-	struct ipc	*ipc;
-};
-
 /* SIGHUP: log level and poll intervals now; wallet settings need a restart. */
 static void
-reload_conf(struct reload *r)
+reload_conf(struct invoiced *iv)
 {
 	struct conf cf;
 	char err[512];
 
-	if (conf_load(&cf, r->a->conf, err, sizeof(err)) != 0) {
+	if (conf_load(&cf, iv->args.conf, err, sizeof(err)) != 0) {
 		log_warnx("SIGHUP: config not reloaded: %s", err);
 		return;
 	}
-	daemon_set_log_level(r->a->verbose, cf.log_level);
-	ipc_set_intervals(r->ipc, cf.invoice_poll_fast_ms, cf.invoice_poll_slow_ms);
+	daemon_set_log_level(iv->args.verbose, cf.log_level);
+	ipc_set_intervals(iv->ipc, cf.invoice_poll_fast_ms, cf.invoice_poll_slow_ms);
 	conf_free(&cf);
 	log_info("SIGHUP: reloaded log level and poll intervals; wallet settings take effect on restart");
 }
@@ -138,68 +134,59 @@ on_signal(struct loop *l, int signo, void *arg)
 int
 main(int argc, char **argv)
 {
-	int w = -1;
-	const struct daemon_spec spec = { usage, 1, invoiced_opts, &w };
-	struct daemon_args a;
-	struct conf cf;
-	struct loop *l;
-	struct curlm *cm;
-	struct backend *be;
-	struct store *st;
-	struct ipc *ipc;
-	struct reload rl;
-	char err[512], sock[1200], db[1200];
+	static struct invoiced iv = { .opt_wallet = -1 };
+	const struct daemon_spec spec = { usage, 1, invoiced_opts, &iv };
+	char err[512];
 
 	log_init("invoiced", LOG_INFO);
 	/* umask 077 from here on: invoices.db and its WAL are nobody else's business. */
-	daemon_parse_args(&spec, argc, argv, &a);
-	if (conf_load(&cf, a.conf, err, sizeof(err)) != 0)
+	daemon_parse_args(&spec, argc, argv, &iv.args);
+	if (conf_load(&iv.conf, iv.args.conf, err, sizeof(err)) != 0)
 		fatalx(EXIT_PERM, "%s", err);
-	daemon_set_log_level(a.verbose, cf.log_level);
-	if (w >= 0)
-		cf.wallet = (enum wallet_kind)w;
-	if (cf.wallet != WALLET_NONE && (cf.lightning_network == NULL ||
-	    bolt11_currency_for(cf.lightning_network) == NULL))
+	daemon_set_log_level(iv.args.verbose, iv.conf.log_level);
+	if (iv.opt_wallet >= 0)
+		iv.conf.wallet = (enum wallet_kind)iv.opt_wallet;
+	if (iv.conf.wallet != WALLET_NONE && (iv.conf.lightning_network == NULL ||
+	    bolt11_currency_for(iv.conf.lightning_network) == NULL))
 		fatalx(EXIT_PERM, "lightning_network must be bitcoin, testnet, signet or regtest");
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (l = loop_new()) == NULL ||
-	    (cm = curlm_new(l)) == NULL)
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (iv.loop = loop_new()) == NULL ||
+	    (iv.curlm = curlm_new(iv.loop)) == NULL)
 		fatalx(EXIT_TEMP, "cannot initialise");
-	be = backend_open(&cf, l, cm);
+	iv.be = backend_open(&iv);
 
-	daemon_make_dirs(cf.state_dir);
-	if (conf_sock_path(&cf, "invoiced.sock", sock, sizeof(sock)) != 0)
+	daemon_make_dirs(iv.conf.state_dir);
+	if (conf_sock_path(&iv.conf, "invoiced.sock", iv.sock, sizeof(iv.sock)) != 0)
 		fatalx(EXIT_PERM, "state_dir too long");
-	snprintf(db, sizeof(db), "%s/invoices.db", cf.state_dir);
-	if ((st = store_open(db, err, sizeof(err))) == NULL)
+	snprintf(iv.db, sizeof(iv.db), "%s/invoices.db", iv.conf.state_dir);
+	if ((iv.store = store_open(iv.db, err, sizeof(err))) == NULL)
 		fatalx(EXIT_TEMP, "%s", err);
-	if ((ipc = ipc_new(l, &cf, st, be, cf.wallet)) == NULL)
+	if ((iv.ipc = ipc_new(iv.loop, &iv.conf, iv.store, iv.be, iv.conf.wallet)) == NULL)
 		fatalx(EXIT_TEMP, "out of memory");
-	if (a.stdio ? ipc_stdio(ipc) != 0 : ipc_listen(ipc, sock) != 0)
-		fatal(EXIT_TEMP, "%s", a.stdio ? "stdio" : sock);
-	if (ipc_resume(ipc) != 0)
-		fatalx(EXIT_TEMP, "cannot read pending invoices from %s", db);
-	rl.a = &a;
-	rl.ipc = ipc;
-	loop_on_signal(l, on_signal, &rl);
-	log_info("ready: wallet %s, network %s, %s", conf_wallet_name(cf.wallet),
-	    cf.lightning_network ? cf.lightning_network : "-", a.stdio ? "stdio" : sock);
-	notify_ready(a.notify_fd);
+	if (iv.args.stdio ? ipc_stdio(iv.ipc) != 0 : ipc_listen(iv.ipc, iv.sock) != 0)
+		fatal(EXIT_TEMP, "%s", iv.args.stdio ? "stdio" : iv.sock);
+	if (ipc_resume(iv.ipc) != 0)
+		fatalx(EXIT_TEMP, "cannot read pending invoices from %s", iv.db);
+	loop_on_signal(iv.loop, on_signal, &iv);
+	log_info("ready: wallet %s, network %s, %s", conf_wallet_name(iv.conf.wallet),
+	    iv.conf.lightning_network ? iv.conf.lightning_network : "-",
+	    iv.args.stdio ? "stdio" : iv.sock);
+	notify_ready(iv.args.notify_fd);
 
-	loop_run(l);
+	loop_run(iv.loop);
 
 	/*
 	 * HTTP first: every request's callback runs once ("shutting down") and
 	 * still reaches the tracker and the clients.
 	 */
-	curlm_cancel_all(cm, "shutting down");
-	curlm_free(cm);
-	if (be != NULL)
-		be->free(be);
-	ipc_free(ipc);
-	store_close(st);
-	loop_free(l);
+	curlm_cancel_all(iv.curlm, "shutting down");
+	curlm_free(iv.curlm);
+	if (iv.be != NULL)
+		iv.be->free(iv.be);
+	ipc_free(iv.ipc);
+	store_close(iv.store);
+	loop_free(iv.loop);
 	curl_global_cleanup();
-	conf_free(&cf);
+	conf_free(&iv.conf);
 	log_info("exited cleanly");
 	return 0;
 }
