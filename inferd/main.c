@@ -2,7 +2,7 @@
  * inferd: the inference daemon. It holds no Nostr or wallet secret and
  * talks only to inference servers (Ollama, or OpenAI-compatible servers
  * such as llama.cpp's llama-server and vLLM) and to its clients on
- * state_dir/run/inferd.sock, or on stdin/stdout with --stdio.
+ * state_dir/run/inferd/inferd.sock, or on stdin/stdout with --stdio.
  *
  * Life: parse arguments and config, read the optional API key, bind the
  * socket, probe the backends once (readiness follows, whatever they said),
@@ -32,7 +32,7 @@ static const char usage_text[] =
 "              [--model M] [--notify-fd N] [-v] [--allow-core] [--help]\n"
 "\n"
 "inferd runs LLM completions for jobd. It reads NDJSON requests (infer,\n"
-"cancel, health; see docs/PROTOCOL.md) on state_dir/run/inferd.sock, or on\n"
+"cancel, health; see docs/PROTOCOL.md) on state_dir/run/inferd/inferd.sock, or on\n"
 "stdin with --stdio, streams each job from an Ollama server (POST /api/chat,\n"
 "or /api/generate for a raw prompt) or an OpenAI-compatible server (POST\n"
 "/v1/chat/completions with SSE), and answers with chunk, done and error\n"
@@ -288,7 +288,7 @@ main(int argc, char **argv)
 		if (ipc_stdio(&in) == -1)
 			fatal(EXIT_TEMP, "stdio");
 	} else {
-		if (conf_sock_path(&in.conf, "inferd.sock", in.sock_path, sizeof(in.sock_path)) == -1)
+		if (conf_stage_sock_path(&in.conf, "inferd", in.sock_path, sizeof(in.sock_path)) == -1)
 			fatalx(EXIT_PERM, "state_dir: path too long");
 		daemon_make_dirs(in.conf.state_dir);
 		if (ipc_listen(&in, in.sock_path) == -1)

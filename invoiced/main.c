@@ -30,8 +30,8 @@ static const char usage[] =
 "\n"
 "  -c FILE        read the config FILE (dvm.conf); DVM_* environment overrides apply\n"
 "  --stdio        speak the NDJSON protocol on stdin/stdout instead of\n"
-"                 state_dir/run/invoiced.sock; exit once stdin ends and\n"
-"                 the requests already read are answered\n"
+"                 state_dir/run/invoiced/invoiced.sock; exit once stdin\n"
+"                 ends and the requests already read are answered\n"
 "  --wallet KIND  override the config's wallet: lnbits, nwc, spark or none\n"
 "  --notify-fd N  write a newline to fd N once ready, then close it\n"
 "  -v             debug logging\n"
@@ -155,7 +155,7 @@ main(int argc, char **argv)
 	iv.be = backend_open(&iv);
 
 	daemon_make_dirs(iv.conf.state_dir);
-	if (conf_sock_path(&iv.conf, "invoiced.sock", iv.sock, sizeof(iv.sock)) != 0)
+	if (conf_stage_sock_path(&iv.conf, "invoiced", iv.sock, sizeof(iv.sock)) != 0)
 		fatalx(EXIT_PERM, "state_dir too long");
 	snprintf(iv.db, sizeof(iv.db), "%s/invoices.db", iv.conf.state_dir);
 	if ((iv.store = store_open(iv.db, err, sizeof(err))) == NULL)

@@ -34,8 +34,8 @@ static const char usage_text[] =
 "the events of jobd's subscriptions (shape- and filter-checked, once across\n"
 "all relays), publishes the events jobd signed and reports every relay's OK.\n"
 "It holds no key. Messages are NDJSON, one JSON object per line, on the Unix\n"
-"socket STATE_DIR/run/relayd.sock (mode 0660) or, with --stdio, on stdin and\n"
-"stdout. See docs/PROTOCOL.md and docs/relayd.8.md.\n"
+"socket STATE_DIR/run/relayd/relayd.sock (mode 0660) or, with --stdio, on\n"
+"stdin and stdout. See docs/PROTOCOL.md and docs/relayd.8.md.\n"
 "\n"
 "options:\n"
 "  -c FILE         config file (dvm.conf; keys below). Without it: defaults\n"
@@ -270,7 +270,7 @@ ipc_open(struct relayd *rd)
 			fatalx(EXIT_TEMP, "cannot use stdin/stdout");
 		return;
 	}
-	if (conf_sock_path(&rd->conf, "relayd.sock", path, sizeof(path)) == -1)
+	if (conf_stage_sock_path(&rd->conf, "relayd", path, sizeof(path)) == -1)
 		fatalx(EXIT_PERM, "socket path too long");
 	daemon_make_dirs(rd->conf.state_dir);
 	if (ipc_listen(rd, path) == -1)
