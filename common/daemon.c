@@ -147,7 +147,8 @@ daemon_make_dirs(const char *state_dir)
 {
 	char run[4096];
 
-	if (state_dir == NULL || state_dir[0] == '\0')
+	/* conf_load always sets it (default ./var); empty is the operator's doing. */
+	if (state_dir[0] == '\0')
 		fatalx(EXIT_PERM, "state_dir is empty");
 	if ((size_t)snprintf(run, sizeof(run), "%s/run", state_dir) >= sizeof(run))
 		fatalx(EXIT_PERM, "state_dir: path too long");

@@ -18,7 +18,11 @@ fi
 me=$(id -u nobody 2>/dev/null)
 [ -n "$asuser" ] || me=$(id -u)
 pids=
-trap 'for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
 f=daemon_prologue.sh
 pass() { echo "PASS: $f: $1"; }
 fail() { echo "FAIL: $f: $1: $2"; }
