@@ -11,35 +11,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curlm.h"
 #include "inferd.h"
 #include "loop.h"
 
 #define PROBE_EXTRA_MS	10000	/* a probe may take connect timeout + this */
 
-static struct {
-	struct backend	*b;
-	size_t		 n;
-	void		(*on_first)(void);
-	int		 first_done;
-	uint64_t	 timer;
-} P;
-
 static void probe_start(struct backend *, int stage);
 
 size_t
-pool_size(void)
+pool_size(struct inferd *in)
 {
-	return P.n;
+	return in->pool.n;
 }
 
 /* A reload may change the per-backend limit; running jobs keep their slots. */
 void
-pool_set_limits(int max_inflight)
+pool_set_limits(struct inferd *in, int max_inflight)
 {
 	size_t i;
 
-	for (i = 0; i < P.n; i++)
-		P.b[i].max_inflight = max_inflight;
+	for (i = 0; i < in->pool.n; i++)
+		in->pool.b[i].max_inflight = max_inflight;
 }
 
 /* "llama3.2" and "llama3.2:latest" name the same model. */
@@ -109,7 +102,7 @@ models_set(struct backend *b, const cJSON *arr, const char *key)
 	b->nmodels = n;
 	b->model_ok = 0;
 	for (n = 0; n < b->nmodels; n++)
-		if (model_match(b->models[n], env.conf.model))
+		if (model_match(b->models[n], b->in->conf.model))
 			b->model_ok = 1;
 	return 0;
 }
@@ -117,6 +110,7 @@ models_set(struct backend *b, const cJSON *arr, const char *key)
 static void
 probe_finished(struct backend *b)
 {
+	struct pool *pl = &b->in->pool;
 	size_t i;
 
 	b->hx = NULL;
@@ -124,16 +118,16 @@ probe_finished(struct backend *b)
 	if (!b->probed) {
 		b->probed = 1;
 		if (b->ok && !b->model_ok)
-			log_warnx("backend %s: model %s is not there", b->url, env.conf.model);
+			log_warnx("backend %s: model %s is not there", b->url, b->in->conf.model);
 	}
-	if (P.first_done)
+	if (pl->first_done)
 		return;
-	for (i = 0; i < P.n; i++)
-		if (!P.b[i].probed)
+	for (i = 0; i < pl->n; i++)
+		if (!pl->b[i].probed)
 			return;
-	P.first_done = 1;
-	if (P.on_first)
-		P.on_first();
+	pl->first_done = 1;
+	if (pl->on_first)
+		pl->on_first(b->in);
 }
 
 static size_t
@@ -147,18 +141,18 @@ probe_data(void *arg, const char *p, size_t n)
 }
 
 static void
-probe_done(void *arg, struct xfer *x, int code, long status, int connected, const char *errmsg)
+probe_done(void *arg, struct curlm_xfer *x, const struct curlm_result *r)
 {
 	struct backend *b = arg;
 	cJSON *j = NULL;
 	char why[256];
 
-	if (code != 0) {
-		snprintf(why, sizeof(why), "%s", errmsg);
+	if (!r->ok) {
+		snprintf(why, sizeof(why), "%s", r->detail);
 		goto down;
 	}
-	if (status != 200) {
-		snprintf(why, sizeof(why), "health probe: HTTP %ld", status);
+	if (r->status != 200) {
+		snprintf(why, sizeof(why), "health probe: HTTP %ld", r->status);
 		goto down;
 	}
 	j = cJSON_ParseWithLength(b->hbody ? b->hbody : "", b->hlen);
@@ -195,7 +189,7 @@ static void
 probe_start(struct backend *b, int stage)
 {
 	char url[CONF_MAX_STR + 32];
-	struct xfer_spec sp = { 0 };
+	struct curlm_req sp = { 0 };
 
 	b->hstage = stage;
 	b->hlen = 0;
@@ -205,84 +199,89 @@ probe_start(struct backend *b, int stage)
 		snprintf(url, sizeof(url), "%s%s", b->url, stage == 0 ? "/api/version" : "/api/tags");
 	sp.url = url;
 	sp.accept = "application/json";
-	sp.bearer = b->kind == BACKEND_OPENAI ? env.api_key : NULL;
-	sp.connect_ms = (long)env.conf.infer_connect_timeout * 1000;
+	sp.bearer = b->kind == BACKEND_OPENAI ? b->in->api_key : NULL;
+	sp.connect_ms = (long)b->in->conf.infer_connect_timeout * 1000;
 	sp.total_ms = sp.connect_ms + PROBE_EXTRA_MS;
 	sp.on_data = probe_data;
 	sp.on_done = probe_done;
 	sp.arg = b;
-	if ((b->hx = xfer_start(&sp)) == NULL) {
+	if ((b->hx = curlm_start(b->in->curlm, &sp)) == NULL) {
 		pool_mark(b, 0, "cannot start health probe");
 		probe_finished(b);
 	}
 }
 
 void
-pool_probe_all(void)
+pool_probe_all(struct inferd *in)
 {
 	size_t i;
 
-	for (i = 0; i < P.n; i++)
-		if (P.b[i].hx == NULL)
-			probe_start(&P.b[i], 0);
+	for (i = 0; i < in->pool.n; i++)
+		if (in->pool.b[i].hx == NULL)
+			probe_start(&in->pool.b[i], 0);
 }
 
 static void
 pool_tick(struct loop *l, void *arg)
 {
-	P.timer = loop_add_timer(env.loop, (uint64_t)env.conf.infer_health_interval * 1000,
-	    pool_tick, NULL);
-	pool_probe_all();
+	struct inferd *in = arg;
+
+	in->pool.timer = loop_add_timer(in->loop, (uint64_t)in->conf.infer_health_interval * 1000,
+	    pool_tick, in);
+	pool_probe_all(in);
 }
 
 /* Build the pool from the config and start the first probes. */
 int
-pool_init(void (*on_first)(void))
+pool_init(struct inferd *in, void (*on_first)(struct inferd *))
 {
+	struct pool *pl = &in->pool;
 	size_t i;
 
-	P.on_first = on_first;
-	if (env.conf.infer_urls.n == 0)
+	pl->on_first = on_first;
+	if (in->conf.infer_urls.n == 0)
 		return -1;
-	if ((P.b = calloc(env.conf.infer_urls.n, sizeof(*P.b))) == NULL)
+	if ((pl->b = calloc(in->conf.infer_urls.n, sizeof(*pl->b))) == NULL)
 		return -1;
-	for (i = 0; i < env.conf.infer_urls.n; i++) {
-		struct backend *b = &P.b[i];
+	for (i = 0; i < in->conf.infer_urls.n; i++) {
+		struct backend *b = &pl->b[i];
 		size_t len;
 
-		if ((b->url = strdup(env.conf.infer_urls.v[i])) == NULL)
+		b->in = in;
+		if ((b->url = strdup(in->conf.infer_urls.v[i])) == NULL)
 			return -1;
-		P.n++;
+		pl->n++;
 		len = strlen(b->url);
 		while (len > 0 && b->url[len - 1] == '/')
 			b->url[--len] = '\0';
-		b->kind = env.conf.infer_backend;
-		b->max_inflight = env.conf.infer_max_inflight;
+		b->kind = in->conf.infer_backend;
+		b->max_inflight = in->conf.infer_max_inflight;
 	}
-	pool_probe_all();
-	P.timer = loop_add_timer(env.loop, (uint64_t)env.conf.infer_health_interval * 1000,
-	    pool_tick, NULL);
+	pool_probe_all(in);
+	pl->timer = loop_add_timer(in->loop, (uint64_t)in->conf.infer_health_interval * 1000,
+	    pool_tick, in);
 	return 0;
 }
 
 void
-pool_free(void)
+pool_free(struct inferd *in)
 {
+	struct pool *pl = &in->pool;
 	size_t i;
 
-	if (P.timer)
-		loop_cancel_timer(env.loop, P.timer);
-	for (i = 0; i < P.n; i++) {
-		struct backend *b = &P.b[i];
+	if (pl->timer)
+		loop_cancel_timer(in->loop, pl->timer);
+	for (i = 0; i < pl->n; i++) {
+		struct backend *b = &pl->b[i];
 
-		xfer_abort(b->hx);
+		curlm_abort(in->curlm, b->hx);
 		models_clear(b);
 		free(b->url);
 		free(b->error);
 		free(b->hbody);
 	}
-	free(P.b);
-	memset(&P, 0, sizeof(P));
+	free(pl->b);
+	memset(pl, 0, sizeof(*pl));
 }
 
 /*
@@ -291,15 +290,15 @@ pool_free(void)
  * *all_busy is set when every candidate was at its limit.
  */
 struct backend *
-pool_pick(const struct backend *exclude, int *all_busy)
+pool_pick(struct inferd *in, const struct backend *exclude, int *all_busy)
 {
 	struct backend *best = NULL;
 	int best_rank = 0, candidates = 0;
 	size_t i;
 
 	*all_busy = 0;
-	for (i = 0; i < P.n; i++) {
-		struct backend *b = &P.b[i];
+	for (i = 0; i < in->pool.n; i++) {
+		struct backend *b = &in->pool.b[i];
 		int rank;
 
 		if (b == exclude)
@@ -324,24 +323,25 @@ pool_pick(const struct backend *exclude, int *all_busy)
 int
 pool_model_elsewhere(const struct backend *b)
 {
+	const struct pool *pl = &b->in->pool;
 	size_t i;
 
-	for (i = 0; i < P.n; i++)
-		if (&P.b[i] != b && P.b[i].ok && P.b[i].model_ok)
+	for (i = 0; i < pl->n; i++)
+		if (&pl->b[i] != b && pl->b[i].ok && pl->b[i].model_ok)
 			return 1;
 	return 0;
 }
 
 cJSON *
-pool_health_json(void)
+pool_health_json(struct inferd *in)
 {
 	cJSON *arr = cJSON_CreateArray();
 	size_t i, k;
 
 	if (arr == NULL)
 		return NULL;
-	for (i = 0; i < P.n; i++) {
-		struct backend *b = &P.b[i];
+	for (i = 0; i < in->pool.n; i++) {
+		struct backend *b = &in->pool.b[i];
 		cJSON *o = cJSON_CreateObject(), *m;
 
 		if (o == NULL || !cJSON_AddItemToArray(arr, o))

@@ -18,37 +18,32 @@ struct cached {
 	struct cached	*next;
 };
 
-static struct {
-	struct cached	*head, *tail;
-	size_t		 n;
-} C;
-
 /* Drop entries past their time or over the count. */
 static void
-cache_expire(void)
+cache_expire(struct cache *ca)
 {
 	uint64_t now = now_ms();
 
-	while (C.head && (C.n > CACHE_MAX || now - C.head->at > CACHE_TTL_MS)) {
-		struct cached *c = C.head;
+	while (ca->head && (ca->n > CACHE_MAX || now - ca->head->at > CACHE_TTL_MS)) {
+		struct cached *c = ca->head;
 
-		C.head = c->next;
-		if (C.head == NULL)
-			C.tail = NULL;
+		ca->head = c->next;
+		if (ca->head == NULL)
+			ca->tail = NULL;
 		free(c->line);
 		free(c);
-		C.n--;
+		ca->n--;
 	}
 }
 
 /* The stored line for job id, or NULL. Valid until the next cache_* call. */
 const char *
-cache_find(const char *id)
+cache_find(struct cache *ca, const char *id)
 {
 	struct cached *c;
 
-	cache_expire();
-	for (c = C.head; c; c = c->next)
+	cache_expire(ca);
+	for (c = ca->head; c; c = c->next)
 		if (strcmp(c->id, id) == 0)
 			return c->line;
 	return NULL;
@@ -56,7 +51,7 @@ cache_find(const char *id)
 
 /* Keep a copy of line (one NDJSON line, no '\n') for job id. */
 void
-cache_put(const char *id, const char *line)
+cache_put(struct cache *ca, const char *id, const char *line)
 {
 	struct cached *c = calloc(1, sizeof(*c));
 
@@ -67,25 +62,25 @@ cache_put(const char *id, const char *line)
 	}
 	memcpy(c->id, id, JOB_ID_LEN + 1);
 	c->at = now_ms();
-	if (C.tail)
-		C.tail->next = c;
+	if (ca->tail)
+		ca->tail->next = c;
 	else
-		C.head = c;
-	C.tail = c;
-	C.n++;
-	cache_expire();
+		ca->head = c;
+	ca->tail = c;
+	ca->n++;
+	cache_expire(ca);
 }
 
 void
-cache_free(void)
+cache_free(struct cache *ca)
 {
-	while (C.head) {
-		struct cached *c = C.head;
+	while (ca->head) {
+		struct cached *c = ca->head;
 
-		C.head = c->next;
+		ca->head = c->next;
 		free(c->line);
 		free(c);
 	}
-	C.tail = NULL;
-	C.n = 0;
+	ca->tail = NULL;
+	ca->n = 0;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "ndjson.h"
 #include "srv.h"
@@ -124,37 +125,18 @@ char	*utf8_clean(const char *, size_t, size_t *outn);
 /*
  * Everything below needs the running daemon (loop, curl, sockets).
  */
+struct inferd;
 struct loop;
-struct xfer;
+struct curlm;
+struct curlm_xfer;
+struct srv;
 struct srv_client;
 struct backend;
 struct job;
 
-/* xfer.c: libcurl multi transfers inside the poll loop. */
-typedef size_t (*xfer_data_fn)(void *arg, const char *p, size_t n);
-typedef void (*xfer_done_fn)(void *arg, struct xfer *, int curlcode, long status,
-	    int connected, const char *errmsg);
-struct xfer_spec {
-	const char	*url;
-	const char	*body;		/* NULL: GET */
-	const char	*accept;
-	const char	*bearer;	/* NULL: no Authorization */
-	long		 connect_ms;
-	long		 total_ms;	/* 0: no curl-level limit (inferd times jobs itself) */
-	xfer_data_fn	 on_data;	/* body bytes */
-	xfer_data_fn	 on_header;	/* header bytes (liveness); may be NULL */
-	xfer_done_fn	 on_done;	/* exactly once, unless xfer_abort */
-	void		*arg;
-};
-int	 xfer_init(struct loop *);
-void	 xfer_cleanup(void);
-struct xfer *xfer_start(const struct xfer_spec *);
-void	 xfer_abort(struct xfer *);
-long	 xfer_status(struct xfer *);
-int	 xfer_active(void);
-
 /* backend.c: the pool. */
 struct backend {
+	struct inferd	*in;
 	char		*url;		/* without a trailing '/' */
 	enum infer_backend kind;
 	int		 ok, model_ok, probed;
@@ -162,52 +144,81 @@ struct backend {
 	char		**models;
 	size_t		 nmodels;
 	int		 inflight, max_inflight;
-	struct xfer	*hx;		/* health probe in progress */
+	struct curlm_xfer *hx;		/* health probe in progress */
 	int		 hstage;	/* 0 version/models, 1 tags */
 	char		*hbody;
 	size_t		 hlen, hcap;
 };
-int	 pool_init(void (*on_first_probe)(void));
-void	 pool_free(void);
-struct backend *pool_pick(const struct backend *exclude, int *all_busy);
+struct pool {
+	struct backend	*b;
+	size_t		 n;
+	void		(*on_first)(struct inferd *);
+	int		 first_done;
+	uint64_t	 timer;
+};
+int	 pool_init(struct inferd *, void (*on_first_probe)(struct inferd *));
+void	 pool_free(struct inferd *);
+struct backend *pool_pick(struct inferd *, const struct backend *exclude, int *all_busy);
 void	 pool_mark(struct backend *, int ok, const char *why);
-cJSON	*pool_health_json(void);
-void	 pool_probe_all(void);
-size_t	 pool_size(void);
+cJSON	*pool_health_json(struct inferd *);
+void	 pool_probe_all(struct inferd *);
+size_t	 pool_size(struct inferd *);
 int	 pool_model_elsewhere(const struct backend *);
-void	 pool_set_limits(int max_inflight);
+void	 pool_set_limits(struct inferd *, int max_inflight);
 
-/* cache.c */
-const char *cache_find(const char *id);
-void	 cache_put(const char *id, const char *line);
-void	 cache_free(void);
+/* cache.c: a list in arrival order, the oldest at the head. */
+struct cached;
+struct cache {
+	struct cached	*head, *tail;
+	size_t		 n;
+};
+const char *cache_find(struct cache *, const char *id);
+void	 cache_put(struct cache *, const char *id, const char *line);
+void	 cache_free(struct cache *);
 
 /* job.c */
-void	 job_submit(struct srv_client *, struct infer_req *);
-void	 job_cancel(const char *id);
-void	 job_client_gone(struct srv_client *);
-size_t	 job_count_for(const struct srv_client *);
-void	 job_shutdown_all(void);
-void	 job_free_all(void);
-size_t	 job_running(void);
+struct jobs {
+	struct job	*head;
+	size_t		 n;
+};
+void	 job_submit(struct inferd *, struct srv_client *, struct infer_req *);
+void	 job_cancel(struct inferd *, const char *id);
+void	 job_client_gone(struct inferd *, struct srv_client *);
+size_t	 job_count_for(struct inferd *, const struct srv_client *);
+void	 job_shutdown_all(struct inferd *);
+void	 job_free_all(struct inferd *);
+size_t	 job_running(struct inferd *);
 
 /* ipc.c */
-int	 ipc_listen(const char *path);
-int	 ipc_stdio(void);
-void	 ipc_stop_listening(void);
-void	 ipc_close_all(void);
-int	 ipc_pending(void);
-int	 ipc_stdin_closed(void);
+struct ipc {
+	struct srv	*srv;
+};
+int	 ipc_listen(struct inferd *, const char *path);
+int	 ipc_stdio(struct inferd *);
+void	 ipc_stop_listening(struct inferd *);
+void	 ipc_close_all(struct inferd *);
+int	 ipc_pending(struct inferd *);
+int	 ipc_stdin_closed(struct inferd *);
 
-/* main.c: the daemon's state, one per process. */
+/* main.c: the daemon's state, passed to every module. */
 struct inferd {
+	struct daemon_args args;	/* the shared options */
+	const char	*opt_backend;	/* --backend, --model, --url: over the config */
+	const char	*opt_model;
+	const char	*opt_urls[CONF_MAX_LIST];
+	size_t		 nopt_urls;
 	struct conf	 conf;
 	struct loop	*loop;
+	struct curlm	*curlm;		/* every HTTP transfer */
 	char		*api_key;	/* bearer for OpenAI-compatible servers, or NULL */
 	char		 sock_path[512];
 	int		 stdio;
 	int		 stopping;	/* SIGTERM: answer open jobs, flush, exit */
+	uint64_t	 grace_timer;	/* SIGTERM: how long clients get to read */
+	struct pool	 pool;
+	struct cache	 cache;
+	struct jobs	 jobs;
+	struct ipc	 ipc;
 };
-extern struct inferd env;
 
 #endif

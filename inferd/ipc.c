@@ -16,10 +16,6 @@
 #include "inferd.h"
 #include "srv.h"
 
-static struct {
-	struct srv	*srv;
-} I;
-
 /* A bad line that names a job is answered, so the job does not hang. */
 static void
 ipc_bad(struct srv_client *c, const cJSON *msg, const char *why, void *arg)
@@ -34,10 +30,11 @@ ipc_bad(struct srv_client *c, const cJSON *msg, const char *why, void *arg)
 static void
 handle_infer(struct srv_client *c, const cJSON *msg, void *arg)
 {
+	struct inferd *in = arg;
 	struct infer_req r;
 	char err[256];
 
-	if (env.stopping) {
+	if (in->stopping) {
 		const cJSON *job = cJSON_GetObjectItemCaseSensitive(msg, "job");
 
 		if (cJSON_IsString(job) && strlen(job->valuestring) == JOB_ID_LEN)
@@ -49,7 +46,7 @@ handle_infer(struct srv_client *c, const cJSON *msg, void *arg)
 		req_free(&r);
 		return;
 	}
-	job_submit(c, &r);
+	job_submit(in, c, &r);
 }
 
 static void
@@ -62,19 +59,20 @@ handle_cancel(struct srv_client *c, const cJSON *msg, void *arg)
 		srv_bad_line(c, msg, "cancel: job must be 64 lowercase hex digits");
 		return;
 	}
-	job_cancel(job->valuestring);
+	job_cancel(arg, job->valuestring);
 }
 
 static void
 handle_health(struct srv_client *c, const cJSON *msg, void *arg)
 {
-	cJSON *o = cJSON_CreateObject(), *b = pool_health_json();
+	struct inferd *in = arg;
+	cJSON *o = cJSON_CreateObject(), *b = pool_health_json(in);
 
 	if (o && b && cJSON_AddStringToObject(o, "op", "health") &&
 	    cJSON_AddItemToObject(o, "backends", b)) {
 		b = NULL;
-		if (cJSON_AddNumberToObject(o, "jobs", (double)job_running()) &&
-		    cJSON_AddNumberToObject(o, "bad_lines", (double)srv_bad_lines(I.srv)))
+		if (cJSON_AddNumberToObject(o, "jobs", (double)job_running(in)) &&
+		    cJSON_AddNumberToObject(o, "bad_lines", (double)srv_bad_lines(in->ipc.srv)))
 			srv_send(c, o);
 	}
 	cJSON_Delete(b);
@@ -90,71 +88,71 @@ static const struct srv_op ipc_ops[] = {
 static int
 ipc_owed(const struct srv_client *c, void *arg)
 {
-	return job_count_for(c) > 0;
+	return job_count_for(arg, c) > 0;
 }
 
 static void
 ipc_gone(struct srv_client *c, void *arg)
 {
-	job_client_gone(c);
+	job_client_gone(arg, c);
 }
 
 static int
-ipc_open(void)
+ipc_open(struct inferd *in)
 {
 	struct srv_conf cf = {
 		.ops = ipc_ops, .nops = sizeof(ipc_ops) / sizeof(ipc_ops[0]),
-		.eof = env.stdio ? SRV_EOF_EXIT : SRV_EOF_DRAIN,
-		.owed = ipc_owed, .on_close = ipc_gone, .on_bad = ipc_bad,
+		.eof = in->stdio ? SRV_EOF_EXIT : SRV_EOF_DRAIN,
+		.owed = ipc_owed, .on_close = ipc_gone, .on_bad = ipc_bad, .arg = in,
 	};
 
-	if (I.srv == NULL && (I.srv = srv_new(env.loop, &cf)) == NULL)
+	if (in->ipc.srv == NULL && (in->ipc.srv = srv_new(in->loop, &cf)) == NULL)
 		return -1;
 	return 0;
 }
 
 int
-ipc_listen(const char *path)
+ipc_listen(struct inferd *in, const char *path)
 {
-	if (ipc_open() == -1)
+	if (ipc_open(in) == -1)
 		return -1;
-	return srv_listen(I.srv, path, 0660);
+	return srv_listen(in->ipc.srv, path, 0660);
 }
 
 int
-ipc_stdio(void)
+ipc_stdio(struct inferd *in)
 {
-	if (ipc_open() == -1)
+	if (ipc_open(in) == -1)
 		return -1;
-	return srv_stdio(I.srv);
+	return srv_stdio(in->ipc.srv);
 }
 
 /* 1 once --stdio input has ended (the daemon then drains and exits). */
 int
-ipc_stdin_closed(void)
+ipc_stdin_closed(struct inferd *in)
 {
-	return I.srv != NULL && srv_input_ended(I.srv);
+	return in->ipc.srv != NULL && srv_input_ended(in->ipc.srv);
 }
 
 /* Non-zero while any live client has output queued. */
 int
-ipc_pending(void)
+ipc_pending(struct inferd *in)
 {
-	return I.srv != NULL && srv_pending(I.srv);
+	return in->ipc.srv != NULL && srv_pending(in->ipc.srv);
 }
 
 /* Shutdown: no new clients; the connected ones still get their answers. */
 void
-ipc_stop_listening(void)
+ipc_stop_listening(struct inferd *in)
 {
-	if (I.srv != NULL)
-		srv_stop_listening(I.srv);
+	if (in->ipc.srv != NULL)
+		srv_stop_listening(in->ipc.srv);
 }
 
 /* Exit: free every client. */
 void
-ipc_close_all(void)
+ipc_close_all(struct inferd *in)
 {
-	srv_free(I.srv);
-	I.srv = NULL;
+	srv_free(in->ipc.srv);
+	in->ipc.srv = NULL;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curlm.h"
 #include "inferd.h"
 #include "loop.h"
 
@@ -46,11 +47,12 @@ static const struct {
 };
 
 struct job {
+	struct inferd	*in;
 	struct infer_req req;
 	struct srv_client	*client;	/* NULL while no one listens */
 	char		*body;		/* the backend request, built once */
 	struct backend	*be, *failed_be;
-	struct xfer	*x;
+	struct curlm_xfer *x;
 	struct stream	 st;
 	int		 attempts;
 	int		 truncated;
@@ -64,25 +66,20 @@ struct job {
 	struct job	*prev, *next;
 };
 
-static struct {
-	struct job	*jobs;
-	size_t		 njobs;
-} J;
-
 static void job_attempt(struct job *);
 
 size_t
-job_running(void)
+job_running(struct inferd *in)
 {
-	return J.njobs;
+	return in->jobs.n;
 }
 
 static struct job *
-job_find(const char *id)
+job_find(struct inferd *in, const char *id)
 {
 	struct job *j;
 
-	for (j = J.jobs; j; j = j->next)
+	for (j = in->jobs.head; j; j = j->next)
 		if (strcmp(j->req.job, id) == 0)
 			return j;
 	return NULL;
@@ -93,14 +90,14 @@ static void
 job_stop_xfer(struct job *j)
 {
 	if (j->x) {
-		xfer_abort(j->x);
+		curlm_abort(j->in->curlm, j->x);
 		j->x = NULL;
 	}
 	if (j->be) {
 		j->be->inflight--;
 		j->be = NULL;
 	}
-	loop_cancel_timer(env.loop, j->t_progress);
+	loop_cancel_timer(j->in->loop, j->t_progress);
 	j->t_progress = 0;
 }
 
@@ -108,15 +105,15 @@ static void
 job_unlink_free(struct job *j)
 {
 	job_stop_xfer(j);
-	loop_cancel_timer(env.loop, j->t_total);
-	loop_cancel_timer(env.loop, j->t_chunk);
+	loop_cancel_timer(j->in->loop, j->t_total);
+	loop_cancel_timer(j->in->loop, j->t_chunk);
 	if (j->prev)
 		j->prev->next = j->next;
 	else
-		J.jobs = j->next;
+		j->in->jobs.head = j->next;
 	if (j->next)
 		j->next->prev = j->prev;
-	J.njobs--;
+	j->in->jobs.n--;
 	stream_free(&j->st);
 	req_free(&j->req);
 	free(j->body);
@@ -149,7 +146,7 @@ job_flush_chunks(struct job *j, int final)
 {
 	size_t end = final ? j->tlen : j->sent + utf8_whole_len(j->text + j->sent, j->tlen - j->sent);
 
-	loop_cancel_timer(env.loop, j->t_chunk);
+	loop_cancel_timer(j->in->loop, j->t_chunk);
 	j->t_chunk = 0;
 	while (j->client && j->req.stream && j->sent < end) {
 		size_t n = end - j->sent;
@@ -180,14 +177,14 @@ job_chunk_timer(struct loop *l, void *arg)
 static void
 job_chunk_schedule(struct job *j)
 {
-	uint64_t now = now_ms(), iv = (uint64_t)env.conf.chunk_interval_ms;
+	uint64_t now = now_ms(), iv = (uint64_t)j->in->conf.chunk_interval_ms;
 
 	if (!j->client || !j->req.stream || j->t_chunk)
 		return;
 	if (now - j->last_chunk_ms >= iv)
 		job_flush_chunks(j, 0);
 	else
-		j->t_chunk = loop_add_timer(env.loop, iv - (now - j->last_chunk_ms), job_chunk_timer, j);
+		j->t_chunk = loop_add_timer(j->in->loop, iv - (now - j->last_chunk_ms), job_chunk_timer, j);
 }
 
 /* Deliver the final line to the client (if any) and maybe cache it. */
@@ -203,7 +200,7 @@ job_deliver(struct job *j, cJSON *o, int cache)
 	if (j->client)
 		srv_send_line(j->client, line, strlen(line));
 	if (cache)
-		cache_put(j->req.job, line);
+		cache_put(&j->in->cache, j->req.job, line);
 	free(line);
 }
 
@@ -309,7 +306,7 @@ static int
 job_on_text(void *arg, const char *s, size_t n)
 {
 	struct job *j = arg;
-	size_t max = (size_t)env.conf.infer_max_output, room;
+	size_t max = (size_t)j->in->conf.infer_max_output, room;
 
 	room = j->tlen < max ? max - j->tlen : 0;
 	if (n > room) {
@@ -340,8 +337,8 @@ job_activity(struct job *j)
 	if (j->got_byte)
 		return;
 	j->got_byte = 1;
-	loop_cancel_timer(env.loop, j->t_progress);
-	j->t_progress = loop_add_timer(env.loop, (uint64_t)env.conf.infer_idle_timeout * 1000,
+	loop_cancel_timer(j->in->loop, j->t_progress);
+	j->t_progress = loop_add_timer(j->in->loop, (uint64_t)j->in->conf.infer_idle_timeout * 1000,
 	    job_progress_timer, j);
 }
 
@@ -358,7 +355,7 @@ job_on_data(void *arg, const char *p, size_t n)
 	struct job *j = arg;
 
 	job_activity(j);
-	if (xfer_status(j->x) >= 300) {
+	if (curlm_status(j->x) >= 300) {
 		/* Keep the error body (bounded) for the message. */
 		if (j->elen < ERRBODY_MAX)
 			stream_append(&j->errbody, &j->elen, &j->ecap, p,
@@ -377,13 +374,13 @@ job_attempt_failed(struct job *j, enum fail_kind k, const char *msg)
 	log_info("job %.12s: attempt %d on %s failed: %s: %s", j->req.job, j->attempts,
 	    j->be ? j->be->url : "-", fails[k].code, msg);
 	/* A missing model is only worth another try where the model is known to be. */
-	if (fails[k].failover && j->tlen == 0 && j->attempts < 2 && pool_size() > 1 &&
+	if (fails[k].failover && j->tlen == 0 && j->attempts < 2 && pool_size(j->in) > 1 &&
 	    (k != F_UNKNOWN_MODEL || pool_model_elsewhere(j->be))) {
 		int busy;
 		struct backend *nb;
 
 		j->failed_be = j->be;
-		nb = pool_pick(j->failed_be, &busy);
+		nb = pool_pick(j->in, j->failed_be, &busy);
 		if (nb != NULL) {
 			job_stop_xfer(j);
 			job_attempt(j);
@@ -424,19 +421,19 @@ job_http_error(struct job *j, long status)
 }
 
 static void
-job_on_done(void *arg, struct xfer *x, int code, long status, int connected, const char *errmsg)
+job_on_done(void *arg, struct curlm_xfer *x, const struct curlm_result *r)
 {
 	struct job *j = arg;
 	char msg[768];
 	const char *url = j->be->url;
 
-	j->x = NULL;	/* xfer.c frees it */
+	j->x = NULL;	/* curlm frees it */
 	if (j->st.stopped) {
 		job_succeed(j);	/* the output cap stopped it */
 		return;
 	}
-	if (status >= 300 && j->st.failed == 0) {
-		job_http_error(j, status);
+	if (r->status >= 300 && j->st.failed == 0) {
+		job_http_error(j, r->status);
 		return;
 	}
 	if (j->st.failed) {
@@ -444,11 +441,11 @@ job_on_done(void *arg, struct xfer *x, int code, long status, int connected, con
 		job_attempt_failed(j, j->st.error_line ? F_BACKEND_ERROR : F_BACKEND_ERROR_FINAL, msg);
 		return;
 	}
-	if (code != 0) {
-		snprintf(msg, sizeof(msg), "backend %s: %s", url, errmsg);
-		if (!connected) {
-			pool_mark(j->be, 0, errmsg);
-			job_attempt_failed(j, code == 28 /* CURLE_OPERATION_TIMEDOUT */ ?
+	if (!r->ok) {
+		snprintf(msg, sizeof(msg), "backend %s: %s", url, r->detail);
+		if (!r->connected) {
+			pool_mark(j->be, 0, r->detail);
+			job_attempt_failed(j, r->curlcode == 28 /* CURLE_OPERATION_TIMEDOUT */ ?
 			    F_TIMEOUT_CONNECT : F_BACKEND_DOWN, msg);
 		} else if (!j->got_byte)
 			job_attempt_failed(j, F_BACKEND_DOWN, msg);
@@ -487,20 +484,20 @@ job_progress_timer(struct loop *l, void *arg)
 
 	j->t_progress = 0;
 	if (j->got_byte)
-		deadline = j->activity_ms + (uint64_t)env.conf.infer_idle_timeout * 1000;
+		deadline = j->activity_ms + (uint64_t)j->in->conf.infer_idle_timeout * 1000;
 	else
-		deadline = j->attempt_ms + (uint64_t)env.conf.infer_first_byte_timeout * 1000;
+		deadline = j->attempt_ms + (uint64_t)j->in->conf.infer_first_byte_timeout * 1000;
 	if (now < deadline) {
-		j->t_progress = loop_add_timer(env.loop, deadline - now, job_progress_timer, j);
+		j->t_progress = loop_add_timer(j->in->loop, deadline - now, job_progress_timer, j);
 		return;
 	}
 	if (j->got_byte) {
 		snprintf(msg, sizeof(msg), "backend %s: no data for %d s", j->be->url,
-		    env.conf.infer_idle_timeout);
+		    j->in->conf.infer_idle_timeout);
 		job_attempt_failed(j, F_TIMEOUT_IDLE, msg);
 	} else {
 		snprintf(msg, sizeof(msg), "backend %s: no answer within %d s", j->be->url,
-		    env.conf.infer_first_byte_timeout);
+		    j->in->conf.infer_first_byte_timeout);
 		job_attempt_failed(j, F_TIMEOUT_FIRST_BYTE, msg);
 	}
 }
@@ -512,7 +509,7 @@ job_total_timer(struct loop *l, void *arg)
 	char msg[128];
 
 	j->t_total = 0;
-	snprintf(msg, sizeof(msg), "job took longer than %d s", env.conf.infer_total_timeout);
+	snprintf(msg, sizeof(msg), "job took longer than %d s", j->in->conf.infer_total_timeout);
 	job_fail(j, F_TIMEOUT_TOTAL, msg);
 }
 
@@ -521,11 +518,11 @@ static void
 job_attempt(struct job *j)
 {
 	char url[CONF_MAX_STR + 32];
-	struct xfer_spec sp = { 0 };
+	struct curlm_req sp = { 0 };
 	struct backend *b;
 	int busy;
 
-	if ((b = pool_pick(j->failed_be, &busy)) == NULL) {
+	if ((b = pool_pick(j->in, j->failed_be, &busy)) == NULL) {
 		job_fail(j, busy ? F_BUSY : F_BACKEND_DOWN, busy ?
 		    "every backend is at its in-flight limit" : "no backend available");
 		return;
@@ -543,18 +540,20 @@ job_attempt(struct job *j)
 	sp.url = url;
 	sp.body = j->body;
 	sp.accept = b->kind == BACKEND_OPENAI ? "text/event-stream" : "application/x-ndjson";
-	sp.bearer = b->kind == BACKEND_OPENAI ? env.api_key : NULL;
-	sp.connect_ms = (long)env.conf.infer_connect_timeout * 1000;
+	sp.bearer = b->kind == BACKEND_OPENAI ? j->in->api_key : NULL;
+	sp.connect_ms = (long)j->in->conf.infer_connect_timeout * 1000;
+	/* Streams are lines of a few hundred bytes: a small buffer per transfer keeps 100 cheap. */
+	sp.bufsize = 4096;
 	sp.on_data = job_on_data;
 	sp.on_header = job_on_header;
 	sp.on_done = job_on_done;
 	sp.arg = j;
 	j->attempt_ms = j->activity_ms = now_ms();
-	if ((j->x = xfer_start(&sp)) == NULL) {
+	if ((j->x = curlm_start(j->in->curlm, &sp)) == NULL) {
 		job_fail(j, F_BACKEND_ERROR_FINAL, "cannot start the transfer");
 		return;
 	}
-	j->t_progress = loop_add_timer(env.loop, (uint64_t)env.conf.infer_first_byte_timeout * 1000,
+	j->t_progress = loop_add_timer(j->in->loop, (uint64_t)j->in->conf.infer_first_byte_timeout * 1000,
 	    job_progress_timer, j);
 	log_debug("job %.12s: attempt %d on %s", j->req.job, j->attempts, b->url);
 }
@@ -563,12 +562,12 @@ job_attempt(struct job *j)
  * An infer line, validated. Takes over r (its contents are moved or freed).
  */
 void
-job_submit(struct srv_client *c, struct infer_req *r)
+job_submit(struct inferd *in, struct srv_client *c, struct infer_req *r)
 {
 	const char *cached;
 	struct job *j;
 
-	if ((j = job_find(r->job)) != NULL) {
+	if ((j = job_find(in, r->job)) != NULL) {
 		/* Attach: the newcomer gets what it missed as one chunk. */
 		log_info("job %.12s: attached to the running job", r->job);
 		if (j->client != c) {
@@ -581,7 +580,7 @@ job_submit(struct srv_client *c, struct infer_req *r)
 		req_free(r);
 		return;
 	}
-	if ((cached = cache_find(r->job)) != NULL) {
+	if ((cached = cache_find(&in->cache, r->job)) != NULL) {
 		log_info("job %.12s: answered from the cache", r->job);
 		srv_send_line(c, cached, strlen(cached));
 		req_free(r);
@@ -592,33 +591,34 @@ job_submit(struct srv_client *c, struct infer_req *r)
 		req_free(r);
 		return;
 	}
+	j->in = in;
 	j->req = *r;
 	memset(r, 0, sizeof(*r));
 	j->client = c;
 	j->start_ms = now_ms();
-	req_apply_defaults(&j->req, &env.conf);
-	j->body = env.conf.infer_backend == BACKEND_OPENAI ? openai_build_body(&j->req) :
-	    ollama_build_body(&j->req, env.conf.keep_alive);
-	j->next = J.jobs;
-	if (J.jobs)
-		J.jobs->prev = j;
-	J.jobs = j;
-	J.njobs++;
+	req_apply_defaults(&j->req, &j->in->conf);
+	j->body = j->in->conf.infer_backend == BACKEND_OPENAI ? openai_build_body(&j->req) :
+	    ollama_build_body(&j->req, j->in->conf.keep_alive);
+	j->next = in->jobs.head;
+	if (in->jobs.head)
+		in->jobs.head->prev = j;
+	in->jobs.head = j;
+	in->jobs.n++;
 	if (j->body == NULL) {
 		job_fail(j, F_BACKEND_ERROR_FINAL, "out of memory building the request");
 		return;
 	}
 	log_info("job %.12s: model %s, %s", j->req.job, j->req.model,
 	    j->req.prompt ? "prompt" : "chat");
-	j->t_total = loop_add_timer(env.loop, (uint64_t)env.conf.infer_total_timeout * 1000,
+	j->t_total = loop_add_timer(j->in->loop, (uint64_t)j->in->conf.infer_total_timeout * 1000,
 	    job_total_timer, j);
 	job_attempt(j);
 }
 
 void
-job_cancel(const char *id)
+job_cancel(struct inferd *in, const char *id)
 {
-	struct job *j = job_find(id);
+	struct job *j = job_find(in, id);
 
 	if (j == NULL) {
 		log_debug("cancel %.12s: no such job", id);
@@ -628,41 +628,41 @@ job_cancel(const char *id)
 }
 
 size_t
-job_count_for(const struct srv_client *c)
+job_count_for(struct inferd *in, const struct srv_client *c)
 {
 	const struct job *j;
 	size_t n = 0;
 
-	for (j = J.jobs; j; j = j->next)
+	for (j = in->jobs.head; j; j = j->next)
 		n += j->client == c;
 	return n;
 }
 
 /* The client went away: the jobs run on, their answers wait in the cache. */
 void
-job_client_gone(struct srv_client *c)
+job_client_gone(struct inferd *in, struct srv_client *c)
 {
 	struct job *j;
 
-	for (j = J.jobs; j; j = j->next)
+	for (j = in->jobs.head; j; j = j->next)
 		if (j->client == c) {
 			j->client = NULL;
-			loop_cancel_timer(env.loop, j->t_chunk);
+			loop_cancel_timer(j->in->loop, j->t_chunk);
 			j->t_chunk = 0;
 		}
 }
 
 void
-job_shutdown_all(void)
+job_shutdown_all(struct inferd *in)
 {
-	while (J.jobs)
-		job_fail(J.jobs, F_SHUTDOWN, "inferd is stopping");
+	while (in->jobs.head)
+		job_fail(in->jobs.head, F_SHUTDOWN, "inferd is stopping");
 }
 
 void
-job_free_all(void)
+job_free_all(struct inferd *in)
 {
-	while (J.jobs)
-		job_unlink_free(J.jobs);
-	cache_free();
+	while (in->jobs.head)
+		job_unlink_free(in->jobs.head);
+	cache_free(&in->cache);
 }

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "loop.h"
 #include "ndjson.h"
 
@@ -62,39 +63,6 @@ const char *bolt11_currency_for(const char *network);
  */
 int	bolt11_check(const struct bolt11 *, const char *currency, uint64_t amount_msat,
 	    const char *payment_hash_hex, int64_t now, char *err, size_t errlen);
-
-/* http.c: libcurl multi driven by the loop */
-struct http;
-struct http_req {
-	const char	*method;	/* "GET", "POST" */
-	const char	*url;
-	const char	*unix_socket;	/* NULL, or a path: HTTP over a Unix socket */
-	const char	*body;		/* NULL for none; JSON */
-	const char	*hdr_name;	/* one auth header, or NULL */
-	const char	*hdr_value;
-	long		 timeout_ms;
-};
-struct http_resp {
-	int	 ok;		/* the transfer completed (any status) */
-	long	 status;
-	char	*body;		/* NUL-terminated; owned by http.c */
-	size_t	 len;
-	char	 error[256];	/* curl's reason when !ok */
-};
-typedef void (*http_cb)(const struct http_resp *, void *arg);
-
-struct http *http_new(struct loop *);
-void	http_free(struct http *);
-/* Start a request; cb runs exactly once (also on http_free). -1 on ENOMEM. */
-int	http_start(struct http *, const struct http_req *, http_cb, void *arg);
-int	http_inflight(const struct http *);
-/*
- * A backend's failure as one line for logs and error messages:
- * "WHO: <transport error>", or "WHO: HTTP <status>[: <the body's FIELD>]"
- * when the body is JSON with that string field (quoted, cut at 200 bytes).
- */
-void	http_describe_error(const struct http_resp *, const char *who, const char *field,
-	    char *err, size_t errlen);
 
 /* ws.c: a WebSocket client connection in the loop (reconnects by itself) */
 struct ws;
@@ -155,14 +123,58 @@ struct backend {
 	void		*priv;
 };
 
+/*
+ * rest.c: the part of a JSON-over-HTTP wallet backend (LNbits, the Spark
+ * bridge) that is the same for each: requests, answers, verdicts.
+ */
+#define REST_URL_MAX	(CONF_MAX_STR + 64)
+struct curlm;
+/*
+ * What one such API is: its requests and how to read its answers. The
+ * parsers return 0, or -1 for a malformed answer.
+ */
+struct rest_kind {
+	const char	*name;		/* the backend's name: "lnbits" */
+	const char	*who;		/* the prefix of every error: "lnbits" */
+	const char	*err_field;	/* the string member its error bodies carry */
+	/* create: POST path, body, expecting 201 or 200 */
+	const char	*create_path;
+	cJSON		*(*create_body)(uint64_t amount_msat, const char *memo, int expiry);
+	int		(*created)(const cJSON *, const char **payment_hash, const char **bolt11,
+			    const char **ref);	/* rest.c checks their lengths */
+	long		 create_timeout_ms;
+	/* lookup: GET the path this writes (-1: not a valid id), 404 meaning unknown */
+	int		(*lookup_path)(const char *payment_hash, const char *ref, char *path,
+			    size_t len);
+	int		(*looked_up)(const cJSON *, struct lookup_result *);	/* state, received_msat */
+	long		 lookup_timeout_ms;
+	/* balance: GET, or POST of {} */
+	const char	*balance_method;
+	const char	*balance_path;
+	int		(*balanced)(const cJSON *, uint64_t *balance_msat);
+	long		 balance_timeout_ms;
+};
+struct rest {
+	struct curlm	*cm;
+	const struct rest_kind *kind;
+	char		*base;		/* http(s)://host[:port][/prefix] (< REST_URL_MAX) */
+	char		*unix_path;	/* HTTP over this Unix socket, or NULL */
+	char		*key;		/* sent as X-Api-Key, or NULL; never logged */
+};
+/*
+ * The backend api->kind describes, owning api (NULL: api is freed). Its
+ * create, lookup and balance each make one request: 0 and the callback
+ * runs once, later (also at shutdown, as a failure); -1 and it never runs.
+ */
+struct backend *rest_backend_new(struct rest *api, char *err, size_t errlen);
+void	rest_free(struct rest *);
+
 /* lnbits.c */
-struct backend *lnbits_new(const struct conf *, struct http *, char *err, size_t errlen);
+struct backend *lnbits_new(const struct conf *, struct curlm *, char *err, size_t errlen);
 /* spark.c */
-struct backend *spark_new(const struct conf *, struct http *, char *err, size_t errlen);
+struct backend *spark_new(const struct conf *, struct curlm *, char *err, size_t errlen);
 /* nwc.c */
 struct backend *nwc_new(const struct conf *, struct loop *, char *err, size_t errlen);
-/* parse a backend JSON body; shared helpers (lnbits.c) */
-int	json_get_u64(const cJSON *, const char *name, uint64_t *out);
 
 /* store.c: invoices.db */
 enum inv_status { INV_PENDING, INV_PAID, INV_EXPIRED };
@@ -219,5 +231,18 @@ int	ipc_stdio(struct ipc *);
 int	ipc_resume(struct ipc *);
 /* SIGHUP: new poll intervals. */
 void	ipc_set_intervals(struct ipc *, int fast_ms, int slow_ms);
+
+/* main.c: the daemon's state, built in main and passed down. */
+struct invoiced {
+	struct daemon_args args;
+	int		 opt_wallet;	/* --wallet, or -1 */
+	struct conf	 conf;
+	struct loop	*loop;
+	struct curlm	*curlm;
+	struct backend	*be;		/* NULL for wallet = none */
+	struct store	*store;
+	struct ipc	*ipc;
+	char		 sock[1200], db[1200];
+};
 
 #endif

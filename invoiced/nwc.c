@@ -23,6 +23,7 @@
 
 #include "encoding.h"
 #include "event.h"
+#include "jsonx.h"
 #include "keys.h"
 #include "log.h"
 #include "nip04.h"
@@ -275,7 +276,7 @@ nwc_tx_lookup(const cJSON *tx, struct lookup_result *lr)
 {
 	const cJSON *state = cJSON_GetObjectItemCaseSensitive(tx, "state");
 	uint64_t settled = 0;
-	int has_settled = json_get_u64(tx, "settled_at", &settled) == 0 && settled > 0;
+	int has_settled = jsonx_get_u64(tx, "settled_at", &settled) == 0 && settled > 0;
 
 	lr->ok = 1;
 	lr->state = LK_PENDING;
@@ -289,7 +290,7 @@ nwc_tx_lookup(const cJSON *tx, struct lookup_result *lr)
 	} else if (has_settled)
 		lr->state = LK_PAID;	/* older services only set settled_at */
 	if (lr->state == LK_PAID) {
-		if (json_get_u64(tx, "amount", &lr->received_msat) != 0) {
+		if (jsonx_get_u64(tx, "amount", &lr->received_msat) != 0) {
 			lr->ok = 0;
 			snprintf(lr->error, sizeof(lr->error), "nwc: settled without an amount");
 			return;
@@ -355,7 +356,7 @@ nwc_answer(struct nwc_req *r, const cJSON *body)
 	case NWC_BALANCE:
 		memset(&br, 0, sizeof(br));
 		br.ok = 1;
-		br.has_balance = json_get_u64(res, "balance", &br.balance_msat) == 0;
+		br.has_balance = jsonx_get_u64(res, "balance", &br.balance_msat) == 0;
 		r->bcb(&br, r->arg);
 		break;
 	}
@@ -406,8 +407,8 @@ nwc_notification(struct nwc *n, const struct event *ev)
 	hash = cJSON_GetObjectItemCaseSensitive(tx, "payment_hash");
 	if (cJSON_IsString(type) && strcmp(type->valuestring, "payment_received") == 0 &&
 	    cJSON_IsString(hash) && hex_is_lower(hash->valuestring, 64) && n->be->on_paid != NULL) {
-		json_get_u64(tx, "amount", &amount);
-		json_get_u64(tx, "settled_at", &settled);
+		jsonx_get_u64(tx, "amount", &amount);
+		jsonx_get_u64(tx, "settled_at", &settled);
 		log_debug("nwc: payment_received for %.16s...", hash->valuestring);
 		n->be->on_paid(hash->valuestring, amount, (int64_t)settled, n->be->on_paid_arg);
 	}

@@ -19,25 +19,12 @@
 
 #include <curl/curl.h>
 
+#include "jsonx.h"
 #include "keys.h"
 #include "log.h"
 #include "invoiced.h"
 
 #define SPARK_TIMEOUT_MS 30000	/* the SDK talks to remote operators */
-
-struct spark {
-	struct http	*http;
-	char		*base;		/* http://... without a trailing '/' */
-	char		*unix_path;	/* or NULL */
-	char		*key;		/* X-Api-Key, or NULL */
-};
-
-struct spark_call {
-	create_cb	 ccb;
-	lookup_cb	 lcb;
-	balance_cb	 bcb;
-	void		*arg;
-};
 
 static const char *paid_statuses[] = {
 	"TRANSFER_COMPLETED", "LIGHTNING_PAYMENT_RECEIVED", "PAYMENT_PREIMAGE_RECOVERED",
@@ -59,231 +46,103 @@ in_set(const char *s, const char **set, size_t n)
 	return 0;
 }
 
-/* The bridge answers errors as {"error": "..."}, like LNbits' Spark sidecar. */
-static void
-spark_error(const struct http_resp *r, char *err, size_t errlen)
-{
-	http_describe_error(r, "spark bridge", "error", err, errlen);
-}
-
+/* Lookups go by the bridge's checking_id. */
 static int
-spark_start(struct spark *sp, const char *method, const char *path, const char *body,
-    http_cb cb, struct spark_call *c)
+spark_created(const cJSON *j, const char **hash, const char **bolt11, const char **ref)
 {
-	struct http_req req;
-	char url[1400];
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "checking_id");
+	const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "payment_request");
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "payment_hash");
 
-	snprintf(url, sizeof(url), "%s%s", sp->base, path);
-	memset(&req, 0, sizeof(req));
-	req.method = method;
-	req.url = url;
-	req.unix_socket = sp->unix_path;
-	req.body = body;
-	if (sp->key != NULL) {
-		req.hdr_name = "X-Api-Key";
-		req.hdr_value = sp->key;
-	}
-	req.timeout_ms = SPARK_TIMEOUT_MS;
-	return http_start(sp->http, &req, cb, c);
-}
-
-static void
-spark_created(const struct http_resp *r, void *arg)
-{
-	struct spark_call *c = arg;
-	struct create_result res;
-	cJSON *j = NULL;
-	const cJSON *id, *pr, *h;
-
-	memset(&res, 0, sizeof(res));
-	if (!r->ok || (r->status != 200 && r->status != 201)) {
-		res.retryable = !r->ok || r->status >= 500;
-		spark_error(r, res.error, sizeof(res.error));
-		goto out;
-	}
-	j = cJSON_ParseWithLength(r->body, r->len);
-	id = cJSON_GetObjectItemCaseSensitive(j, "checking_id");
-	pr = cJSON_GetObjectItemCaseSensitive(j, "payment_request");
-	h = cJSON_GetObjectItemCaseSensitive(j, "payment_hash");
-	if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof(res.ref) ||
-	    id->valuestring[0] == '\0' || !cJSON_IsString(pr) ||
-	    strlen(pr->valuestring) > BOLT11_MAX_LEN || !cJSON_IsString(h) ||
-	    strlen(h->valuestring) != 64) {
-		snprintf(res.error, sizeof(res.error), "spark bridge: malformed create response");
-		res.retryable = 1;
-		goto out;
-	}
-	res.ok = 1;
-	snprintf(res.ref, sizeof(res.ref), "%s", id->valuestring);
-	snprintf(res.bolt11, sizeof(res.bolt11), "%s", pr->valuestring);
-	snprintf(res.payment_hash, sizeof(res.payment_hash), "%s", h->valuestring);
-out:
-	cJSON_Delete(j);
-	c->ccb(&res, c->arg);
-	free(c);
-}
-
-static int
-spark_create(struct backend *be, uint64_t amount_msat, const char *memo, int expiry,
-    create_cb cb, void *arg)
-{
-	struct spark_call *c;
-	cJSON *o;
-	char *body;
-	int rc;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if (!cJSON_IsString(id) || !cJSON_IsString(pr) || !cJSON_IsString(h))
 		return -1;
-	c->ccb = cb;
-	c->arg = arg;
-	o = cJSON_CreateObject();
+	*hash = h->valuestring;
+	*bolt11 = pr->valuestring;
+	*ref = id->valuestring;
+	return 0;
+}
+
+static int
+spark_looked_up(const cJSON *j, struct lookup_result *res)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+
+	if (!cJSON_IsString(st))
+		return -1;
+	if (in_set(st->valuestring, paid_statuses, sizeof(paid_statuses) / sizeof(paid_statuses[0]))) {
+		if (jsonx_get_u64(j, "amount_msat", &res->received_msat) != 0) {
+			snprintf(res->error, sizeof(res->error), "spark bridge: paid without amount_msat");
+			return -1;
+		}
+		res->state = LK_PAID;
+	} else
+		res->state = in_set(st->valuestring, failed_statuses,
+		    sizeof(failed_statuses) / sizeof(failed_statuses[0])) ? LK_FAILED : LK_PENDING;
+	return 0;
+}
+
+static int
+spark_balanced(const cJSON *j, uint64_t *msat)
+{
+	uint64_t sats;
+
+	if (jsonx_get_u64(j, "balance_msat", msat) == 0)
+		return 0;
+	if (jsonx_get_u64(j, "balance_sats", &sats) == 0 && sats < UINT64_MAX / 1000) {
+		*msat = sats * 1000;
+		return 0;
+	}
+	return -1;
+}
+
+static cJSON *
+spark_create_body(uint64_t amount_msat, const char *memo, int expiry)
+{
+	cJSON *o = cJSON_CreateObject();
+
 	cJSON_AddNumberToObject(o, "amount_sats", (double)(amount_msat / 1000));
 	cJSON_AddStringToObject(o, "memo", memo);
 	cJSON_AddNumberToObject(o, "expiry_seconds", expiry);
-	body = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	rc = body != NULL ? spark_start(be->priv, "POST", "/v1/invoices", body, spark_created, c) : -1;
-	free(body);
-	if (rc != 0)
-		free(c);
-	return rc;
+	return o;
 }
 
-static void
-spark_looked_up(const struct http_resp *r, void *arg)
-{
-	struct spark_call *c = arg;
-	struct lookup_result res;
-	cJSON *j = NULL;
-	const cJSON *st;
-
-	memset(&res, 0, sizeof(res));
-	if (r->ok && r->status == 404) {
-		res.ok = 1;
-		res.state = LK_UNKNOWN;
-		goto out;
-	}
-	if (!r->ok || r->status != 200) {
-		spark_error(r, res.error, sizeof(res.error));
-		goto out;
-	}
-	j = cJSON_ParseWithLength(r->body, r->len);
-	st = cJSON_GetObjectItemCaseSensitive(j, "status");
-	if (!cJSON_IsString(st)) {
-		snprintf(res.error, sizeof(res.error), "spark bridge: malformed lookup response");
-		goto out;
-	}
-	res.ok = 1;
-	res.state = LK_PENDING;
-	if (in_set(st->valuestring, paid_statuses, sizeof(paid_statuses) / sizeof(paid_statuses[0]))) {
-		if (json_get_u64(j, "amount_msat", &res.received_msat) != 0) {
-			res.ok = 0;
-			snprintf(res.error, sizeof(res.error), "spark bridge: paid without amount_msat");
-			goto out;
-		}
-		res.state = LK_PAID;
-		res.settled_at = now_unix();
-	} else if (in_set(st->valuestring, failed_statuses,
-	    sizeof(failed_statuses) / sizeof(failed_statuses[0])))
-		res.state = LK_FAILED;
-out:
-	cJSON_Delete(j);
-	c->lcb(&res, c->arg);
-	free(c);
-}
-
+/* The bridge's id may hold anything: escape it into the path. */
 static int
-spark_lookup(struct backend *be, const char *hash, const char *ref, lookup_cb cb, void *arg)
+spark_lookup_path(const char *hash, const char *ref, char *path, size_t len)
 {
-	struct spark_call *c;
-	char path[600], *esc;
-	int rc;
+	char *esc;
 
 	if ((esc = curl_easy_escape(NULL, ref, 0)) == NULL)
 		return -1;
-	snprintf(path, sizeof(path), "/v1/invoices/%s", esc);
+	snprintf(path, len, "/v1/invoices/%s", esc);
 	curl_free(esc);
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
-	c->lcb = cb;
-	c->arg = arg;
-	if ((rc = spark_start(be->priv, "GET", path, NULL, spark_looked_up, c)) != 0)
-		free(c);
-	return rc;
+	return 0;
 }
 
-static void
-spark_balanced(const struct http_resp *r, void *arg)
-{
-	struct spark_call *c = arg;
-	struct balance_result res;
-	cJSON *j = NULL;
-	uint64_t sats;
-
-	memset(&res, 0, sizeof(res));
-	if (!r->ok || r->status != 200) {
-		spark_error(r, res.error, sizeof(res.error));
-		goto out;
-	}
-	j = cJSON_ParseWithLength(r->body, r->len);
-	res.ok = cJSON_IsObject(j);
-	if (json_get_u64(j, "balance_msat", &res.balance_msat) == 0)
-		res.has_balance = 1;
-	else if (json_get_u64(j, "balance_sats", &sats) == 0 && sats < UINT64_MAX / 1000) {
-		res.balance_msat = sats * 1000;
-		res.has_balance = 1;
-	}
-	if (!res.ok)
-		snprintf(res.error, sizeof(res.error), "spark bridge: malformed balance response");
-out:
-	cJSON_Delete(j);
-	c->bcb(&res, c->arg);
-	free(c);
-}
-
-static int
-spark_balance(struct backend *be, balance_cb cb, void *arg)
-{
-	struct spark_call *c;
-	int rc;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
-	c->bcb = cb;
-	c->arg = arg;
-	if ((rc = spark_start(be->priv, "POST", "/v1/balance", "{}", spark_balanced, c)) != 0)
-		free(c);
-	return rc;
-}
-
-static void
-spark_free(struct backend *be)
-{
-	struct spark *sp = be->priv;
-
-	if (sp->key != NULL) {
-		explicit_bzero(sp->key, strlen(sp->key));
-		free(sp->key);
-	}
-	free(sp->base);
-	free(sp->unix_path);
-	free(sp);
-	free(be);
-}
+/* The bridge answers errors as {"error": "..."}, like LNbits' Spark sidecar. */
+static const struct rest_kind spark_kind = {
+	.name = "spark", .who = "spark bridge", .err_field = "error",
+	.create_path = "/v1/invoices", .create_body = spark_create_body,
+	.created = spark_created, .create_timeout_ms = SPARK_TIMEOUT_MS,
+	.lookup_path = spark_lookup_path, .looked_up = spark_looked_up,
+	.lookup_timeout_ms = SPARK_TIMEOUT_MS,
+	.balance_method = "POST", .balance_path = "/v1/balance", .balanced = spark_balanced,
+	.balance_timeout_ms = SPARK_TIMEOUT_MS,
+};
 
 struct backend *
-spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
+spark_new(const struct conf *cf, struct curlm *cm, char *err, size_t errlen)
 {
-	struct backend *be = calloc(1, sizeof(*be));
-	struct spark *sp = calloc(1, sizeof(*sp));
+	struct rest *sp = calloc(1, sizeof(*sp));
 	const char *u = cf->spark_url;
 	char path[CONF_MAX_STR + 64];
-	size_t n;
 
-	if (be == NULL || sp == NULL) {
+	if (sp == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto fail;
+		return NULL;
 	}
+	sp->cm = cm;
+	sp->kind = &spark_kind;
 	if (u == NULL || u[0] == '\0') {
 		/* The default: the bridge scripts/dvm runs beside the stages. */
 		if (conf_sock_path(cf, "spark-bridge.sock", path, sizeof(path)) == -1) {
@@ -299,7 +158,8 @@ spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 		}
 		sp->unix_path = strdup(u + 5);
 		sp->base = strdup("http://localhost");
-	} else if (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) {
+	} else if ((strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
+	    strlen(u) < REST_URL_MAX) {
 		sp->base = strdup(u);
 	} else {
 		snprintf(err, errlen, "spark_url must be http://, https:// or unix:/path");
@@ -309,27 +169,11 @@ spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	n = strlen(sp->base);
-	while (n > 0 && sp->base[n - 1] == '/')
-		sp->base[--n] = '\0';
 	if (cf->spark_api_key_file != NULL && cf->spark_api_key_file[0] != '\0' &&
 	    secret_file_read(cf->spark_api_key_file, 256, &sp->key, err, errlen) != 0)
 		goto fail;
-	sp->http = http;
-	be->name = "spark";
-	be->create = spark_create;
-	be->lookup = spark_lookup;
-	be->balance = spark_balance;
-	be->free = spark_free;
-	be->priv = sp;
-	return be;
+	return rest_backend_new(sp, err, errlen);
 fail:
-	if (sp != NULL) {
-		free(sp->base);
-		free(sp->unix_path);
-		free(sp->key);
-	}
-	free(sp);
-	free(be);
+	rest_free(sp);
 	return NULL;
 }

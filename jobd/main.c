@@ -9,15 +9,14 @@
  * jobs resume from the ledger on the next start).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bech32.h"
+#include "daemon.h"
 #include "jobd.h"
 #include "log.h"
 #include "loop.h"
@@ -28,11 +27,8 @@
 #define FETCH_GIVE_UP_MS	30000
 #define UNACKED_GIVE_UP_MS	(24LL * 3600 * 1000)
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-"usage: jobd [-c FILE] [--notify-fd N] [-v] [--help]\n"
+static const char usage_text[] =
+"usage: jobd [-c FILE] [--notify-fd N] [-v] [--allow-core] [--help]\n"
 "\n"
 "The hub of a sellcompute NIP-90 text-generation provider. jobd holds the\n"
 "Nostr secret key and the job ledger (state_dir/jobs.db). It connects to\n"
@@ -46,13 +42,14 @@ usage(FILE *f)
 "  --notify-fd N   write a newline to fd N once ready (ledger open, control\n"
 "                  socket bound, first connection attempt to each spoke made)\n"
 "  -v              log debug lines\n"
+"  --allow-core    keep core dumps and debugger access (off by default: a\n"
+"                  core file would hold the Nostr key); for debugging only\n"
 "  --help          this text\n"
 "\n"
 "Signals: SIGTERM/SIGINT exit cleanly (open jobs resume on the next start);\n"
 "SIGHUP re-reads prices and limits without dropping jobs.\n"
 "Exit: 0 clean, 100 bad usage/config/key, 111 temporary failure.\n"
-"See docs/jobd.8.md and docs/NOSTR.md.\n");
-}
+"See docs/jobd.8.md and docs/NOSTR.md.\n";
 
 static void
 tick(struct loop *l, void *arg)
@@ -140,54 +137,6 @@ on_signal(struct loop *l, int signo, void *arg)
 }
 
 static void
-parse_args(int argc, char **argv, const char **conf_path, int *notify_fd, int *verbose)
-{
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "notify-fd", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "c:hv", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			*conf_path = optarg;
-			break;
-		case 'n':
-			if ((*notify_fd = notify_fd_parse(optarg)) == -1)
-				fatalx(EXIT_PERM, "--notify-fd: not a file descriptor number: %s", optarg);
-			break;
-		case 'v':
-			*verbose = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(EXIT_PERM);
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		exit(EXIT_PERM);
-	}
-}
-
-static void
-make_dirs(const struct conf *c)
-{
-	char run[1024];
-
-	if (mkdir(c->state_dir, 0700) == -1 && errno != EEXIST)
-		fatal(EXIT_TEMP, "mkdir %s", c->state_dir);
-	snprintf(run, sizeof(run), "%s/run", c->state_dir);
-	if (mkdir(run, 0750) == -1 && errno != EEXIST)
-		fatal(EXIT_TEMP, "mkdir %s", run);
-}
-
-static void
 open_state(struct jobd *jd)
 {
 	char path[1024], err[512], buf[8];
@@ -195,7 +144,7 @@ open_state(struct jobd *jd)
 	if (keys_load_file(jd->conf.secret_key_file, &jd->kp, err, sizeof(err)) == -1)
 		fatalx(EXIT_PERM, "secret key: %s (create one with: scripts/dvm keygen)", err);
 	nip19_encode("npub", jd->kp.pk, jd->npub, sizeof(jd->npub));
-	make_dirs(&jd->conf);
+	daemon_make_dirs(jd->conf.state_dir);
 	snprintf(path, sizeof(path), "%s/jobs.db", jd->conf.state_dir);
 	if (ledger_open(&jd->db, path, err, sizeof(err)) == -1)
 		fatalx(EXIT_TEMP, "ledger: %s", err);
@@ -228,17 +177,17 @@ int
 main(int argc, char **argv)
 {
 	static struct jobd jd;
-	const char *conf_path = NULL;
-	int notify_fd = -1, verbose = 0, n, lvl;
+	const struct daemon_spec spec = { usage_text, 0, NULL, NULL };
+	struct daemon_args a;
+	int n;
 	char err[512];
 
 	log_init("jobd", LOG_INFO);
-	parse_args(argc, argv, &conf_path, &notify_fd, &verbose);
-	if (conf_load(&jd.conf, conf_path, err, sizeof(err)) == -1)
+	daemon_parse_args(&spec, argc, argv, &a);
+	if (conf_load(&jd.conf, a.conf, err, sizeof(err)) == -1)
 		fatalx(EXIT_PERM, "config: %s", err);
-	jd.conf_path = conf_path;
-	lvl = log_parse_level(jd.conf.log_level);
-	log_set_level(verbose ? LOG_DEBUG : lvl >= 0 ? (enum log_level)lvl : LOG_INFO);
+	jd.conf_path = a.conf;
+	daemon_set_log_level(a.verbose, jd.conf.log_level);
 	jd.started = now_unix();
 	if ((jd.loop = loop_new()) == NULL)
 		fatal(EXIT_TEMP, "loop");
@@ -257,7 +206,7 @@ main(int argc, char **argv)
 	log_info("ready: %s (%s), %s, payment %s", jd.npub, jd.online ? "online" : "offline",
 	    jd.conf.model, jd.conf.wallet == WALLET_NONE ? "free" :
 	    conf_payment_mode_name(jd.conf.payment_mode));
-	notify_ready(notify_fd);
+	notify_ready(a.notify_fd);
 	jd.tick_timer = loop_add_timer(jd.loop, TICK_MS, tick, &jd);
 
 	loop_run(jd.loop);

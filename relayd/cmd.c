@@ -13,9 +13,10 @@
 void
 cmd_bad(struct client *c, const char *why)
 {
-	(void)c;
-	rd.bad_lines++;
-	if (log_limit_ok(&rd.ll_ipc))
+	struct relayd *rd = c->rd;
+
+	rd->bad_lines++;
+	if (log_limit_ok(&rd->ll_ipc))
 		log_warnx("client: bad line dropped: %s", why);
 }
 
@@ -128,14 +129,15 @@ handle_fetch(struct client *c, const cJSON *o)
 static void
 handle_publish(struct client *c, const cJSON *o)
 {
+	struct relayd *rd = c->rd;
 	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event"), *relays;
 	char err[128];
 
 	if (!cJSON_IsObject(ev) || get_relays(o, &relays) == -1)
 		return cmd_bad(c, "publish: bad event or relays");
 	if (pub_publish(c, ev, relays, err, sizeof(err)) == -1) {
-		rd.bad_lines++;
-		if (log_limit_ok(&rd.ll_ipc))
+		rd->bad_lines++;
+		if (log_limit_ok(&rd->ll_ipc))
 			log_warnx("publish refused: %s", err);
 	}
 }
@@ -143,6 +145,7 @@ handle_publish(struct client *c, const cJSON *o)
 static void
 handle_auth(struct client *c, const cJSON *o)
 {
+	struct relayd *rd = c->rd;
 	const char *url = get_str(o, "relay", RELAY_URL_MAX - 1);
 	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
 	char norm[RELAY_URL_MAX], err[64];
@@ -154,7 +157,7 @@ handle_auth(struct client *c, const cJSON *o)
 	    url_normalize(url, norm, sizeof(norm)) == -1 ||
 	    event_from_cjson(&e, ev, err, sizeof(err)) == -1)
 		return cmd_bad(c, "auth: bad relay or event");
-	if (e.kind != 22242 || (r = conn_find(norm)) == NULL || r->state != RS_CONNECTED) {
+	if (e.kind != 22242 || (r = conn_find(rd, norm)) == NULL || r->state != RS_CONNECTED) {
 		log_warnx("auth for %s: not a kind-22242 event or relay not connected", norm);
 		event_free(&e);
 		return;
@@ -172,7 +175,8 @@ handle_auth(struct client *c, const cJSON *o)
 static void
 handle_status(struct client *c, const cJSON *o)
 {
-	cJSON *s = status_json();
+	struct relayd *rd = c->rd;
+	cJSON *s = status_json(rd);
 
 	(void)o;
 	if (s != NULL)

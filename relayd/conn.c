@@ -31,23 +31,23 @@ conn_state_name(enum relay_state s)
 }
 
 struct relay *
-conn_find(const char *url)
+conn_find(struct relayd *rd, const char *url)
 {
 	struct relay *r;
 
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (!r->removing && strcmp(r->url, url) == 0)
 			return r;
 	return NULL;
 }
 
 size_t
-conn_count_transient(void)
+conn_count_transient(struct relayd *rd)
 {
 	struct relay *r;
 	size_t n = 0;
 
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (!r->configured && !r->removing)
 			n++;
 	return n;
@@ -75,7 +75,7 @@ conn_json_string(const char *s)
 
 /* A new relay (url already normalized), not yet connected. */
 struct relay *
-conn_add(const char *url, int configured)
+conn_add(struct relayd *rd, const char *url, int configured)
 {
 	struct relay *r;
 
@@ -83,6 +83,7 @@ conn_add(const char *url, int configured)
 		log_warn("relay %s", url);
 		return NULL;
 	}
+	r->rd = rd;
 	snprintf(r->url, sizeof(r->url), "%s", url);
 	if (url_parse(url, r) == -1) {
 		log_warnx("relay %s: bad URL", url);
@@ -98,18 +99,19 @@ conn_add(const char *url, int configured)
 	/* Each challenge makes jobd sign an event: a relay gets 3 a minute. */
 	r->ll_auth.burst = 3;
 	r->ll_auth.per_ms = 60000;
-	backoff_init(&r->bo, 1000, (unsigned)rd.conf.relay_backoff_max * 1000, 30);
-	r->next = rd.relays;
-	rd.relays = r;
+	backoff_init(&r->bo, 1000, (unsigned)rd->conf.relay_backoff_max * 1000, 30);
+	r->next = rd->relays;
+	rd->relays = r;
 	return r;
 }
 
 static void
 conn_unlink_free(struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	struct relay **pp;
 
-	for (pp = &rd.relays; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &rd->relays; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == r) {
 			*pp = r->next;
 			break;
@@ -121,11 +123,11 @@ conn_unlink_free(struct relay *r)
 
 /* Free removed relays whose connection is gone. */
 static void
-conn_reap(void)
+conn_reap(struct relayd *rd)
 {
 	struct relay *r, *next;
 
-	for (r = rd.relays; r != NULL; r = next) {
+	for (r = rd->relays; r != NULL; r = next) {
 		next = r->next;
 		if (r->removing && !r->res.busy &&
 		    (r->state == RS_CLOSED || r->state == RS_BACKOFF))
@@ -150,9 +152,11 @@ conn_flush_queue(struct relay *r)
 static void
 conn_fail(struct relay *r, const char *why)
 {
+	struct relayd *rd = r->rd;
+
 	if (log_limit_ok(&r->ll))
 		log_info("%s: connect failed (%s)", r->url, why);
-	if (r->removing || rd.stopping) {
+	if (r->removing || rd->stopping) {
 		conn_set_state(r, RS_CLOSED);
 		return;
 	}
@@ -164,12 +168,13 @@ conn_fail(struct relay *r, const char *why)
 static void
 conn_dial(struct relay *r, const char *addr)
 {
+	struct relayd *rd = r->rd;
 	struct lws_client_connect_info i;
 	struct lws *wsi;
 
 	memset(&i, 0, sizeof(i));
-	i.context = rd.ctx;
-	i.vhost = rd.vh;
+	i.context = rd->ctx;
+	i.vhost = rd->vh;
 	i.address = addr;
 	i.port = r->port;
 	i.path = r->path;
@@ -208,6 +213,7 @@ conn_connect(struct relay *r)
 static void
 conn_resolving(struct relay *r, uint64_t now)
 {
+	struct relayd *rd = r->rd;
 	const char *why = "?";
 	int rc = resolve_poll(&r->res, r->ip, sizeof(r->ip), &why);
 
@@ -218,7 +224,7 @@ conn_resolving(struct relay *r, uint64_t now)
 	}
 	if (rc == -1)
 		conn_fail(r, why);
-	else if (r->removing || rd.stopping)
+	else if (r->removing || rd->stopping)
 		conn_set_state(r, RS_CLOSED);
 	else
 		conn_dial(r, r->ip);
@@ -228,6 +234,7 @@ conn_resolving(struct relay *r, uint64_t now)
 static void
 conn_down(struct relay *r, struct lws *wsi, const char *why)
 {
+	struct relayd *rd = r->rd;
 	uint64_t now = now_ms();
 	unsigned delay;
 
@@ -248,7 +255,7 @@ conn_down(struct relay *r, struct lws *wsi, const char *why)
 	r->challenge[0] = '\0';
 	sub_on_down(r);
 	pub_on_down(r);
-	if (r->removing || rd.stopping) {
+	if (r->removing || rd->stopping) {
 		conn_set_state(r, RS_CLOSED);
 		return;
 	}
@@ -261,6 +268,7 @@ conn_down(struct relay *r, struct lws *wsi, const char *why)
 static void
 conn_up(struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	uint64_t now = now_ms();
 
 	r->up_ms = r->last_rx = r->last_ping = now;
@@ -269,7 +277,7 @@ conn_up(struct relay *r)
 	r->challenge[0] = '\0';
 	log_info("%s: connected", r->url);
 	conn_set_state(r, RS_CONNECTED);
-	if (rd.paused)
+	if (rd->paused)
 		lws_rx_flow_control(r->wsi, 0);
 	sub_on_connect(r);
 	pub_on_connect(r);
@@ -278,8 +286,10 @@ conn_up(struct relay *r)
 void
 conn_drop(struct relay *r, enum drop_reason why, const char *detail)
 {
+	struct relayd *rd = r->rd;
+
 	r->c.dropped[why]++;
-	rd.c.dropped[why]++;
+	rd->c.dropped[why]++;
 	if (log_limit_ok(&r->ll))
 		log_warnx("%s: dropped %s%s%s", r->url, frame_drop_name(why),
 		    detail ? ": " : "", detail ? detail : "");
@@ -387,6 +397,7 @@ conn_release(struct relay *r)
 static void
 conn_on_ok(struct relay *r, const struct frame *f)
 {
+	struct relayd *rd = r->rd;
 	cJSON *o;
 
 	if (r->auth_id[0] != '\0' && strcmp(f->id, r->auth_id) == 0) {
@@ -400,7 +411,7 @@ conn_on_ok(struct relay *r, const struct frame *f)
 			cJSON_AddBoolToObject(o, "accepted", f->accepted);
 			cJSON_AddStringToObject(o, "message", f->message);
 			cJSON_AddBoolToObject(o, "final", 1);
-			ipc_broadcast(o);
+			ipc_broadcast(rd, o);
 		}
 		if (f->accepted) {
 			r->challenge[0] = '\0';
@@ -417,6 +428,7 @@ conn_on_ok(struct relay *r, const struct frame *f)
 static void
 conn_report(struct relay *r, const char *op, const char *key, const char *val)
 {
+	struct relayd *rd = r->rd;
 	char buf[NOTICE_MAX + 1];
 	cJSON *o;
 
@@ -429,7 +441,7 @@ conn_report(struct relay *r, const char *op, const char *key, const char *val)
 	while (!utf8_valid(buf, strlen(buf)))
 		buf[strlen(buf) - 1] = '\0';
 	cJSON_AddStringToObject(o, key, buf);
-	ipc_broadcast(o);
+	ipc_broadcast(rd, o);
 }
 
 static void
@@ -479,7 +491,8 @@ conn_message(struct relay *r, const char *buf, size_t len)
 static int
 conn_rx_append(struct relay *r, const void *in, size_t len)
 {
-	size_t max = (size_t)rd.conf.relay_max_frame, ncap;
+	struct relayd *rd = r->rd;
+	size_t max = (size_t)rd->conf.relay_max_frame, ncap;
 	char *p;
 
 	if (r->rxlen + len > max) {
@@ -507,6 +520,8 @@ conn_rx_append(struct relay *r, const void *in, size_t len)
 static int
 conn_receive(struct relay *r, struct lws *wsi, const void *in, size_t len)
 {
+	struct relayd *rd = r->rd;
+
 	r->last_rx = now_ms();
 	if (lws_frame_is_binary(wsi))
 		r->rx_skip = DROP_BINARY + 1;
@@ -515,7 +530,7 @@ conn_receive(struct relay *r, struct lws *wsi, const void *in, size_t len)
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
 		return 0;
 	r->c.frames_in++;
-	rd.c.frames_in++;
+	rd->c.frames_in++;
 	if (r->rx_skip)
 		conn_drop(r, (enum drop_reason)(r->rx_skip - 1), NULL);
 	else
@@ -604,26 +619,26 @@ const struct lws_protocols conn_protocol = {
 
 /* Timers of every relay: reconnects, pings, idle timeouts. */
 void
-conn_tick(uint64_t now)
+conn_tick(struct relayd *rd, uint64_t now)
 {
 	struct relay *r, *next;
-	uint64_t idle = (uint64_t)rd.conf.relay_idle_timeout * 1000;
-	uint64_t ping = (uint64_t)rd.conf.relay_ping_interval * 1000;
+	uint64_t idle = (uint64_t)rd->conf.relay_idle_timeout * 1000;
+	uint64_t ping = (uint64_t)rd->conf.relay_ping_interval * 1000;
 
-	conn_reap();
-	for (r = rd.relays; r != NULL; r = next) {
+	conn_reap(rd);
+	for (r = rd->relays; r != NULL; r = next) {
 		next = r->next;
 		if (r->res.busy)
 			conn_resolving(r, now);
-		else if (r->state == RS_BACKOFF && now >= r->retry_at && !rd.stopping &&
+		else if (r->state == RS_BACKOFF && now >= r->retry_at && !rd->stopping &&
 		    !r->removing)
 			conn_connect(r);
 		else if (r->state == RS_CONNECTED && r->wsi != NULL) {
-			if (rd.paused)
+			if (rd->paused)
 				r->last_rx = now;	/* we stopped reading, not them */
 			if (now - r->last_rx >= idle) {
 				log_info("%s: silent for %d s: reconnecting", r->url,
-				    rd.conf.relay_idle_timeout);
+				    rd->conf.relay_idle_timeout);
 				lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 			} else if (now - r->last_ping >= ping) {
 				r->last_ping = now;
@@ -635,24 +650,24 @@ conn_tick(uint64_t now)
 }
 
 void
-conn_pause_all(int pause)
+conn_pause_all(struct relayd *rd, int pause)
 {
 	struct relay *r;
 
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (r->state == RS_CONNECTED && r->wsi != NULL)
 			lws_rx_flow_control(r->wsi, !pause);
 }
 
 /* SIGHUP / start: make the configured set equal to urls (normalized). */
 void
-conn_set_relays(const char *const *urls, size_t n)
+conn_set_relays(struct relayd *rd, const char *const *urls, size_t n)
 {
 	struct relay *r, *next;
 	size_t i;
 	int keep;
 
-	for (r = rd.relays; r != NULL; r = next) {
+	for (r = rd->relays; r != NULL; r = next) {
 		next = r->next;
 		if (!r->configured || r->removing)
 			continue;
@@ -664,23 +679,23 @@ conn_set_relays(const char *const *urls, size_t n)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if ((r = conn_find(urls[i])) != NULL) {
+		if ((r = conn_find(rd, urls[i])) != NULL) {
 			r->configured = 1;
 			continue;
 		}
-		if ((r = conn_add(urls[i], 1)) != NULL)
+		if ((r = conn_add(rd, urls[i], 1)) != NULL)
 			conn_connect(r);
 	}
 }
 
 /* After the lws context is gone: free what is left. */
 void
-conn_free_all(void)
+conn_free_all(struct relayd *rd)
 {
 	struct relay *r;
 
-	while ((r = rd.relays) != NULL) {
-		rd.relays = r->next;
+	while ((r = rd->relays) != NULL) {
+		rd->relays = r->next;
 		if (resolve_wait(&r->res, 2000) == -1) {
 			/* glibc's helper still writes into r: leave it to exit. */
 			log_warnx("%s: name lookup still running at exit", r->url);

@@ -33,12 +33,12 @@ static struct rawfd listen_raw = { RAW_LISTEN, NULL };
 static struct rawfd signal_raw = { RAW_SIGNAL, NULL };
 
 static struct lws *
-ipc_adopt(int fd, struct rawfd *raw)
+ipc_adopt(struct relayd *rd, int fd, struct rawfd *raw)
 {
 	lws_adopt_desc_t a;
 
 	memset(&a, 0, sizeof(a));
-	a.vh = rd.vh;
+	a.vh = rd->vh;
 	a.type = LWS_ADOPT_RAW_FILE_DESC;
 	a.fd.filefd = fd;
 	a.vh_prot_name = ipc_protocol.name;
@@ -54,10 +54,11 @@ ipc_adopt(int fd, struct rawfd *raw)
 static void
 ipc_greet(struct client *c)
 {
+	struct relayd *rd = c->rd;
 	const struct relay *r;
 	cJSON *o;
 
-	for (r = rd.relays; r != NULL; r = r->next) {
+	for (r = rd->relays; r != NULL; r = r->next) {
 		if (r->removing)
 			continue;
 		if ((o = cJSON_CreateObject()) != NULL) {
@@ -76,11 +77,11 @@ ipc_greet(struct client *c)
 }
 
 static struct client *
-ipc_client_new(int rfd, int wfd, int stdio)
+ipc_client_new(struct relayd *rd, int rfd, int wfd, int stdio)
 {
 	struct client_raw *cr;
 
-	if (rd.nclients >= MAX_CLIENTS) {
+	if (rd->nclients >= MAX_CLIENTS) {
 		log_warnx("too many clients: refusing one");
 		return NULL;
 	}
@@ -93,43 +94,45 @@ ipc_client_new(int rfd, int wfd, int stdio)
 		free(cr);
 		return NULL;
 	}
+	cr->c.rd = rd;
 	cr->c.stdio = stdio;
 	cr->r.kind = RAW_CLIENT_R;
 	cr->r.c = &cr->c;
 	cr->w.kind = RAW_CLIENT_W;
 	cr->w.c = &cr->c;
-	if ((cr->c.rwsi = ipc_adopt(rfd, &cr->r)) == NULL) {
+	if ((cr->c.rwsi = ipc_adopt(rd, rfd, &cr->r)) == NULL) {
 		ndjson_free(&cr->c.nj);
 		free(cr);
 		return NULL;
 	}
 	cr->c.wwsi = cr->c.rwsi;
-	if (stdio && (cr->c.wwsi = ipc_adopt(wfd, &cr->w)) == NULL) {
+	if (stdio && (cr->c.wwsi = ipc_adopt(rd, wfd, &cr->w)) == NULL) {
 		log_warnx("cannot adopt stdout");
 		lws_set_timeout(cr->c.rwsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		cr->c.dead = 1;
 	}
-	cr->c.next = rd.clients;
-	rd.clients = &cr->c;
-	rd.nclients++;
+	cr->c.next = rd->clients;
+	rd->clients = &cr->c;
+	rd->nclients++;
 	ipc_greet(&cr->c);
 	return &cr->c;
 }
 
 static void
-ipc_stdin_eof(void)
+ipc_stdin_eof(struct relayd *rd)
 {
-	if (rd.draining)
+	if (rd->draining)
 		return;
 	log_info("stdin closed: finishing publishes and queries");
-	rd.draining = 1;
-	rd.deadline = now_ms() + 5000;
+	rd->draining = 1;
+	rd->deadline = now_ms() + 5000;
 }
 
 /* The client's wsi w is closing: forget it; free the client with its last one. */
 static void
 ipc_client_closed(struct client *c, struct lws *w)
 {
+	struct relayd *rd = c->rd;
 	struct client **pp;
 
 	int was_stdin = c->stdio && c->rwsi == w;
@@ -140,7 +143,7 @@ ipc_client_closed(struct client *c, struct lws *w)
 		c->wwsi = NULL;
 	/* stdin at EOF: stdout stays open for the answers still to come. */
 	if (was_stdin && !c->dead && c->wwsi != NULL) {
-		ipc_stdin_eof();
+		ipc_stdin_eof(rd);
 		return;
 	}
 	if (!c->dead) {
@@ -153,14 +156,14 @@ ipc_client_closed(struct client *c, struct lws *w)
 		lws_set_timeout(c->wwsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	if (c->rwsi != NULL || c->wwsi != NULL)
 		return;
-	for (pp = &rd.clients; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &rd->clients; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
-	rd.nclients--;
+	rd->nclients--;
 	if (c->stdio)
-		relayd_stop();
+		relayd_stop(rd);
 	lws_sul_cancel(&c->rearm);
 	ndjson_free(&c->nj);
 	free(c);
@@ -180,23 +183,23 @@ ipc_kill(struct client *c)
 }
 
 size_t
-ipc_max_pending(void)
+ipc_max_pending(struct relayd *rd)
 {
 	struct client *c;
 	size_t m = 0;
 
-	for (c = rd.clients; c != NULL; c = c->next)
+	for (c = rd->clients; c != NULL; c = c->next)
 		if (!c->dead && c->nj.qbytes > m)
 			m = c->nj.qbytes;
 	return m;
 }
 
 int
-ipc_output_pending(void)
+ipc_output_pending(struct relayd *rd)
 {
 	struct client *c;
 
-	for (c = rd.clients; c != NULL; c = c->next)
+	for (c = rd->clients; c != NULL; c = c->next)
 		if (!c->dead && c->wwsi != NULL && ndjson_pending(&c->nj))
 			return 1;
 	return 0;
@@ -205,6 +208,8 @@ ipc_output_pending(void)
 static void
 ipc_queued(struct client *c, int rc)
 {
+	struct relayd *rd = c->rd;
+
 	if (rc == -1) {
 		if (errno == ENOBUFS) {
 			log_warnx("client not reading (%zu bytes queued): disconnecting",
@@ -215,9 +220,9 @@ ipc_queued(struct client *c, int rc)
 	}
 	if (c->wwsi != NULL)
 		lws_callback_on_writable(c->wwsi);
-	if (!rd.paused && c->nj.qbytes > PAUSE_AT) {
-		rd.paused = 1;
-		conn_pause_all(1);
+	if (!rd->paused && c->nj.qbytes > PAUSE_AT) {
+		rd->paused = 1;
+		conn_pause_all(rd, 1);
 	}
 }
 
@@ -230,13 +235,13 @@ ipc_send(struct client *c, cJSON *o)
 }
 
 void
-ipc_broadcast(cJSON *o)
+ipc_broadcast(struct relayd *rd, cJSON *o)
 {
 	struct client *c;
 	char *s;
 
-	if (rd.clients != NULL && (s = cJSON_PrintUnformatted(o)) != NULL) {
-		for (c = rd.clients; c != NULL; c = c->next)
+	if (rd->clients != NULL && (s = cJSON_PrintUnformatted(o)) != NULL) {
+		for (c = rd->clients; c != NULL; c = c->next)
 			if (!c->dead && c->wwsi != NULL)
 				ipc_queued(c, ndjson_send(&c->nj, s, strlen(s)));
 		cJSON_free(s);
@@ -315,14 +320,15 @@ ipc_send_event(struct client *c, const struct relay *r, const char *sub,
 void
 ipc_relay_state(const struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	cJSON *o;
 
-	if (rd.done || (o = cJSON_CreateObject()) == NULL)
+	if (rd->done || (o = cJSON_CreateObject()) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "op", "relay");
 	cJSON_AddStringToObject(o, "url", r->url);
 	cJSON_AddStringToObject(o, "state", conn_state_name(r->state));
-	ipc_broadcast(o);
+	ipc_broadcast(rd, o);
 }
 
 /* Readable client: take every complete line. -1 closes this wsi. */
@@ -369,6 +375,8 @@ ipc_rearm(lws_sorted_usec_list_t *sul)
 static int
 ipc_write(struct client *c)
 {
+	struct relayd *rd = c->rd;
+
 	if (c->dead)
 		return -1;
 	if (ndjson_flush(&c->nj) == -1) {
@@ -380,36 +388,36 @@ ipc_write(struct client *c)
 	 * request made here would be lost: ask again from a timer.
 	 */
 	if (ndjson_pending(&c->nj))
-		lws_sul_schedule(rd.ctx, 0, &c->rearm, ipc_rearm, 1);
-	if (rd.paused && ipc_max_pending() < RESUME_AT) {
-		rd.paused = 0;
-		conn_pause_all(0);
+		lws_sul_schedule(rd->ctx, 0, &c->rearm, ipc_rearm, 1);
+	if (rd->paused && ipc_max_pending(rd) < RESUME_AT) {
+		rd->paused = 0;
+		conn_pause_all(rd, 0);
 	}
 	return 0;
 }
 
 static void
-ipc_accept(void)
+ipc_accept(struct relayd *rd)
 {
 	int fd;
 
-	while ((fd = sock_accept(rd.lfd)) != -1)
-		if (ipc_client_new(fd, fd, 0) == NULL)
+	while ((fd = sock_accept(rd->lfd)) != -1)
+		if (ipc_client_new(rd, fd, fd, 0) == NULL)
 			close(fd);
 	if (errno != EAGAIN && errno != EWOULDBLOCK)
 		log_warn("accept");
 }
 
 static void
-ipc_signal(void)
+ipc_signal(struct relayd *rd)
 {
 	struct signalfd_siginfo si;
 
-	while (read(rd.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (read(rd->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
-			relayd_reload();
+			relayd_reload(rd);
 		else
-			relayd_stop();
+			relayd_stop(rd);
 	}
 }
 
@@ -419,17 +427,20 @@ ipc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
 	const struct lws_protocols *p = wsi ? lws_get_protocol(wsi) : NULL;
+	struct relayd *rd;
 	struct rawfd *raw;
 
 	if (p == NULL || p->callback != ipc_callback ||
 	    (raw = lws_get_opaque_user_data(wsi)) == NULL)
 		return 0;
+	/* The daemon, as main gave it to lws_create_context. */
+	rd = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (raw->kind == RAW_LISTEN)
-			ipc_accept();
+			ipc_accept(rd);
 		else if (raw->kind == RAW_SIGNAL)
-			ipc_signal();
+			ipc_signal(rd);
 		else if (raw->kind == RAW_CLIENT_R)
 			return ipc_read(raw->c);
 		break;
@@ -455,13 +466,13 @@ const struct lws_protocols ipc_protocol = {
 };
 
 int
-ipc_listen(const char *path)
+ipc_listen(struct relayd *rd, const char *path)
 {
-	if ((rd.lfd = sock_listen(path, 0660)) == -1)
+	if ((rd->lfd = sock_listen(path, 0660)) == -1)
 		return -1;
-	if (ipc_adopt(rd.lfd, &listen_raw) == NULL) {
-		close(rd.lfd);
-		rd.lfd = -1;
+	if (ipc_adopt(rd, rd->lfd, &listen_raw) == NULL) {
+		close(rd->lfd);
+		rd->lfd = -1;
 		errno = ENOMEM;
 		return -1;
 	}
@@ -469,14 +480,14 @@ ipc_listen(const char *path)
 }
 
 int
-ipc_stdio(void)
+ipc_stdio(struct relayd *rd)
 {
-	return ipc_client_new(0, 1, 1) == NULL ? -1 : 0;
+	return ipc_client_new(rd, 0, 1, 1) == NULL ? -1 : 0;
 }
 
 int
-ipc_adopt_signalfd(int fd)
+ipc_adopt_signalfd(struct relayd *rd, int fd)
 {
-	rd.sigfd = fd;
-	return ipc_adopt(fd, &signal_raw) == NULL ? -1 : 0;
+	rd->sigfd = fd;
+	return ipc_adopt(rd, fd, &signal_raw) == NULL ? -1 : 0;
 }

@@ -22,6 +22,7 @@ struct pub_target {
 };
 
 struct pub {
+	struct relayd	*rd;
 	struct pub	*next;
 	char		 id[65];
 	char		*frame;		/* ["EVENT",{...}] */
@@ -34,6 +35,7 @@ static void
 pub_report(const struct pub *p, const struct relay *r, int accepted,
     const char *msg, int final)
 {
+	struct relayd *rd = r->rd;
 	cJSON *o;
 
 	if ((o = cJSON_CreateObject()) == NULL)
@@ -44,18 +46,19 @@ pub_report(const struct pub *p, const struct relay *r, int accepted,
 	cJSON_AddBoolToObject(o, "accepted", accepted);
 	cJSON_AddStringToObject(o, "message", msg);
 	cJSON_AddBoolToObject(o, "final", final);
-	ipc_broadcast(o);
+	ipc_broadcast(rd, o);
 }
 
 static void
 pub_done(struct pub *p, struct pub_target *t, int accepted, const char *msg)
 {
+	struct relayd *rd = p->rd;
 	struct relay *r = t->r;
 
 	pub_report(p, r, accepted, msg, 1);
 	if (accepted) {
 		r->c.accepted++;
-		rd.c.accepted++;
+		rd->c.accepted++;
 	}
 	t->st = PT_DONE;
 	t->r = NULL;
@@ -67,6 +70,8 @@ pub_done(struct pub *p, struct pub_target *t, int accepted, const char *msg)
 static void
 pub_send(struct pub *p, struct pub_target *t)
 {
+	struct relayd *rd = p->rd;
+
 	if (conn_send(t->r, p->frame, p->len) == -1) {
 		t->st = PT_QUEUED;
 		return;
@@ -75,20 +80,21 @@ pub_send(struct pub *p, struct pub_target *t)
 	t->tries++;
 	t->at = now_ms() + OK_TIMEOUT_MS;
 	t->r->c.published++;
-	rd.c.published++;
+	rd->c.published++;
 }
 
 static void
 pub_unlink_free(struct pub *p)
 {
+	struct relayd *rd = p->rd;
 	struct pub **pp;
 
-	for (pp = &rd.pubs; *pp != NULL; pp = &(*pp)->next)
+	for (pp = &rd->pubs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
 			break;
 		}
-	rd.npubs--;
+	rd->npubs--;
 	free(p->frame);
 	free(p);
 }
@@ -96,10 +102,11 @@ pub_unlink_free(struct pub *p)
 size_t
 pub_queued_for(const struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	const struct pub *p;
 	size_t i, n = 0;
 
-	for (p = rd.pubs; p != NULL; p = p->next)
+	for (p = rd->pubs; p != NULL; p = p->next)
 		for (i = 0; i < p->nt; i++)
 			if (p->t[i].r == r && p->t[i].st != PT_DONE)
 				n++;
@@ -109,6 +116,7 @@ pub_queued_for(const struct relay *r)
 static void
 pub_add_target(struct pub *p, struct relay *r, int transient)
 {
+	struct relayd *rd = r->rd;
 	struct pub_target *t = &p->t[p->nt++];
 
 	t->r = r;
@@ -117,7 +125,7 @@ pub_add_target(struct pub *p, struct relay *r, int transient)
 		r->uses++;
 	if (r->state == RS_CONNECTED)
 		pub_send(p, t);
-	else if (pub_queued_for(r) > (size_t)rd.conf.publish_queue_max)
+	else if (pub_queued_for(r) > (size_t)rd->conf.publish_queue_max)
 		pub_done(p, t, 0, "error: publish queue full");
 	else
 		t->st = PT_QUEUED;
@@ -127,6 +135,7 @@ pub_add_target(struct pub *p, struct relay *r, int transient)
 static void
 pub_add_listed(struct pub *p, const char *url)
 {
+	struct relayd *rd = p->rd;
 	char norm[RELAY_URL_MAX];
 	struct relay *r;
 	size_t i;
@@ -135,13 +144,13 @@ pub_add_listed(struct pub *p, const char *url)
 		log_warnx("publish %s: bad relay URL skipped", p->id);
 		return;
 	}
-	if ((r = conn_find(norm)) != NULL && r->configured)
+	if ((r = conn_find(rd, norm)) != NULL && r->configured)
 		return;
 	for (i = 0; i < p->nt; i++)
 		if (p->t[i].r == r && r != NULL)
 			return;
 	if (r == NULL) {
-		if (conn_count_transient() >= MAX_TRANSIENT || (r = conn_add(norm, 0)) == NULL) {
+		if (conn_count_transient(rd) >= MAX_TRANSIENT || (r = conn_add(rd, norm, 0)) == NULL) {
 			log_warnx("publish %s: relay %s skipped: too many extra relays", p->id, norm);
 			return;
 		}
@@ -158,6 +167,7 @@ int
 pub_publish(struct client *c, const cJSON *event, const cJSON *relays,
     char *err, size_t errlen)
 {
+	struct relayd *rd = c->rd;
 	struct event ev;
 	struct relay *r;
 	struct pub *p;
@@ -165,13 +175,13 @@ pub_publish(struct client *c, const cJSON *event, const cJSON *relays,
 	const cJSON *u;
 	size_t n = (size_t)cJSON_GetArraySize(relays);
 
-	if (rd.npubs >= MAX_PUBS) {
+	if (rd->npubs >= MAX_PUBS) {
 		snprintf(err, errlen, "too many events being published");
 		return -1;
 	}
 	if (event_from_cjson(&ev, event, err, errlen) == -1)
 		return -1;
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		n++;
 	if ((p = calloc(1, sizeof(*p) + n * sizeof(p->t[0]))) == NULL ||
 	    (msg = cJSON_CreateArray()) == NULL) {
@@ -180,6 +190,7 @@ pub_publish(struct client *c, const cJSON *event, const cJSON *relays,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	p->rd = rd;
 	memcpy(p->id, ev.idhex, sizeof(p->id));
 	event_free(&ev);
 	cJSON_AddItemToArray(msg, cJSON_CreateString("EVENT"));
@@ -193,10 +204,10 @@ pub_publish(struct client *c, const cJSON *event, const cJSON *relays,
 	}
 	p->len = strlen(p->frame);
 	p->born = now_ms();
-	p->next = rd.pubs;
-	rd.pubs = p;
-	rd.npubs++;
-	for (r = rd.relays; r != NULL; r = r->next)
+	p->next = rd->pubs;
+	rd->pubs = p;
+	rd->npubs++;
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (r->configured && !r->removing)
 			pub_add_target(p, r, 0);
 	cJSON_ArrayForEach(u, relays)
@@ -218,11 +229,12 @@ pub_retryable(const char *msg)
 int
 pub_on_ok(struct relay *r, const char *id, int accepted, const char *msg)
 {
+	struct relayd *rd = r->rd;
 	struct pub *p;
 	struct pub_target *t = NULL;
 	size_t i;
 
-	for (p = rd.pubs; p != NULL && t == NULL; p = p->next) {
+	for (p = rd->pubs; p != NULL && t == NULL; p = p->next) {
 		if (strcmp(p->id, id) != 0)
 			continue;
 		for (i = 0; i < p->nt && t == NULL; i++)
@@ -237,8 +249,8 @@ pub_on_ok(struct relay *r, const char *id, int accepted, const char *msg)
 		pub_done(p, t, 1, msg);
 	else {
 		r->c.refused++;
-		rd.c.refused++;
-		if (t->tries > rd.conf.publish_retries)
+		rd->c.refused++;
+		if (t->tries > rd->conf.publish_retries)
 			pub_done(p, t, 0, msg);
 		else if (strncmp(msg, "auth-required:", 14) == 0) {
 			t->st = PT_WAIT_AUTH;
@@ -259,10 +271,11 @@ pub_on_ok(struct relay *r, const char *id, int accepted, const char *msg)
 static void
 pub_each_target(struct relay *r, enum pt_state from, int send)
 {
+	struct relayd *rd = r->rd;
 	struct pub *p;
 	size_t i;
 
-	for (p = rd.pubs; p != NULL; p = p->next)
+	for (p = rd->pubs; p != NULL; p = p->next)
 		for (i = 0; i < p->nt; i++) {
 			struct pub_target *t = &p->t[i];
 
@@ -298,11 +311,12 @@ pub_on_auth(struct relay *r)
 void
 pub_relay_gone(struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	struct pub *p, *next;
 	size_t i;
 	int changed;
 
-	for (p = rd.pubs; p != NULL; p = next) {
+	for (p = rd->pubs; p != NULL; p = next) {
 		next = p->next;
 		for (changed = 0, i = 0; i < p->nt; i++)
 			if (p->t[i].r == r && p->t[i].st != PT_DONE) {
@@ -319,6 +333,8 @@ pub_relay_gone(struct relay *r)
 static void
 pub_tick_target(struct pub *p, struct pub_target *t, uint64_t now)
 {
+	struct relayd *rd = p->rd;
+
 	if (t->transient && now - p->born >= TRANSIENT_MAX_MS) {
 		pub_done(p, t, 0, "timeout: no OK");
 		return;
@@ -328,7 +344,7 @@ pub_tick_target(struct pub *p, struct pub_target *t, uint64_t now)
 	case PT_WAIT_AUTH:
 		if (now < t->at)
 			break;
-		if (t->tries > rd.conf.publish_retries) {
+		if (t->tries > rd->conf.publish_retries) {
 			pub_done(p, t, 0, "timeout: no OK");
 			break;
 		}
@@ -347,12 +363,12 @@ pub_tick_target(struct pub *p, struct pub_target *t, uint64_t now)
 }
 
 void
-pub_tick(uint64_t now)
+pub_tick(struct relayd *rd, uint64_t now)
 {
 	struct pub *p, *next;
 	size_t i;
 
-	for (p = rd.pubs; p != NULL; p = next) {
+	for (p = rd->pubs; p != NULL; p = next) {
 		next = p->next;
 		for (i = 0; i < p->nt; i++)
 			if (p->t[i].st != PT_DONE)
@@ -363,14 +379,14 @@ pub_tick(uint64_t now)
 }
 
 void
-pub_free_all(void)
+pub_free_all(struct relayd *rd)
 {
 	struct pub *p;
 
-	while ((p = rd.pubs) != NULL) {
-		rd.pubs = p->next;
+	while ((p = rd->pubs) != NULL) {
+		rd->pubs = p->next;
 		free(p->frame);
 		free(p);
 	}
-	rd.npubs = 0;
+	rd->npubs = 0;
 }

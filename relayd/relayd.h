@@ -83,7 +83,10 @@ struct resolve {
 	int		 busy;
 };
 
+struct relayd;
+
 struct relay {
+	struct relayd	*rd;
 	struct relay	*next;
 	char		 url[RELAY_URL_MAX];
 	char		 host[RELAY_URL_MAX], path[RELAY_URL_MAX], hosthdr[RELAY_URL_MAX];
@@ -121,6 +124,7 @@ struct dedupe;
 struct pub;
 
 struct sub {
+	struct relayd	*rd;
 	enum sub_kind	 kind;
 	char		 id[SUB_ID_MAX + 1];
 	struct client	*owner;
@@ -134,6 +138,7 @@ struct sub {
 };
 
 struct client {
+	struct relayd	*rd;
 	struct client	*next;
 	struct ndjson	 nj;
 	struct lws	*rwsi, *wwsi;	/* same wsi for a socket; 0/1 for stdio */
@@ -168,33 +173,34 @@ struct relayd {
 	uint64_t	 deadline;	/* ms: for draining / stopping */
 	int		 paused;	/* relay reads paused: a client is slow */
 	lws_sorted_usec_list_t tick;
+	uint64_t	 stats_next;	/* when the next stats line may go out */
+	unsigned long	 stats_frames;	/* frames_in at the last one */
 	struct log_limit ll_ipc, ll_relay;
 };
 
-extern struct relayd rd;
 
 /* main.c */
-void	 relayd_stop(void);
-void	 relayd_reload(void);
+void	 relayd_stop(struct relayd *rd);
+void	 relayd_reload(struct relayd *rd);
 
 /* conn.c */
 extern const struct lws_protocols conn_protocol;
-struct relay *conn_find(const char *url);
-struct relay *conn_add(const char *url, int configured);
+struct relay *conn_find(struct relayd *rd, const char *url);
+struct relay *conn_add(struct relayd *rd, const char *url, int configured);
 void	 conn_remove(struct relay *);
 void	 conn_connect(struct relay *);
 void	 conn_close(struct relay *);
 int	 conn_busy(const struct relay *);
 int	 conn_send(struct relay *, const char *text, size_t len);
 int	 conn_send_json(struct relay *, const cJSON *);
-void	 conn_tick(uint64_t now);
-void	 conn_pause_all(int pause);
+void	 conn_tick(struct relayd *rd, uint64_t now);
+void	 conn_pause_all(struct relayd *rd, int pause);
 const char *conn_state_name(enum relay_state);
-void	 conn_set_relays(const char *const *urls, size_t n);
-size_t	 conn_count_transient(void);
+void	 conn_set_relays(struct relayd *rd, const char *const *urls, size_t n);
+size_t	 conn_count_transient(struct relayd *rd);
 void	 conn_release(struct relay *);
 void	 conn_drop(struct relay *, enum drop_reason, const char *detail);
-void	 conn_free_all(void);
+void	 conn_free_all(struct relayd *rd);
 
 /* filter.c */
 int	 filter_match(const cJSON *filter, const struct event *);
@@ -240,7 +246,7 @@ void	 dedupe_add(struct dedupe *, const uint8_t id[32]);
 size_t	 dedupe_count(const struct dedupe *);
 
 /* sub.c */
-struct sub *sub_find(const char *id);
+struct sub *sub_find(struct relayd *rd, const char *id);
 int	 sub_subscribe(struct client *, const char *id, const cJSON *filters);
 void	 sub_unsubscribe(struct client *, const char *id);
 int	 sub_fetch(struct client *, const char *id, const cJSON *filters,
@@ -253,9 +259,9 @@ void	 sub_on_closed(struct relay *, const char *sub, const char *msg);
 void	 sub_on_auth(struct relay *);
 void	 sub_relay_gone(struct relay *);
 void	 sub_client_gone(struct client *);
-void	 sub_tick(uint64_t now);
-int	 sub_drained(void);
-void	 sub_free_all(void);
+void	 sub_tick(struct relayd *rd, uint64_t now);
+int	 sub_drained(struct relayd *rd);
+void	 sub_free_all(struct relayd *rd);
 
 /* publish.c */
 int	 pub_publish(struct client *, const cJSON *event, const cJSON *relays,
@@ -265,21 +271,21 @@ void	 pub_on_down(struct relay *);
 int	 pub_on_ok(struct relay *, const char *id, int accepted, const char *msg);
 void	 pub_on_auth(struct relay *);
 void	 pub_relay_gone(struct relay *);
-void	 pub_tick(uint64_t now);
+void	 pub_tick(struct relayd *rd, uint64_t now);
 size_t	 pub_queued_for(const struct relay *);
-void	 pub_free_all(void);
+void	 pub_free_all(struct relayd *rd);
 
 /* ipc.c */
 extern const struct lws_protocols ipc_protocol;
-int	 ipc_listen(const char *path);
-int	 ipc_stdio(void);
-int	 ipc_adopt_signalfd(int fd);
+int	 ipc_listen(struct relayd *rd, const char *path);
+int	 ipc_stdio(struct relayd *rd);
+int	 ipc_adopt_signalfd(struct relayd *rd, int fd);
 void	 ipc_send(struct client *, cJSON *);	/* takes the object */
-void	 ipc_broadcast(cJSON *);		/* takes the object */
+void	 ipc_broadcast(struct relayd *rd, cJSON *);		/* takes the object */
 int	 ipc_send_event(struct client *, const struct relay *, const char *sub,
 	     const struct frame *);
-size_t	 ipc_max_pending(void);
-int	 ipc_output_pending(void);
+size_t	 ipc_max_pending(struct relayd *rd);
+int	 ipc_output_pending(struct relayd *rd);
 void	 ipc_relay_state(const struct relay *);
 
 /* cmd.c */
@@ -287,6 +293,6 @@ void	 cmd_line(struct client *, const char *line, size_t len);
 void	 cmd_bad(struct client *, const char *why);
 
 /* status.c */
-cJSON	*status_json(void);
+cJSON	*status_json(struct relayd *rd);
 
 #endif

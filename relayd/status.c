@@ -44,7 +44,7 @@ status_relay(const struct relay *r)
 }
 
 cJSON *
-status_json(void)
+status_json(struct relayd *rd)
 {
 	cJSON *o = cJSON_CreateObject(), *list, *c, *drops;
 	const struct relay *r;
@@ -54,23 +54,23 @@ status_json(void)
 		return NULL;
 	cJSON_AddStringToObject(o, "op", "status");
 	list = cJSON_AddArrayToObject(o, "relays");
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (!r->removing)
 			cJSON_AddItemToArray(list, status_relay(r));
-	cJSON_AddNumberToObject(o, "uptime", (double)(now_unix() - rd.started));
+	cJSON_AddNumberToObject(o, "uptime", (double)(now_unix() - rd->started));
 	c = cJSON_AddObjectToObject(o, "counters");
-	drops = status_dropped(rd.c.dropped, &total);
-	cJSON_AddNumberToObject(c, "frames_in", (double)rd.c.frames_in);
-	cJSON_AddNumberToObject(c, "events", (double)rd.c.events);
-	cJSON_AddNumberToObject(c, "events_forwarded", (double)rd.forwarded);
-	cJSON_AddNumberToObject(c, "duplicates", (double)rd.c.duplicates);
+	drops = status_dropped(rd->c.dropped, &total);
+	cJSON_AddNumberToObject(c, "frames_in", (double)rd->c.frames_in);
+	cJSON_AddNumberToObject(c, "events", (double)rd->c.events);
+	cJSON_AddNumberToObject(c, "events_forwarded", (double)rd->forwarded);
+	cJSON_AddNumberToObject(c, "duplicates", (double)rd->c.duplicates);
 	cJSON_AddNumberToObject(c, "dropped", (double)total);
 	cJSON_AddItemToObject(c, "dropped_by_reason", drops);
-	cJSON_AddNumberToObject(c, "published", (double)rd.c.published);
-	cJSON_AddNumberToObject(c, "accepted", (double)rd.c.accepted);
-	cJSON_AddNumberToObject(c, "refused", (double)rd.c.refused);
-	cJSON_AddNumberToObject(c, "bad_lines", (double)rd.bad_lines);
-	cJSON_AddNumberToObject(c, "dedupe_ids", (double)dedupe_count(rd.seen));
-	cJSON_AddNumberToObject(c, "publishing", (double)rd.npubs);
+	cJSON_AddNumberToObject(c, "published", (double)rd->c.published);
+	cJSON_AddNumberToObject(c, "accepted", (double)rd->c.accepted);
+	cJSON_AddNumberToObject(c, "refused", (double)rd->c.refused);
+	cJSON_AddNumberToObject(c, "bad_lines", (double)rd->bad_lines);
+	cJSON_AddNumberToObject(c, "dedupe_ids", (double)dedupe_count(rd->seen));
+	cJSON_AddNumberToObject(c, "publishing", (double)rd->npubs);
 	return o;
 }

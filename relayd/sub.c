@@ -20,28 +20,30 @@
 static size_t
 sub_idx(const struct sub *s)
 {
-	return (size_t)(s - rd.subs);
+	struct relayd *rd = s->rd;
+
+	return (size_t)(s - rd->subs);
 }
 
 struct sub *
-sub_find(const char *id)
+sub_find(struct relayd *rd, const char *id)
 {
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++)
-		if (rd.subs[i].kind != SUB_NONE && strcmp(rd.subs[i].id, id) == 0)
-			return &rd.subs[i];
+		if (rd->subs[i].kind != SUB_NONE && strcmp(rd->subs[i].id, id) == 0)
+			return &rd->subs[i];
 	return NULL;
 }
 
 static struct sub *
-sub_alloc(void)
+sub_alloc(struct relayd *rd)
 {
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++)
-		if (rd.subs[i].kind == SUB_NONE)
-			return &rd.subs[i];
+		if (rd->subs[i].kind == SUB_NONE)
+			return &rd->subs[i];
 	return NULL;
 }
 
@@ -64,12 +66,13 @@ sub_is_target(const struct sub *s, const struct relay *r)
 static void
 sub_send_req(struct relay *r, struct sub *s)
 {
+	struct relayd *rd = r->rd;
 	struct relay_sub *rs = &r->subs[sub_idx(s)];
 	cJSON *msg, *f, *dup, *since;
 	int64_t want = 0;
 
 	if (s->kind == SUB_LIVE && rs->mark > 0)
-		want = rs->mark - rd.conf.relay_since_slack;
+		want = rs->mark - rd->conf.relay_since_slack;
 	if ((msg = cJSON_CreateArray()) == NULL)
 		return;
 	cJSON_AddItemToArray(msg, cJSON_CreateString("REQ"));
@@ -109,19 +112,23 @@ sub_send_close(struct relay *r, struct sub *s)
 static void
 sub_reset_slot(struct sub *s)
 {
+	struct relayd *rd = s->rd;
 	struct relay *r;
 	size_t i = sub_idx(s);
 
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		memset(&r->subs[i], 0, sizeof(r->subs[i]));
 }
 
 static void
 sub_clear(struct sub *s)
 {
+	struct relayd *rd = s->rd;
+
 	cJSON_Delete(s->filters);
 	dedupe_free(s->seen);
 	memset(s, 0, sizeof(*s));
+	s->rd = rd;	/* the slot stays the daemon's */
 }
 
 static void
@@ -144,12 +151,13 @@ sub_report(struct sub *s, const char *op, const struct relay *r, const char *msg
 int
 sub_subscribe(struct client *c, const char *id, const cJSON *filters)
 {
-	struct sub *s = sub_find(id);
+	struct relayd *rd = c->rd;
+	struct sub *s = sub_find(rd, id);
 	struct relay *r;
 
 	if (s != NULL && s->kind != SUB_LIVE)
 		return -1;
-	if (s == NULL && (s = sub_alloc()) == NULL)
+	if (s == NULL && (s = sub_alloc(rd)) == NULL)
 		return -1;
 	sub_clear(s);
 	sub_reset_slot(s);
@@ -158,7 +166,7 @@ sub_subscribe(struct client *c, const char *id, const cJSON *filters)
 	s->kind = SUB_LIVE;
 	s->owner = c;
 	snprintf(s->id, sizeof(s->id), "%s", id);
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (sub_is_target(s, r) && r->state == RS_CONNECTED)
 			sub_send_req(r, s);
 	return 0;
@@ -167,12 +175,13 @@ sub_subscribe(struct client *c, const char *id, const cJSON *filters)
 void
 sub_unsubscribe(struct client *c, const char *id)
 {
-	struct sub *s = sub_find(id);
+	struct relayd *rd = c->rd;
+	struct sub *s = sub_find(rd, id);
 	struct relay *r;
 
 	if (s == NULL || s->kind != SUB_LIVE || s->owner != c)
 		return;
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (r->state == RS_CONNECTED)
 			sub_send_close(r, s);
 	sub_reset_slot(s);
@@ -183,10 +192,11 @@ sub_unsubscribe(struct client *c, const char *id)
 static void
 sub_fetch_finish(struct sub *s)
 {
+	struct relayd *rd = s->rd;
 	struct relay *r, *extra[MAX_TRANSIENT];
 	size_t i, n = s->nextra;
 
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (r->state == RS_CONNECTED)
 			sub_send_close(r, s);
 	sub_report(s, "eose", NULL, NULL);
@@ -202,12 +212,13 @@ sub_fetch_finish(struct sub *s)
 static void
 sub_fetch_check(struct sub *s)
 {
+	struct relayd *rd = s->rd;
 	struct relay *r;
 	size_t i = sub_idx(s);
 
 	if (s->kind != SUB_FETCH)
 		return;
-	for (r = rd.relays; r != NULL; r = r->next) {
+	for (r = rd->relays; r != NULL; r = r->next) {
 		if (!sub_is_target(s, r))
 			continue;
 		if ((r->state == RS_CONNECTING || r->state == RS_CONNECTED) &&
@@ -220,13 +231,14 @@ sub_fetch_check(struct sub *s)
 static int
 sub_fetch_add_extra(struct sub *s, const char *url)
 {
+	struct relayd *rd = s->rd;
 	char norm[RELAY_URL_MAX];
 	struct relay *r;
 	size_t i;
 
 	if (url_normalize(url, norm, sizeof(norm)) == -1)
 		return -1;
-	if ((r = conn_find(norm)) != NULL && r->configured)
+	if ((r = conn_find(rd, norm)) != NULL && r->configured)
 		return 0;
 	for (i = 0; i < s->nextra; i++)
 		if (s->extra[i] == r)
@@ -234,7 +246,7 @@ sub_fetch_add_extra(struct sub *s, const char *url)
 	if (s->nextra == MAX_TRANSIENT)
 		return -1;
 	if (r == NULL) {
-		if (conn_count_transient() >= MAX_TRANSIENT || (r = conn_add(norm, 0)) == NULL)
+		if (conn_count_transient(rd) >= MAX_TRANSIENT || (r = conn_add(rd, norm, 0)) == NULL)
 			return -1;
 		conn_connect(r);
 	}
@@ -248,11 +260,12 @@ int
 sub_fetch(struct client *c, const char *id, const cJSON *filters,
     const cJSON *relays, int timeout_ms)
 {
+	struct relayd *rd = c->rd;
 	struct sub *s;
 	struct relay *r;
 	const cJSON *u;
 
-	if (sub_find(id) != NULL || (s = sub_alloc()) == NULL)
+	if (sub_find(rd, id) != NULL || (s = sub_alloc(rd)) == NULL)
 		return -1;
 	sub_reset_slot(s);
 	if ((s->filters = cJSON_Duplicate(filters, 1)) == NULL ||
@@ -267,7 +280,7 @@ sub_fetch(struct client *c, const char *id, const cJSON *filters,
 	cJSON_ArrayForEach(u, relays)
 		if (sub_fetch_add_extra(s, u->valuestring) == -1)
 			log_warnx("fetch %s: relay %s skipped", id, u->valuestring);
-	for (r = rd.relays; r != NULL; r = r->next)
+	for (r = rd->relays; r != NULL; r = r->next)
 		if (sub_is_target(s, r) && r->state == RS_CONNECTED)
 			sub_send_req(r, s);
 	sub_fetch_check(s);
@@ -277,10 +290,11 @@ sub_fetch(struct client *c, const char *id, const cJSON *filters,
 void
 sub_on_connect(struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++) {
-		struct sub *s = &rd.subs[i];
+		struct sub *s = &rd->subs[i];
 
 		r->subs[i].sent = r->subs[i].eose = r->subs[i].auth_wait = 0;
 		r->subs[i].closed_n = 0;
@@ -293,20 +307,21 @@ sub_on_connect(struct relay *r)
 void
 sub_on_down(struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	int64_t live_until = now_unix() - (int64_t)((now_ms() - r->last_rx) / 1000);
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++) {
 		struct relay_sub *rs = &r->subs[i];
 
-		if (rd.subs[i].kind == SUB_LIVE && rs->sent && rs->eose && live_until > rs->mark)
+		if (rd->subs[i].kind == SUB_LIVE && rs->sent && rs->eose && live_until > rs->mark)
 			rs->mark = live_until;
 		rs->sent = 0;
 		rs->eose = 0;
 	}
 	for (i = 0; i < MAX_SUBS; i++)
-		if (rd.subs[i].kind == SUB_FETCH)
-			sub_fetch_check(&rd.subs[i]);
+		if (rd->subs[i].kind == SUB_FETCH)
+			sub_fetch_check(&rd->subs[i]);
 }
 
 /*
@@ -328,7 +343,8 @@ sub_dedupe_key(const struct event *ev, uint8_t key[32])
 void
 sub_on_event(struct relay *r, struct frame *f)
 {
-	struct sub *s = sub_find(f->sub);
+	struct relayd *rd = r->rd;
+	struct sub *s = sub_find(rd, f->sub);
 	struct dedupe *seen;
 	uint8_t key[32];
 
@@ -341,12 +357,12 @@ sub_on_event(struct relay *r, struct frame *f)
 		return;
 	}
 	r->c.events++;
-	rd.c.events++;
-	seen = s->kind == SUB_LIVE ? rd.seen : s->seen;
+	rd->c.events++;
+	seen = s->kind == SUB_LIVE ? rd->seen : s->seen;
 	sub_dedupe_key(&f->ev, key);
 	if (dedupe_has(seen, key)) {
 		r->c.duplicates++;
-		rd.c.duplicates++;
+		rd->c.duplicates++;
 		return;
 	}
 	if (s->kind == SUB_FETCH && s->forwarded >= FETCH_MAX_EVENTS)
@@ -355,14 +371,15 @@ sub_on_event(struct relay *r, struct frame *f)
 	if (ipc_send_event(s->owner, r, s->id, f) == 0) {
 		dedupe_add(seen, key);
 		s->forwarded++;
-		rd.forwarded++;
+		rd->forwarded++;
 	}
 }
 
 void
 sub_on_eose(struct relay *r, const char *id)
 {
-	struct sub *s = sub_find(id);
+	struct relayd *rd = r->rd;
+	struct sub *s = sub_find(rd, id);
 	struct relay_sub *rs;
 
 	if (s == NULL || !(rs = &r->subs[sub_idx(s)])->sent) {
@@ -384,7 +401,8 @@ sub_on_eose(struct relay *r, const char *id)
 void
 sub_on_closed(struct relay *r, const char *id, const char *msg)
 {
-	struct sub *s = sub_find(id);
+	struct relayd *rd = r->rd;
+	struct sub *s = sub_find(rd, id);
 	struct relay_sub *rs;
 	uint64_t delay;
 
@@ -405,8 +423,8 @@ sub_on_closed(struct relay *r, const char *id, const char *msg)
 		return;
 	}
 	delay = (uint64_t)CLOSED_RETRY_MS << (rs->closed_n < 10 ? rs->closed_n : 10);
-	if (delay > (uint64_t)rd.conf.relay_backoff_max * 1000)
-		delay = (uint64_t)rd.conf.relay_backoff_max * 1000;
+	if (delay > (uint64_t)rd->conf.relay_backoff_max * 1000)
+		delay = (uint64_t)rd->conf.relay_backoff_max * 1000;
 	rs->closed_n++;
 	rs->retry_at = now_ms() + delay;
 }
@@ -414,12 +432,13 @@ sub_on_closed(struct relay *r, const char *id, const char *msg)
 void
 sub_on_auth(struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++)
-		if (rd.subs[i].kind != SUB_NONE && r->subs[i].auth_wait) {
+		if (rd->subs[i].kind != SUB_NONE && r->subs[i].auth_wait) {
 			r->subs[i].auth_wait = 0;
-			sub_send_req(r, &rd.subs[i]);
+			sub_send_req(r, &rd->subs[i]);
 		}
 }
 
@@ -427,10 +446,11 @@ sub_on_auth(struct relay *r)
 void
 sub_relay_gone(struct relay *r)
 {
+	struct relayd *rd = r->rd;
 	size_t i, j;
 
 	for (i = 0; i < MAX_SUBS; i++) {
-		struct sub *s = &rd.subs[i];
+		struct sub *s = &rd->subs[i];
 
 		for (j = 0; j < s->nextra; j++)
 			if (s->extra[j] == r) {
@@ -439,17 +459,18 @@ sub_relay_gone(struct relay *r)
 			}
 	}
 	for (i = 0; i < MAX_SUBS; i++)
-		if (rd.subs[i].kind == SUB_FETCH)
-			sub_fetch_check(&rd.subs[i]);
+		if (rd->subs[i].kind == SUB_FETCH)
+			sub_fetch_check(&rd->subs[i]);
 }
 
 void
 sub_client_gone(struct client *c)
 {
+	struct relayd *rd = c->rd;
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++) {
-		struct sub *s = &rd.subs[i];
+		struct sub *s = &rd->subs[i];
 
 		if (s->kind == SUB_NONE || s->owner != c)
 			continue;
@@ -459,7 +480,7 @@ sub_client_gone(struct client *c)
 		else {
 			struct relay *r;
 
-			for (r = rd.relays; r != NULL; r = r->next)
+			for (r = rd->relays; r != NULL; r = r->next)
 				if (r->state == RS_CONNECTED)
 					sub_send_close(r, s);
 			sub_reset_slot(s);
@@ -470,13 +491,13 @@ sub_client_gone(struct client *c)
 
 /* Re-REQ after CLOSED backoff; fetch timeouts. */
 void
-sub_tick(uint64_t now)
+sub_tick(struct relayd *rd, uint64_t now)
 {
 	struct relay *r;
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++) {
-		struct sub *s = &rd.subs[i];
+		struct sub *s = &rd->subs[i];
 
 		if (s->kind == SUB_FETCH) {
 			if (now >= s->deadline)
@@ -487,7 +508,7 @@ sub_tick(uint64_t now)
 		}
 		if (s->kind != SUB_LIVE)
 			continue;
-		for (r = rd.relays; r != NULL; r = r->next) {
+		for (r = rd->relays; r != NULL; r = r->next) {
 			struct relay_sub *rs = &r->subs[i];
 
 			if (r->state == RS_CONNECTED && !rs->sent && !rs->auth_wait &&
@@ -503,19 +524,19 @@ sub_tick(uint64_t now)
  * coming up, so `echo subscribe | relayd --stdio` prints what is stored.
  */
 int
-sub_drained(void)
+sub_drained(struct relayd *rd)
 {
 	const struct relay *r;
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++) {
-		const struct sub *s = &rd.subs[i];
+		const struct sub *s = &rd->subs[i];
 
 		if (s->kind == SUB_FETCH)
 			return 0;
 		if (s->kind != SUB_LIVE)
 			continue;
-		for (r = rd.relays; r != NULL; r = r->next) {
+		for (r = rd->relays; r != NULL; r = r->next) {
 			const struct relay_sub *rs = &r->subs[i];
 
 			if (!sub_is_target(s, r))
@@ -531,10 +552,10 @@ sub_drained(void)
 }
 
 void
-sub_free_all(void)
+sub_free_all(struct relayd *rd)
 {
 	size_t i;
 
 	for (i = 0; i < MAX_SUBS; i++)
-		sub_clear(&rd.subs[i]);
+		sub_clear(&rd->subs[i]);
 }
