@@ -94,7 +94,7 @@ inference_status(struct jobd *jd, int *ok, int *model_ok)
 	cJSON *r = cJSON_CreateObject();
 	const cJSON *h = jd->spokes[SPOKE_INFERD].health, *b;
 
-	spoke_inference_ok(h, ok, model_ok);
+	health_inference_ok(h, ok, model_ok);
 	b = h ? cJSON_GetObjectItem(h, "backends") : NULL;
 	cJSON_AddBoolToObject(r, "ok", *ok);
 	cJSON_AddBoolToObject(r, "model_ok", *model_ok);
@@ -192,7 +192,7 @@ control_set_online(struct jobd *jd, int online)
 
 	jd->online = online;
 	ledger_meta_set(jd->db, "online", online ? "1" : "0");
-	spoke_subscribe_jobs(jd);
+	subscribe_jobs(jd);
 	if (online && !was)
 		publish_announce(jd);
 	if (online != was)
