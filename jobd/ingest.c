@@ -105,10 +105,7 @@ ingest_job(struct jobd *jd, const struct event *ev, const char *relay)
 		return;
 	if ((j = job_new(ev, relay, enc_by_shape(ev))) == NULL)
 		return;
-	if (job_admit(jd, j) != 1) {
-		job_free(j);
-		return;
-	}
+	job_admit(jd, j);
 	log_info("job %.12s: received from %.16s (kind %d%s) via %s", j->id, j->pubkey,
 	    j->kind, j->enc == ENC_NONE ? "" : j->enc == ENC_NIP04 ? ", nip04" : ", nip44",
 	    relay);

@@ -147,22 +147,22 @@ job_new(const struct event *ev, const char *relay, enum job_enc enc)
 }
 
 /*
- * Record a new job (from job_new) and hold it open. 1 if recorded (jd
- * owns it now), 0 if the id was already there, -1 on error.
+ * Hold a new job (from job_new, its id in neither the ledger nor memory)
+ * open; jd owns it now. Its row is created by the flush of this wake-up,
+ * with whatever moves it made meanwhile, before anything about it leaves
+ * jobd: a crash before that loses only a request nothing answered yet,
+ * which relayd's subscription delivers again.
  */
-int
+void
 job_admit(struct jobd *jd, struct job *j)
 {
 	struct job **tail;
-	int rc = ledger_insert(jd->db, j);
 
-	if (rc != 1)
-		return rc;
 	for (tail = &jd->jobs; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = j;
+	job_mark_changed(jd, j);
 	subscribe_cancel(jd);	/* its deletion must reach us from now on */
-	return 1;
 }
 
 /*

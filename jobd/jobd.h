@@ -138,7 +138,7 @@ int		 job_move(struct jobd *, struct job *, enum job_state,
 void		 job_mark_changed(struct jobd *, struct job *);
 void		 job_flush(struct jobd *);
 struct job	*job_new(const struct event *, const char *relay, enum job_enc);
-int		 job_admit(struct jobd *, struct job *);
+void		 job_admit(struct jobd *, struct job *);
 int		 job_record_rejected(struct jobd *, struct job *, const char *msg);
 int		 job_load_open(struct jobd *, int64_t max_age_s);
 struct job	*job_find(struct jobd *, const char *id);

@@ -339,8 +339,10 @@ params_load(struct job *j, const char *json)
 }
 
 /*
- * Record a new job. Returns 1 if inserted, 0 if the id was already there
- * (the durable dedupe), -1 on error.
+ * Record a job unless its id is there (the durable dedupe): a request
+ * refused before it became a job. Returns 1 if inserted, 0 if the id was
+ * already there, -1 on error. An admitted job's row is created by its
+ * first ledger_job_write.
  */
 int
 ledger_insert(sqlite3 *db, const struct job *j)
@@ -374,7 +376,10 @@ ledger_insert(sqlite3 *db, const struct job *j)
 	return sqlite3_changes(db) > 0 ? 1 : 0;
 }
 
-/* Every mutable field of a job: its row. */
+/*
+ * A job's whole row: created by its first write (a new job reaches the
+ * ledger with the moves of its first wake-up), every mutable field after.
+ */
 static int
 row_update(sqlite3 *db, const struct job *j)
 {
@@ -384,11 +389,16 @@ row_update(sqlite3 *db, const struct job *j)
 
 	if (params == NULL)
 		return -1;
-	st = prep(db, "UPDATE jobs SET updated_ms=?, state=?, enc=?, params=?, "
-	    "quote_msat=?, price_msat=?, paid_msat=?, bolt11=?, invoice_expires=?, "
-	    "prompt_tokens=?, completion_tokens=?, text=?, result_id=?, error=?, "
-	    "done_ms = CASE WHEN ?13 IS NOT NULL AND done_ms = 0 THEN ?1 ELSE done_ms END "
-	    "WHERE id=?15");
+	st = prep(db, "INSERT INTO jobs(id, pubkey, kind, created_at, received_ms, relay, "
+	    "request, updated_ms, state, enc, params, quote_msat, price_msat, paid_msat, "
+	    "bolt11, invoice_expires, prompt_tokens, completion_tokens, text, result_id, "
+	    "error, done_ms) VALUES(?15, ?16, ?17, ?18, ?19, ?20, ?21, ?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, CASE WHEN ?13 IS NOT NULL THEN ?1 "
+	    "ELSE 0 END) ON CONFLICT(id) DO UPDATE SET updated_ms=?1, state=?2, enc=?3, "
+	    "params=?4, quote_msat=?5, price_msat=?6, paid_msat=?7, bolt11=?8, "
+	    "invoice_expires=?9, prompt_tokens=?10, completion_tokens=?11, text=?12, "
+	    "result_id=?13, error=?14, "
+	    "done_ms = CASE WHEN ?13 IS NOT NULL AND done_ms = 0 THEN ?1 ELSE done_ms END");
 	if (st == NULL) {
 		free(params);
 		return -1;
@@ -412,6 +422,12 @@ row_update(sqlite3 *db, const struct job *j)
 	if (j->error[0])
 		sqlite3_bind_text(st, 14, j->error, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 15, j->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 16, j->pubkey, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 17, j->kind);
+	sqlite3_bind_int64(st, 18, j->created_at);
+	sqlite3_bind_int64(st, 19, j->received_ms);
+	sqlite3_bind_text(st, 20, j->relay, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 21, j->request_json, -1, SQLITE_STATIC);
 	rc = step_done(db, st);
 	free(params);
 	return rc;

@@ -132,6 +132,30 @@ count_outbox(void *arg, const char *json, const char *relays)
 		outbox_seen++;
 }
 
+/* An admitted job's first write creates its row, with every field. */
+TEST(ledger_first_write_creates_the_row)
+{
+	sqlite3 *db;
+	char err[256], st[32];
+	struct job *j = mkjob(ST_PROCESSING, 4), *head = NULL;
+
+	unlink(dbpath);
+	REQUIRE(j != NULL && ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	CHECK(ledger_has(db, j->id) == 0);
+	j->prompt = strdup("p4");
+	REQUIRE(ledger_job_write(db, j, NULL) == 0);
+	CHECK(ledger_has(db, j->id) == 1);
+	CHECK(ledger_job_state(db, j->id, st, sizeof(st)) == 0 && strcmp(st, "processing") == 0);
+	CHECK(ledger_insert(db, j) == 0);	/* the dedupe sees it */
+	REQUIRE(ledger_load_open(db, &head, 3600) == 1);
+	CHECK(strcmp(head->prompt, "p4") == 0 && strcmp(head->relay, "wss://r4") == 0);
+	CHECK(strcmp(head->request_json, j->request_json) == 0 && head->kind == 5050);
+	CHECK(head->received_ms == j->received_ms && head->created_at == j->created_at);
+	free_job(head);
+	free_job(j);
+	ledger_close(db);
+}
+
 TEST(ledger_outbox_and_payments)
 {
 	sqlite3 *db;
@@ -215,6 +239,7 @@ main(void)
 	}
 	snprintf(dbpath, sizeof(dbpath), "%s/jobs.db", dir);
 	RUN(ledger_round_trip_and_dedupe);
+	RUN(ledger_first_write_creates_the_row);
 	RUN(ledger_outbox_and_payments);
 	RUN(ledger_outbox_replay_counts_tries);
 	RUN(ledger_schema_version_checked);

@@ -387,7 +387,7 @@ TEST(running_count_follows_the_moves)
 
 TEST(one_row_write_per_job_per_flush)
 {
-	struct job *a, *b;
+	struct job *a, *b, *n;
 	char id[65];
 
 	setup(4);
@@ -405,14 +405,27 @@ TEST(one_row_write_per_job_per_flush)
 	CHECK(batches == 1 && batch_open == 0);	/* both in one transaction */
 	job_flush(&jd);
 	CHECK(nwrites == 2 && jd.ndirty == 0);	/* nothing changed since */
+	/* a new job reaches the ledger with its first wake-up's moves, once */
+	n = calloc(1, sizeof(*n));
+	REQUIRE(n != NULL);
+	snprintf(n->id, sizeof(n->id), "%064d", 9);
+	n->prompt = strdup("new");
+	n->req.max_tokens = 10;
+	n->req.bid_msat = -1;
+	job_admit(&jd, n);
+	job_start(&jd, n);
+	CHECK(n->state == ST_PROCESSING && writes_of(n->id) == 0 && inserts == 0);
+	job_flush(&jd);
+	CHECK(writes_of(n->id) == 1 && writes[nwrites - 1].state == ST_PROCESSING);
 	/* inside an open batch the flush writes and leaves the commit to it */
+	batches = 0;
 	batch_open = 1;
 	snprintf(id, sizeof(id), "%s", b->id);
 	job_fail(&jd, b, ST_ERROR, "x");	/* closed: written before it is freed */
 	CHECK(writes_of(id) == 2 && jd.ndirty == 0);
 	job_move(&jd, a, ST_ERROR, NULL);
 	job_flush(&jd);
-	CHECK(writes_of(a->id) == 2 && batch_open == 1 && batches == 1);
+	CHECK(writes_of(a->id) == 2 && batch_open == 1 && batches == 0);
 }
 
 TEST(result_written_with_its_move)
