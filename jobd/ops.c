@@ -90,23 +90,16 @@ op_relay_state(struct jobd *jd, enum spoke_id id, const char *op, const cJSON *m
 	return NULL;
 }
 
-/* chunk, done, error */
+/* inferd's chunk, done, error; invoiced's invoice, paid, expired, error */
 static const char *
-op_infer(struct jobd *jd, enum spoke_id id, const char *op, const cJSON *m)
+op_job(struct jobd *jd, enum spoke_id id, const char *op, const cJSON *m)
 {
 	if (jsonx_str(m, "job") == NULL)
 		return "no job";
-	job_on_infer(jd, op, m);
-	return NULL;
-}
-
-/* invoice, paid, expired, error */
-static const char *
-op_invoice(struct jobd *jd, enum spoke_id id, const char *op, const cJSON *m)
-{
-	if (jsonx_str(m, "job") == NULL)
-		return "no job";
-	job_on_invoice(jd, op, m);
+	if (id == SPOKE_INFERD)
+		job_on_infer(jd, op, m);
+	else
+		job_on_invoice(jd, op, m);
 	return NULL;
 }
 
@@ -124,18 +117,18 @@ static const struct op relayd_ops[] = {
 
 static const struct op inferd_ops[] = {
 	{ "health", op_health },
-	{ "chunk", op_infer },
-	{ "done", op_infer },
-	{ "error", op_infer },
+	{ "chunk", op_job },
+	{ "done", op_job },
+	{ "error", op_job },
 	{ NULL, NULL }
 };
 
 static const struct op invoiced_ops[] = {
 	{ "health", op_health },
-	{ "invoice", op_invoice },
-	{ "paid", op_invoice },
-	{ "expired", op_invoice },
-	{ "error", op_invoice },
+	{ "invoice", op_job },
+	{ "paid", op_job },
+	{ "expired", op_job },
+	{ "error", op_job },
 	{ NULL, NULL }
 };
 

@@ -22,7 +22,8 @@ static char dir[] = "/tmp/test_jobd_ledger.XXXXXX";
 static char dbpath[256];
 static struct keypair requester;
 
-/* A signed plain request "text" from requester; its JSON is malloc'd. */
+#include "jobd_jobs.h"
+
 /* What job.c's job_free does, for records the ledger handed out. */
 static void
 free_job(struct job *j)
@@ -38,48 +39,6 @@ free_job(struct job *j)
 	free(j->bolt11);
 	free(j->text);
 	free(j);
-}
-
-static char *
-signed_request(const char *text, char id[65])
-{
-	struct event ev;
-	char *json;
-
-	if (event_init(&ev, 5050, "", 0) == -1)
-		return NULL;
-	event_add_tagv(&ev, "i", text, "text", NULL);
-	if (event_sign(&ev, &requester) == -1) {
-		event_free(&ev);
-		return NULL;
-	}
-	json = event_to_json(&ev);
-	memcpy(id, ev.idhex, 65);
-	event_free(&ev);
-	return json;
-}
-
-static struct job *
-mkjob(enum job_state s, int n)
-{
-	struct job *j = calloc(1, sizeof(*j));
-	char text[32];
-
-	if (j == NULL)
-		return NULL;
-	snprintf(text, sizeof(text), "text%d", n);
-	j->request_json = signed_request(text, j->id);
-	memcpy(j->pubkey, requester.pkhex, 65);
-	memcpy(j->pk, requester.pk, 32);
-	j->kind = 5050;
-	j->created_at = now_unix();
-	j->received_ms = ledger_now_ms() + n;	/* keeps the order */
-	j->state = s;
-	j->req.bid_msat = -1;
-	snprintf(j->req.model, sizeof(j->req.model), "m%d", n);
-	j->req.max_tokens = 100 + n;
-	snprintf(j->relay, sizeof(j->relay), "wss://r%d", n);
-	return j;
 }
 
 TEST(ledger_round_trip_and_dedupe)
@@ -244,15 +203,6 @@ main(void)
 	RUN(ledger_outbox_replay_counts_tries);
 	RUN(ledger_schema_version_checked);
 	RUN(ledger_expires_old_waiting_jobs);
-	unlink(dbpath);
-	{
-		char p[300];
-
-		snprintf(p, sizeof(p), "%s-wal", dbpath);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s-shm", dbpath);
-		unlink(p);
-	}
-	rmdir(dir);
+	ledger_files_remove(dbpath, dir);
 	T_DONE();
 }
