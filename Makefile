@@ -86,7 +86,7 @@ HEADERS   = $(wildcard common/*.h) $(wildcard */*.h)
 link_of   = $(shell sed -n 's,^/\* *LINK: *\(.*\) *\*/,\1,p' $(1))
 
 define test_rule
-$$(BUILD)/tests/$(notdir $(basename $(1))): $(1) tests/unit/t.h $$(LIBCOMMON) $$(HEADERS) $(call link_of,$(1))
+$$(BUILD)/tests/$(notdir $(basename $(1))): $(1) $(wildcard tests/unit/*.h) $$(LIBCOMMON) $$(HEADERS) $(call link_of,$(1))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(XCFLAGS) $$(CFLAGS) -Itests/unit $$(LDFLAGS) -o $$@ $(1) $(call link_of,$(1)) $$(LIBCOMMON) $$(UNIT_LIBS)
 endef

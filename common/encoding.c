@@ -1,5 +1,5 @@
 /*
- * encoding.c: hex and base64.
+ * encoding.c: hex, base64, and cutting UTF-8 text on a character boundary.
  *
  * Base64 goes through OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock, but the
  * decoder accepts whitespace and junk and reports padding as zero bytes,
@@ -177,4 +177,17 @@ b64_decode(const char *in, size_t n, uint8_t **out, size_t *outlen)
 	*out = o;
 	*outlen = (size_t)got - (size_t)pad;
 	return 0;
+}
+
+size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t n;
+
+	if (len <= max)
+		return len;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
 }

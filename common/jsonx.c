@@ -6,6 +6,14 @@
 
 #include "jsonx.h"
 
+const char *
+jsonx_str(const cJSON *m, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 int
 jsonx_get_u64(const cJSON *o, const char *name, uint64_t *out)
 {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding.h"
 #include "jobd.h"
 #include "log.h"
 #include "loop.h"
@@ -56,7 +57,7 @@ inference_status(struct jobd *jd, int *ok, int *model_ok)
 	cJSON *r = cJSON_CreateObject();
 	const cJSON *h = jd->spokes[SPOKE_INFERD].health, *b;
 
-	spoke_inference_ok(h, ok, model_ok);
+	health_inference_ok(h, ok, model_ok);
 	b = h ? cJSON_GetObjectItemCaseSensitive(h, "backends") : NULL;
 	cJSON_AddBoolToObject(r, "ok", *ok);
 	cJSON_AddBoolToObject(r, "model_ok", *model_ok);
@@ -154,7 +155,7 @@ control_set_online(struct jobd *jd, int online)
 
 	jd->online = online;
 	ledger_meta_set(jd->db, "online", online ? "1" : "0");
-	spoke_subscribe_jobs(jd);
+	subscribe_jobs(jd);
 	if (online && !was)
 		publish_announce(jd);
 	if (online != was)

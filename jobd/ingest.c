@@ -34,29 +34,6 @@ enc_by_shape(const struct event *ev)
 	return nip04_is_payload(ev->content, ev->content_len) ? ENC_NIP04 : ENC_NIP44;
 }
 
-static struct job *
-job_new(const struct event *ev, const char *relay)
-{
-	struct job *j = calloc(1, sizeof(*j));
-
-	if (j == NULL)
-		return NULL;
-	memcpy(j->id, ev->idhex, sizeof(j->id));
-	memcpy(j->pubkey, ev->pubhex, sizeof(j->pubkey));
-	memcpy(j->pk, ev->pubkey, 32);
-	j->kind = ev->kind;
-	j->created_at = ev->created_at;
-	j->received_ms = ledger_now_ms();
-	j->state = ST_RECEIVED;
-	j->req.bid_msat = -1;
-	snprintf(j->relay, sizeof(j->relay), "%s", relay ? relay : "");
-	if ((j->request_json = event_to_json(ev)) == NULL) {
-		free(j);
-		return NULL;
-	}
-	return j;
-}
-
 /*
  * Count a rejection. With answer set (the request is verified and ours to
  * answer), record it as rejected, so that copies from other relays and
@@ -75,12 +52,9 @@ ingest_reject(struct jobd *jd, const struct event *ev, const char *relay,
 		return;
 	}
 	log_info("rejected %.12s: %s: %s", ev->idhex, reject_name(why), msg);
-	if ((j = job_new(ev, relay)) == NULL)
+	if ((j = job_new(ev, relay, enc_by_shape(ev))) == NULL)
 		return;
-	j->enc = enc_by_shape(ev);
-	j->state = ST_REJECTED;
-	snprintf(j->error, sizeof(j->error), "%s", msg);
-	if (ledger_insert(jd->db, j) == 1)
+	if (job_record_rejected(jd, j, msg) == 1)
 		publish_feedback(jd, j, "error", msg, 0, NULL);
 	job_free(j);
 }
@@ -117,7 +91,7 @@ ingest_admit(struct jobd *jd, const struct event *ev, const char *relay)
 static void
 ingest_job(struct jobd *jd, const struct event *ev, const char *relay)
 {
-	struct job *j, **tail;
+	struct job *j;
 
 	if (ledger_has(jd->db, ev->idhex) != 0) {
 		ingest_reject(jd, ev, relay, REJ_DUPLICATE, NULL, 0);
@@ -129,17 +103,9 @@ ingest_job(struct jobd *jd, const struct event *ev, const char *relay)
 	}
 	if (ingest_admit(jd, ev, relay) == -1)
 		return;
-	if ((j = job_new(ev, relay)) == NULL)
+	if ((j = job_new(ev, relay, enc_by_shape(ev))) == NULL)
 		return;
-	j->enc = enc_by_shape(ev);
-	if (ledger_insert(jd->db, j) != 1) {
-		job_free(j);
-		return;
-	}
-	for (tail = &jd->jobs; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = j;
-	spoke_subscribe_cancel(jd);	/* its deletion must reach us from now on */
+	job_admit(jd, j);
 	log_info("job %.12s: received from %.16s (kind %d%s) via %s", j->id, j->pubkey,
 	    j->kind, j->enc == ENC_NONE ? "" : j->enc == ENC_NIP04 ? ", nip04" : ", nip44",
 	    relay);
@@ -242,8 +208,7 @@ resolve_finish(struct jobd *jd, struct job *j)
 		resolve_fail(jd, j, REJ_TOO_LARGE, err);
 		return;
 	}
-	if (ledger_save(jd->db, j) == -1)
-		return;
+	job_mark_changed(jd, j);	/* the prompt and params */
 	job_start(jd, j);
 }
 

@@ -1,10 +1,14 @@
 /*
- * job.c: the job state machine. Every transition is written to the
- * ledger (job_set_state) before the side effect it leads to: feedback,
- * an infer, an invoice, a result. After a crash the ledger says exactly
- * which side effects may be missing, and job_replay_action names the step
- * to take again; the spokes are idempotent by job, and a result is stored
- * signed before it is sent, so every job ends with one result and at most
+ * job.c: the job state machine, and the only writer of a job's state and
+ * of the running count: every move goes through job_move, checked against
+ * the table in state.c. A move reaches the ledger before the side effect
+ * it leads to (feedback, an infer, an invoice, a result) leaves jobd:
+ * job_move marks the job, job_flush writes each marked job's row once per
+ * loop wake-up, and the transport (spoke.c) flushes before it writes a
+ * line. After a crash the ledger says exactly which side effects may be
+ * missing, and state_replay_action names the step to take again; the
+ * spokes are idempotent by job, and a result is stored signed with its
+ * move before it is sent, so every job ends with one result and at most
  * one invoice.
  */
 #include <stdio.h>
@@ -12,106 +16,13 @@
 #include <string.h>
 
 #include "jobd.h"
+#include "jsonx.h"
 #include "log.h"
 #include "loop.h"
 
-static const char *state_names[ST__COUNT] = {
-	[ST_RECEIVED] = "received",
-	[ST_QUOTED] = "quoted",
-	[ST_PAYMENT_REQUIRED] = "payment-required",
-	[ST_PAID] = "paid",
-	[ST_QUEUED] = "queued",
-	[ST_PROCESSING] = "processing",
-	[ST_INFERRED] = "inferred",
-	[ST_INVOICED] = "invoiced",
-	[ST_PUBLISHED] = "published",
-	[ST_ACKED] = "acked",
-	[ST_REJECTED] = "rejected",
-	[ST_ERROR] = "error",
-	[ST_CANCELLED] = "cancelled",
-	[ST_EXPIRED] = "expired",
-};
-
-#define B(s)	(1u << (s))
-#define FAILS	(B(ST_ERROR) | B(ST_CANCELLED))
-
-/* Which states each state may move to. */
-static const unsigned moves[ST__COUNT] = {
-	[ST_RECEIVED] = B(ST_QUOTED) | B(ST_QUEUED) | B(ST_REJECTED) | FAILS,
-	[ST_QUOTED] = B(ST_PAYMENT_REQUIRED) | B(ST_EXPIRED) | FAILS,
-	[ST_PAYMENT_REQUIRED] = B(ST_PAID) | B(ST_EXPIRED) | FAILS,
-	[ST_PAID] = B(ST_QUEUED),
-	[ST_QUEUED] = B(ST_PROCESSING) | FAILS,
-	[ST_PROCESSING] = B(ST_INFERRED) | FAILS,
-	[ST_INFERRED] = B(ST_INVOICED) | B(ST_PUBLISHED) | B(ST_ERROR),
-	[ST_INVOICED] = B(ST_PUBLISHED),
-	[ST_PUBLISHED] = B(ST_ACKED) | B(ST_ERROR),	/* error: never accepted */
-};
-
-const char *
-job_state_name(enum job_state s)
-{
-	if ((int)s < 0 || s >= ST__COUNT)
-		return "unknown";
-	return state_names[s];
-}
-
-int
-job_state_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i < ST__COUNT; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-int
-job_state_closed(enum job_state s)
-{
-	return s == ST_ACKED || s == ST_REJECTED || s == ST_ERROR ||
-	    s == ST_CANCELLED || s == ST_EXPIRED;
-}
-
-int
-job_can_move(enum job_state from, enum job_state to)
-{
-	if ((int)from < 0 || from >= ST__COUNT || (int)to < 0 || to >= ST__COUNT)
-		return 0;
-	return (moves[from] & B(to)) != 0;
-}
-
-/*
- * The step a job left in state s needs after a restart. mode is the
- * job's own payment mode (pay-first if it was quoted).
- */
-enum replay_action
-job_replay_action(enum job_state s, enum payment_mode mode)
-{
-	switch (s) {
-	case ST_RECEIVED:
-		return ACT_RESOLVE;
-	case ST_QUOTED:
-		return ACT_INVOICE;
-	case ST_PAYMENT_REQUIRED:
-		return ACT_LOOKUP;
-	case ST_PAID:
-		return ACT_ACK_PAID;
-	case ST_QUEUED:
-		return ACT_QUEUE;
-	case ST_PROCESSING:
-		return ACT_INFER;
-	case ST_INFERRED:
-		return mode == PAY_AFTER ? ACT_INVOICE : ACT_RESULT;
-	case ST_INVOICED:
-		return ACT_RESULT;
-	case ST_PUBLISHED:
-		return ACT_REPUBLISH;
-	default:
-		return ACT_NONE;
-	}
-}
+#define FETCH_GIVE_UP_MS	30000	/* inputs not fetched by then: rejected */
+#define UNACKED_GIVE_UP_MS	(24LL * 3600 * 1000)	/* result no relay took: error */
+#define LOOKUP_AFTER_EXPIRY_S	30	/* ask invoiced about an invoice this late */
 
 /* The payment mode a job runs under: pay-first once quoted, else the config's. */
 static enum payment_mode
@@ -124,26 +35,161 @@ job_mode(const struct jobd *jd, const struct job *j)
 	return jd->conf.payment_mode;
 }
 
-/* Move j to state s, durably. -1 (and no move) if illegal or not written. */
+/* j has changes its row does not have yet: job_flush writes them. */
+void
+job_mark_changed(struct jobd *jd, struct job *j)
+{
+	if (!j->dirty) {
+		j->dirty = 1;
+		jd->ndirty++;
+	}
+}
+
+/*
+ * Write j's row if it changed. A failed write leaves queued lines that
+ * announce a state not on disk: stop before they are written (exit 111,
+ * the supervisor restarts jobd, which replays the ledger as it is).
+ */
+static void
+job_write(struct jobd *jd, struct job *j)
+{
+	if (!j->dirty)
+		return;
+	if (ledger_job_write(jd->db, j, NULL) == -1)
+		fatalx(EXIT_TEMP, "job %.12s: ledger write failed (%s)", j->id,
+		    state_name(j->state));
+	j->dirty = 0;
+	jd->ndirty--;
+}
+
+/*
+ * The one door for a job's state. Moves j to s if the table allows it,
+ * keeps the running count, and hands the ledger the move: with row (the
+ * event the move announces, a result) the job's row and the event are
+ * written at once, in one transaction; otherwise the job is marked and
+ * its row written by job_flush, once per wake-up however many moves it
+ * made. -1 (and no move) if illegal or, with row, not written.
+ */
 int
-job_set_state(struct jobd *jd, struct job *j, enum job_state s)
+job_move(struct jobd *jd, struct job *j, enum job_state s, const struct outbox_row *row)
 {
 	enum job_state old = j->state;
 
-	if (!job_can_move(old, s)) {
-		log_warnx("job %.12s: refusing move %s -> %s", j->id, job_state_name(old),
-		    job_state_name(s));
+	if (!state_can_move(old, s)) {
+		log_warnx("job %.12s: refusing move %s -> %s", j->id, state_name(old),
+		    state_name(s));
 		return -1;
 	}
 	j->state = s;
-	if (ledger_save(jd->db, j) == -1) {
-		j->state = old;
-		log_error("job %.12s: ledger write failed; %s not entered", j->id,
-		    job_state_name(s));
-		return -1;
-	}
-	log_debug("job %.12s: %s -> %s", j->id, job_state_name(old), job_state_name(s));
+	if (row != NULL) {
+		if (ledger_job_write(jd->db, j, row) == -1) {
+			j->state = old;
+			log_error("job %.12s: ledger write failed; %s not entered", j->id,
+			    state_name(s));
+			return -1;
+		}
+		if (j->dirty) {
+			j->dirty = 0;
+			jd->ndirty--;
+		}
+	} else
+		job_mark_changed(jd, j);
+	if (old == ST_PROCESSING)
+		jd->running--;
+	if (s == ST_PROCESSING)
+		jd->running++;
+	log_debug("job %.12s: %s -> %s", j->id, state_name(old), state_name(s));
 	return 0;
+}
+
+/*
+ * Write every changed job, in one transaction (the open batch's, or its
+ * own). Called before any line leaves for a spoke and once per wake-up.
+ */
+void
+job_flush(struct jobd *jd)
+{
+	struct job *j;
+	int own;
+
+	if (jd->ndirty == 0)
+		return;
+	own = !ledger_batch_open(jd->db) && ledger_batch_begin(jd->db) == 0;
+	for (j = jd->jobs; j != NULL && jd->ndirty > 0; j = j->next)
+		job_write(jd, j);
+	if (own)
+		ledger_batch_end(jd->db);
+}
+
+/* A job in "received" from a verified request. NULL on ENOMEM. */
+struct job *
+job_new(const struct event *ev, const char *relay, enum job_enc enc)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	memcpy(j->id, ev->idhex, sizeof(j->id));
+	memcpy(j->pubkey, ev->pubhex, sizeof(j->pubkey));
+	memcpy(j->pk, ev->pubkey, 32);
+	j->kind = ev->kind;
+	j->created_at = ev->created_at;
+	j->received_ms = ledger_now_ms();
+	j->state = ST_RECEIVED;
+	j->enc = enc;
+	j->req.bid_msat = -1;
+	snprintf(j->relay, sizeof(j->relay), "%s", relay ? relay : "");
+	if ((j->request_json = event_to_json(ev)) == NULL) {
+		free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/*
+ * Hold a new job (from job_new, its id in neither the ledger nor memory)
+ * open; jd owns it now. Its row is created by the flush of this wake-up,
+ * with whatever moves it made meanwhile, before anything about it leaves
+ * jobd: a crash before that loses only a request nothing answered yet,
+ * which relayd's subscription delivers again.
+ */
+void
+job_admit(struct jobd *jd, struct job *j)
+{
+	struct job **tail;
+
+	for (tail = &jd->jobs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = j;
+	job_mark_changed(jd, j);
+	subscribe_cancel(jd);	/* its deletion must reach us from now on */
+}
+
+/*
+ * Record a request refused before it became a job (from job_new): it
+ * enters the ledger closed, so copies from other relays and restarts do
+ * not answer it again. 1 if newly recorded (answer it), 0 known, -1.
+ */
+int
+job_record_rejected(struct jobd *jd, struct job *j, const char *msg)
+{
+	j->state = ST_REJECTED;
+	snprintf(j->error, sizeof(j->error), "%s", msg);
+	return ledger_insert(jd->db, j);
+}
+
+/* Load the open jobs at start (appended to jd->jobs) and count the running ones. */
+int
+job_load_open(struct jobd *jd, int64_t max_age_s)
+{
+	struct job *j;
+	int n = ledger_load_open(jd->db, &jd->jobs, max_age_s);
+
+	jd->running = 0;
+	for (j = jd->jobs; j != NULL; j = j->next)
+		if (j->state == ST_PROCESSING)
+			jd->running++;
+	return n;
 }
 
 struct job *
@@ -188,10 +234,9 @@ job_close(struct jobd *jd, struct job *j)
 		loop_cancel_timer(jd->loop, j->retry_timer);
 	if (j->partial_timer)
 		loop_cancel_timer(jd->loop, j->partial_timer);
-	if (j->state == ST_PROCESSING && jd->running > 0)
-		jd->running--;
+	job_write(jd, j);	/* its last move, before the record goes */
 	job_free(j);
-	spoke_subscribe_cancel(jd);
+	subscribe_cancel(jd);
 }
 
 int
@@ -213,14 +258,10 @@ job_queue_depth(struct jobd *jd)
 void
 job_fail(struct jobd *jd, struct job *j, enum job_state s, const char *msg)
 {
-	int was_running = j->state == ST_PROCESSING;
-
 	snprintf(j->error, sizeof(j->error), "%s", msg);
-	if (job_set_state(jd, j, s) == -1)
+	if (job_move(jd, j, s, NULL) == -1)
 		return;
-	if (was_running && jd->running > 0)
-		jd->running--;
-	log_info("job %.12s: %s: %s", j->id, job_state_name(s), msg);
+	log_info("job %.12s: %s: %s", j->id, state_name(s), msg);
 	if (s != ST_CANCELLED)
 		publish_feedback(jd, j, "error", msg, 0, NULL);
 	job_close(jd, j);
@@ -309,9 +350,8 @@ job_schedule(struct jobd *jd)
 	    j = j->next) {
 		if (j->state != ST_QUEUED)
 			continue;
-		if (job_set_state(jd, j, ST_PROCESSING) == -1)
+		if (job_move(jd, j, ST_PROCESSING, NULL) == -1)
 			continue;
-		jd->running++;
 		processing_feedback(jd, j);
 		send_infer(jd, j);
 	}
@@ -345,7 +385,7 @@ job_start(struct jobd *jd, struct job *j)
 			job_fail(jd, j, ST_REJECTED, msg);
 			return;
 		}
-		if (job_set_state(jd, j, ST_QUOTED) == -1)
+		if (job_move(jd, j, ST_QUOTED, NULL) == -1)
 			return;
 		send_invoice(jd, j, j->quote_msat, 1);
 		return;
@@ -363,7 +403,7 @@ job_start(struct jobd *jd, struct job *j)
 		if (covered < j->req.max_tokens)
 			j->req.max_tokens = (int)covered;
 	}
-	if (job_set_state(jd, j, ST_QUEUED) == -1)
+	if (job_move(jd, j, ST_QUEUED, NULL) == -1)
 		return;
 	job_schedule(jd);
 }
@@ -372,14 +412,28 @@ job_start(struct jobd *jd, struct job *j)
 static void
 job_deliver(struct jobd *jd, struct job *j)
 {
-	char msg[160];
+	struct outbox_row row;
+	char msg[160], id[65], *json = NULL, *rel = NULL;
 	int truncated;
 
-	truncated = publish_result(jd, j);
+	truncated = publish_result_build(jd, j, id, &json, &rel);
+	if (truncated != -1) {
+		memcpy(j->result_id, id, sizeof(j->result_id));
+		row = (struct outbox_row){ j->result_id, j->kind + 1000, json, rel };
+		if (job_move(jd, j, ST_PUBLISHED, &row) == -1) {
+			j->result_id[0] = '\0';
+			truncated = -1;
+		}
+	}
 	if (truncated == -1) {
+		free(json);
+		free(rel);
 		log_error("job %.12s: cannot build the result; will retry", j->id);
 		return;
 	}
+	publish_send_stored(jd, json, rel);
+	free(json);
+	free(rel);
 	if (truncated)
 		snprintf(msg, sizeof(msg), "done (%d+%d tokens); the encrypted result was "
 		    "truncated to 65535 bytes (NIP-44 limit)", j->prompt_tokens,
@@ -398,8 +452,7 @@ job_after_infer(struct jobd *jd, struct job *j)
 		if (j->price_msat == 0) {
 			j->price_msat = price_msat(&jd->conf, j->prompt_tokens,
 			    j->completion_tokens);
-			if (ledger_save(jd->db, j) == -1)
-				return;
+			job_mark_changed(jd, j);
 		}
 		send_invoice(jd, j, j->price_msat, 0);
 		return;
@@ -527,14 +580,6 @@ job_chunk(struct jobd *jd, struct job *j, const char *text)
 	}
 }
 
-static const char *
-str_field(const cJSON *m, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static int
 int_field(const cJSON *m, const char *k, int64_t *out)
 {
@@ -549,7 +594,7 @@ int_field(const cJSON *m, const char *k, int64_t *out)
 static void
 infer_done(struct jobd *jd, struct job *j, const cJSON *m)
 {
-	const char *text = str_field(m, "text");
+	const char *text = jsonx_str(m, "text");
 	int64_t pt = 0, ct = 0;
 
 	if (text == NULL || int_field(m, "prompt_tokens", &pt) == -1 ||
@@ -570,9 +615,8 @@ infer_done(struct jobd *jd, struct job *j, const cJSON *m)
 		return;
 	j->prompt_tokens = (int)pt;
 	j->completion_tokens = (int)ct;
-	if (job_set_state(jd, j, ST_INFERRED) == -1)
+	if (job_move(jd, j, ST_INFERRED, NULL) == -1)
 		return;
-	jd->running--;
 	j->retries = 0;
 	job_after_infer(jd, j);
 	job_schedule(jd);
@@ -581,7 +625,7 @@ infer_done(struct jobd *jd, struct job *j, const cJSON *m)
 static void
 infer_error(struct jobd *jd, struct job *j, const cJSON *m)
 {
-	const char *code = str_field(m, "code"), *msg = str_field(m, "message");
+	const char *code = jsonx_str(m, "code"), *msg = jsonx_str(m, "message");
 	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(m, "retryable");
 	char why[JOBD_MAX_ERRMSG];
 
@@ -603,13 +647,13 @@ infer_error(struct jobd *jd, struct job *j, const cJSON *m)
 void
 job_on_infer(struct jobd *jd, const char *op, const cJSON *m)
 {
-	const char *id = str_field(m, "job");
+	const char *id = jsonx_str(m, "job");
 	struct job *j;
 
 	if (id == NULL || (j = job_find(jd, id)) == NULL || j->state != ST_PROCESSING)
 		return;		/* a late or repeated answer: the job moved on */
 	if (strcmp(op, "chunk") == 0) {
-		const char *t = str_field(m, "text");
+		const char *t = jsonx_str(m, "text");
 
 		if (t != NULL)
 			job_chunk(jd, j, t);
@@ -622,7 +666,7 @@ job_on_infer(struct jobd *jd, const char *op, const cJSON *m)
 static void
 invoice_got(struct jobd *jd, struct job *j, const cJSON *m)
 {
-	const char *bolt11 = str_field(m, "bolt11");
+	const char *bolt11 = jsonx_str(m, "bolt11");
 	int64_t amt = 0, exp = 0, want = j->state == ST_QUOTED ? j->quote_msat : j->price_msat;
 	char msg[128];
 
@@ -647,9 +691,9 @@ invoice_got(struct jobd *jd, struct job *j, const cJSON *m)
 		    (long long)(amt / 1000), j->req.max_tokens);
 		if (publish_feedback(jd, j, "payment-required", msg, 1, NULL) == -1)
 			return;
-		job_set_state(jd, j, ST_PAYMENT_REQUIRED);
+		job_move(jd, j, ST_PAYMENT_REQUIRED, NULL);
 	} else if (j->state == ST_INFERRED) {
-		if (job_set_state(jd, j, ST_INVOICED) == -1)
+		if (job_move(jd, j, ST_INVOICED, NULL) == -1)
 			return;
 		job_deliver(jd, j);
 	}
@@ -670,11 +714,11 @@ invoice_paid(struct jobd *jd, const char *id, const cJSON *m)
 	if (j != NULL && j->state == ST_PAYMENT_REQUIRED) {
 		j->paid_msat = amt;
 		j->price_msat = j->quote_msat;
-		if (job_set_state(jd, j, ST_PAID) == -1)
+		if (job_move(jd, j, ST_PAID, NULL) == -1)
 			return;
 		send_job_op(jd, SPOKE_INVOICED, "ack", id);
 		log_info("job %.12s: paid %lld msat", id, (long long)amt);
-		if (job_set_state(jd, j, ST_QUEUED) == 0)
+		if (job_move(jd, j, ST_QUEUED, NULL) == 0)
 			job_schedule(jd);
 		return;
 	}
@@ -690,7 +734,7 @@ invoice_paid(struct jobd *jd, const char *id, const cJSON *m)
 static void
 invoice_error(struct jobd *jd, struct job *j, const cJSON *m)
 {
-	const char *code = str_field(m, "code"), *msg = str_field(m, "message");
+	const char *code = jsonx_str(m, "code"), *msg = jsonx_str(m, "message");
 	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(m, "retryable");
 	char why[JOBD_MAX_ERRMSG];
 
@@ -716,7 +760,7 @@ invoice_error(struct jobd *jd, struct job *j, const cJSON *m)
 void
 job_on_invoice(struct jobd *jd, const char *op, const cJSON *m)
 {
-	const char *id = str_field(m, "job");
+	const char *id = jsonx_str(m, "job");
 	struct job *j;
 
 	if (id == NULL)
@@ -732,7 +776,7 @@ job_on_invoice(struct jobd *jd, const char *op, const cJSON *m)
 	else if (strcmp(op, "expired") == 0 && (j->state == ST_PAYMENT_REQUIRED ||
 	    j->state == ST_QUOTED)) {
 		snprintf(j->error, sizeof(j->error), "invoice expired unpaid");
-		if (job_set_state(jd, j, ST_EXPIRED) == 0) {
+		if (job_move(jd, j, ST_EXPIRED, NULL) == 0) {
 			publish_feedback(jd, j, "error", "invoice expired unpaid; the job is "
 			    "closed", 0, NULL);
 			job_close(jd, j);
@@ -755,7 +799,7 @@ job_on_deletion(struct jobd *jd, const struct event *ev)
 			continue;
 		if ((j = job_find(jd, id)) == NULL || strcmp(j->pubkey, ev->pubhex) != 0)
 			continue;
-		if (!job_can_move(j->state, ST_CANCELLED))
+		if (!state_can_move(j->state, ST_CANCELLED))
 			continue;
 		if (j->state == ST_PROCESSING)
 			send_job_op(jd, SPOKE_INFERD, "cancel", j->id);
@@ -775,7 +819,7 @@ job_on_ok(struct jobd *jd, const char *id, int accepted)
 	ledger_outbox_ack(jd->db, id);
 	for (j = jd->jobs; j != NULL; j = j->next)
 		if (j->state == ST_PUBLISHED && strcmp(j->result_id, id) == 0) {
-			if (job_set_state(jd, j, ST_ACKED) == 0)
+			if (job_move(jd, j, ST_ACKED, NULL) == 0)
 				job_close(jd, j);
 			return;
 		}
@@ -791,7 +835,7 @@ job_resync(struct jobd *jd, enum spoke_id s)
 	struct job *j, *next;
 
 	for (j = jd->jobs; j != NULL; j = next) {
-		enum replay_action a = job_replay_action(j->state, job_mode(jd, j));
+		enum replay_action a = state_replay_action(j->state, job_mode(jd, j));
 
 		next = j->next;
 		if (s == SPOKE_INFERD && a == ACT_INFER)
@@ -801,8 +845,9 @@ job_resync(struct jobd *jd, enum spoke_id s)
 			    j->price_msat, j->state == ST_QUOTED);
 		else if (s == SPOKE_INVOICED && a == ACT_LOOKUP)
 			send_job_op(jd, SPOKE_INVOICED, "lookup", j->id);
-		else if (s == SPOKE_RELAYD && a == ACT_RESOLVE && j->pending > 0)
-			ingest_resolve(jd, j);
+		else if (s == SPOKE_RELAYD && a == ACT_RESOLVE && j->pending > 0 &&
+		    jd->resolve != NULL)
+			jd->resolve(jd, j);	/* relayd came back: fetch again */
 	}
 }
 
@@ -810,7 +855,7 @@ job_resync(struct jobd *jd, enum spoke_id s)
  * After loading the open jobs at start: take the steps that need no spoke
  * (a pay-first job recorded paid is queued: invoiced re-sends paid until
  * acked, the ack goes out then; a job with its text but no result gets
- * one), count the running ones, and start what can start. What a spoke
+ * one), and start what can start (job_load_open counted the running). What a spoke
  * must be told again is sent when it connects (job_resync).
  */
 void
@@ -818,19 +863,17 @@ job_replay_local(struct jobd *jd)
 {
 	struct job *j, *next;
 
-	/* first the counts and moves that scheduling below depends on */
-	for (j = jd->jobs; j != NULL; j = j->next) {
-		if (j->state == ST_PROCESSING)
-			jd->running++;
-		else if (j->state == ST_PAID)
-			job_set_state(jd, j, ST_QUEUED);
-	}
+	/* first the moves that scheduling below depends on */
+	for (j = jd->jobs; j != NULL; j = j->next)
+		if (j->state == ST_PAID)
+			job_move(jd, j, ST_QUEUED, NULL);
 	for (j = jd->jobs; j != NULL; j = next) {
 		next = j->next;
-		switch (job_replay_action(j->state, job_mode(jd, j))) {
+		switch (state_replay_action(j->state, job_mode(jd, j))) {
 		case ACT_RESOLVE:
 			j->pending = 0;
-			ingest_resolve(jd, j);	/* may start jobs: never a PROCESSING one */
+			if (jd->resolve != NULL)	/* may start jobs: never a PROCESSING one */
+				jd->resolve(jd, j);
 			break;
 		case ACT_RESULT:
 			job_deliver(jd, j);
@@ -840,4 +883,34 @@ job_replay_local(struct jobd *jd)
 		}
 	}
 	job_schedule(jd);
+}
+
+/*
+ * The 15 s tick's timeouts: inputs that could not be fetched, results no
+ * relay accepted for a day (the outbox stopped retrying: keep memory
+ * bounded), and pay-first invoices past their expiry with no word from
+ * invoiced (ask it).
+ */
+void
+job_tick(struct jobd *jd)
+{
+	struct job *j, *next;
+	int64_t now = now_unix(), ms = ledger_now_ms();
+
+	for (j = jd->jobs; j != NULL; j = next) {
+		next = j->next;
+		if (j->state == ST_RECEIVED && j->pending > 0 &&
+		    ms - j->received_ms > FETCH_GIVE_UP_MS) {
+			jd->rejections[REJ_BAD_INPUT]++;
+			job_fail(jd, j, ST_REJECTED, "inputs could not be fetched in time");
+		} else if (j->state == ST_PUBLISHED && ms - j->received_ms > UNACKED_GIVE_UP_MS) {
+			snprintf(j->error, sizeof(j->error), "no relay accepted the result");
+			if (job_move(jd, j, ST_ERROR, NULL) == 0) {
+				log_warnx("job %.12s: %s", j->id, j->error);
+				job_close(jd, j);
+			}
+		} else if (j->state == ST_PAYMENT_REQUIRED && j->invoice_expires > 0 &&
+		    now > j->invoice_expires + LOOKUP_AFTER_EXPIRY_S)
+			send_job_op(jd, SPOKE_INVOICED, "lookup", j->id);
+	}
 }

@@ -15,51 +15,12 @@
 #include "keys.h"
 #include "ndjson.h"
 #include "sock.h"
+#include "ledger.h"
 
-#define JOBD_MAX_INPUTS		16	/* i tags per request */
-#define JOBD_MAX_RELAYS		8	/* extra relays from a request's relays tag (relayd's limit) */
-#define JOBD_MAX_URL		512
-#define JOBD_MAX_MODEL		128
 #define JOBD_MAX_CTL		16	/* control clients at once */
-#define JOBD_MAX_ERRMSG		256
 #define JOBD_INFER_RETRIES	3	/* retryable inferd errors before giving up */
 #define JOBD_INVOICE_RETRIES	3	/* retryable invoiced errors before giving up */
 #define JOBD_CANCEL_E_MAX	256	/* job ids in the "cancel" subscription's #e */
-
-/* Job states, in the order a job normally passes them. Stored by name. */
-enum job_state {
-	ST_RECEIVED,		/* verified, in the ledger; inputs being resolved */
-	ST_QUOTED,		/* pay-first: quote made, invoice asked for */
-	ST_PAYMENT_REQUIRED,	/* pay-first: invoice sent to the requester */
-	ST_PAID,		/* pay-first: invoiced says settled */
-	ST_QUEUED,
-	ST_PROCESSING,		/* infer sent */
-	ST_INFERRED,		/* text and token counts stored */
-	ST_INVOICED,		/* pay-after: invoice for the real price stored */
-	ST_PUBLISHED,		/* result signed, stored, handed to relayd */
-	ST_ACKED,		/* a relay accepted the result */
-	ST_REJECTED,		/* invalid request, error feedback sent */
-	ST_ERROR,		/* failed while running, error feedback sent */
-	ST_CANCELLED,		/* kind-5 deletion from the requester */
-	ST_EXPIRED,		/* pay-first invoice expired unpaid */
-	ST__COUNT
-};
-
-/* Encryption of a request, mirrored in every reply to it. */
-enum job_enc { ENC_NONE, ENC_NIP04, ENC_NIP44 };
-
-/* What replaying a ledger row at start (or after a spoke reconnect) needs. */
-enum replay_action {
-	ACT_NONE,		/* closed: nothing to do */
-	ACT_RESOLVE,		/* received: parse the request again, resolve inputs */
-	ACT_INVOICE,		/* ask invoiced (idempotent) for the job's invoice */
-	ACT_LOOKUP,		/* pay-first wait: ask invoiced for the state */
-	ACT_ACK_PAID,		/* paid recorded: ack it, then queue */
-	ACT_QUEUE,
-	ACT_INFER,		/* re-send infer (idempotent) */
-	ACT_RESULT,		/* build, store and publish the result */
-	ACT_REPUBLISH		/* re-send the stored result event */
-};
 
 /* Why a request got no service. Counted; names in validate.c. */
 enum reject_reason {
@@ -88,65 +49,6 @@ enum reject_reason {
 struct spoke;
 struct jobd;
 struct srv;
-
-/* One input of a request, in order. */
-struct input {
-	int	 ref;			/* 0 text; 1 event id; 2 job (request) id */
-	char	*text;			/* text, or the resolved content */
-	char	 id[65];		/* for refs */
-	char	 relay[JOBD_MAX_URL];	/* hint for refs, may be empty */
-	uint64_t fetch;			/* fetch number while pending, else 0 */
-};
-
-/* A request after parsing (and decryption): what the job will run. */
-struct request {
-	struct input in[JOBD_MAX_INPUTS];
-	int	 nin;
-	char	 model[JOBD_MAX_MODEL];		/* what we serve */
-	char	 asked_model[JOBD_MAX_MODEL];	/* what was asked, "" if none */
-	int	 max_tokens;
-	double	 temperature;
-	int	 top_k;
-	double	 top_p;
-	double	 frequency_penalty;
-	int64_t	 bid_msat;			/* -1: no bid */
-	char	*relays[JOBD_MAX_RELAYS];
-	int	 nrelays;
-};
-
-/* A job held in memory while it is open (closed jobs live in the ledger only). */
-struct job {
-	struct job	*next;
-	char		 id[65];
-	char		 pubkey[65];
-	uint8_t		 pk[32];
-	int		 kind;
-	int64_t		 created_at;
-	int64_t		 received_ms;	/* wall-clock ms */
-	enum job_state	 state;
-	enum job_enc	 enc;
-	char		 relay[JOBD_MAX_URL];	/* where the request was seen */
-	char		*request_json;	/* the signed request as received */
-	struct request	 req;
-	char		*prompt;	/* joined inputs, once resolved */
-	int		 pending;	/* inputs being fetched */
-	int64_t		 quote_msat, price_msat, paid_msat;
-	char		*bolt11;
-	int64_t		 invoice_expires;
-	int		 prompt_tokens, completion_tokens;
-	char		*text;		/* the answer */
-	char		 result_id[65];
-	char		 error[JOBD_MAX_ERRMSG];
-	int		 retries;	/* retryable spoke errors so far */
-	uint64_t	 retry_timer;
-	void		*retry_arg;	/* owned while retry_timer is set */
-	/* partial results */
-	char		*partial;	/* text since the last partial feedback */
-	size_t		 partial_len;
-	uint64_t	 partial_last_ms;
-	uint64_t	 partial_timer;
-	void		*partial_arg;	/* owned while partial_timer is set */
-};
 
 /* One token bucket per pubkey, in a bounded table. */
 struct ratelimit {
@@ -183,7 +85,10 @@ struct jobd {
 	char		 ctl_path[512];
 	int		 online;
 	struct job	*jobs;		/* open jobs, oldest first */
-	int		 running;	/* jobs in ST_PROCESSING */
+	int		 running;	/* jobs in ST_PROCESSING; job.c's alone */
+	int		 ndirty;	/* jobs whose row job_flush must write */
+	/* parse and resolve a received job's request (ingest_resolve) */
+	void		(*resolve)(struct jobd *, struct job *);
 	uint64_t	 next_fetch;
 	struct ratelimit rl;
 	unsigned long	 rejections[REJ__COUNT];
@@ -222,38 +127,15 @@ int		 ratelimit_init(struct ratelimit *, size_t cap);
 void		 ratelimit_free(struct ratelimit *);
 int		 ratelimit_take(struct ratelimit *, const char *pubkey, int per_min, uint64_t now_ms);
 
-/* ledger.c: state_dir/jobs.db */
-int		 ledger_open(sqlite3 **, const char *path, char *err, size_t errlen);
-void		 ledger_close(sqlite3 *);
-int		 ledger_has(sqlite3 *, const char *id);
-int		 ledger_insert(sqlite3 *, const struct job *);
-int		 ledger_save(sqlite3 *, const struct job *);
-int		 ledger_load_open(sqlite3 *, struct job **head, int64_t max_age_s);
-int		 ledger_meta_get(sqlite3 *, const char *key, char *buf, size_t len);
-int		 ledger_meta_set(sqlite3 *, const char *key, const char *val);
-int		 ledger_outbox_put(sqlite3 *, const char *id, const char *job, int kind,
-		    const char *json, const char *relays_json);
-int		 ledger_outbox_ack(sqlite3 *, const char *id);
-int		 ledger_outbox_each(sqlite3 *, int64_t older_than_ms,
-		    void (*fn)(void *, const char *json, const char *relays), void *arg);
-int		 ledger_result_store(sqlite3 *, const struct job *, const char *json,
-		    const char *relays_json);
-int		 ledger_batch_begin(sqlite3 *);
-void		 ledger_batch_end(sqlite3 *);
-int		 ledger_set_paid(sqlite3 *, const char *id, int64_t paid_msat);
-int		 ledger_unpaid_count(sqlite3 *, const char *pubkey);
-int		 ledger_job_state(sqlite3 *, const char *id, char *state, size_t len);
-cJSON		*ledger_jobs_json(sqlite3 *, int limit);
-cJSON		*ledger_stats_json(sqlite3 *);
-int64_t		 ledger_now_ms(void);
-
-/* job.c: the state machine */
-const char	*job_state_name(enum job_state);
-int		 job_state_parse(const char *);
-int		 job_state_closed(enum job_state);
-int		 job_can_move(enum job_state from, enum job_state to);
-enum replay_action job_replay_action(enum job_state, enum payment_mode);
-int		 job_set_state(struct jobd *, struct job *, enum job_state);
+/* job.c: the state machine; the only writer of a job's state and of running */
+int		 job_move(struct jobd *, struct job *, enum job_state,
+		    const struct outbox_row *);
+void		 job_mark_changed(struct jobd *, struct job *);
+void		 job_flush(struct jobd *);
+struct job	*job_new(const struct event *, const char *relay, enum job_enc);
+void		 job_admit(struct jobd *, struct job *);
+int		 job_record_rejected(struct jobd *, struct job *, const char *msg);
+int		 job_load_open(struct jobd *, int64_t max_age_s);
 struct job	*job_find(struct jobd *, const char *id);
 void		 job_free(struct job *);
 void		 job_close(struct jobd *, struct job *);
@@ -262,6 +144,7 @@ void		 job_fail(struct jobd *, struct job *, enum job_state, const char *msg);
 void		 job_schedule(struct jobd *);
 void		 job_resync(struct jobd *, enum spoke_id);
 void		 job_replay_local(struct jobd *);
+void		 job_tick(struct jobd *);
 int		 job_queue_depth(struct jobd *);
 void		 job_on_infer(struct jobd *, const char *op, const cJSON *msg);
 void		 job_on_invoice(struct jobd *, const char *op, const cJSON *msg);
@@ -277,21 +160,32 @@ void		 ingest_resolve(struct jobd *, struct job *);
 /* publish.c: building, signing, storing and sending events */
 int		 publish_feedback(struct jobd *, const struct job *, const char *status,
 		    const char *msg, int with_amount, const char *content);
-int		 publish_result(struct jobd *, struct job *);
+int		 publish_result_build(struct jobd *, const struct job *, char id[65],
+		    char **json, char **relays_json);
+void		 publish_send_stored(struct jobd *, const char *json, const char *relays_json);
 int		 publish_announce(struct jobd *);
 int		 publish_auth(struct jobd *, const char *relay, const char *challenge);
 void		 publish_replay(struct jobd *, int64_t older_than_ms);
-size_t		 utf8_cut(const char *s, size_t len, size_t max);
 
-/* spoke.c */
+/* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);
 void		 spoke_connect_all(struct jobd *);
 void		 spoke_close_all(struct jobd *);
 int		 spoke_send(struct jobd *, enum spoke_id, cJSON *msg);
-void		 spoke_subscribe_jobs(struct jobd *);
-void		 spoke_subscribe_cancel(struct jobd *);
-void		 spoke_poll_health(struct jobd *);
-void		 spoke_inference_ok(const cJSON *health, int *ok, int *model_ok);
+
+/* ops.c: what each spoke may send us, {op, handler} */
+const char	*ops_dispatch(struct jobd *, enum spoke_id, const char *op, const cJSON *msg);
+
+/* subscribe.c: jobd's subscriptions on relayd ("jobs", "cancel") */
+void		 subscribe_jobs(struct jobd *);
+void		 subscribe_cancel(struct jobd *);
+
+/* health.c: the spokes' last status/health and when to ask again */
+void		 health_keep(struct spoke *, const cJSON *msg);
+void		 health_inference_ok(const cJSON *health, int *ok, int *model_ok);
+void		 health_poll(struct jobd *);
+void		 health_start(struct jobd *);
+void		 health_stop(struct jobd *);
 
 /* control.c */
 int		 control_open(struct jobd *);

@@ -3,7 +3,8 @@
  * WAL mode with synchronous=FULL, so a state written here survives a
  * kill -9 or a power cut before the side effect it announces (a publish,
  * an infer, an invoice) happens. On start jobd loads the open jobs and
- * replays them (job.c, job_replay_action).
+ * replays them (job.c; the step per state is state_replay_action).
+ * Storage only: it writes what it is handed and knows no move rules.
  *
  * Tables: meta (schema version, online flag), jobs
  * (one row per verified request), outbox (every signed event we publish,
@@ -16,7 +17,7 @@
 
 #include "bech32.h"
 #include "encoding.h"
-#include "jobd.h"
+#include "ledger.h"
 #include "log.h"
 
 #define SCHEMA_VERSION	"1"
@@ -311,25 +312,25 @@ params_load(struct job *j, const char *json)
 
 	if (o == NULL)
 		return;
-	if (cJSON_IsString(v = cJSON_GetObjectItem(o, "prompt")))
+	if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(o, "prompt")))
 		j->prompt = strdup(v->valuestring);
-	if (cJSON_IsString(v = cJSON_GetObjectItem(o, "model")))
+	if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(o, "model")))
 		snprintf(j->req.model, sizeof(j->req.model), "%s", v->valuestring);
-	if (cJSON_IsString(v = cJSON_GetObjectItem(o, "asked_model")))
+	if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(o, "asked_model")))
 		snprintf(j->req.asked_model, sizeof(j->req.asked_model), "%s", v->valuestring);
-	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "max_tokens")))
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "max_tokens")))
 		j->req.max_tokens = v->valueint;
-	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "temperature")))
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "temperature")))
 		j->req.temperature = v->valuedouble;
-	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "top_k")))
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "top_k")))
 		j->req.top_k = v->valueint;
-	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "top_p")))
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "top_p")))
 		j->req.top_p = v->valuedouble;
-	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "frequency_penalty")))
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "frequency_penalty")))
 		j->req.frequency_penalty = v->valuedouble;
-	if (cJSON_IsNumber(v = cJSON_GetObjectItem(o, "bid_msat")))
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(o, "bid_msat")))
 		j->req.bid_msat = (int64_t)v->valuedouble;
-	rel = cJSON_GetObjectItem(o, "relays");
+	rel = cJSON_GetObjectItemCaseSensitive(o, "relays");
 	cJSON_ArrayForEach(v, rel)
 		if (cJSON_IsString(v) && j->req.nrelays < JOBD_MAX_RELAYS &&
 		    (j->req.relays[j->req.nrelays] = strdup(v->valuestring)) != NULL)
@@ -338,8 +339,10 @@ params_load(struct job *j, const char *json)
 }
 
 /*
- * Record a new job. Returns 1 if inserted, 0 if the id was already there
- * (the durable dedupe), -1 on error.
+ * Record a job unless its id is there (the durable dedupe): a request
+ * refused before it became a job. Returns 1 if inserted, 0 if the id was
+ * already there, -1 on error. An admitted job's row is created by its
+ * first ledger_job_write.
  */
 int
 ledger_insert(sqlite3 *db, const struct job *j)
@@ -358,7 +361,7 @@ ledger_insert(sqlite3 *db, const struct job *j)
 	sqlite3_bind_int64(st, 4, j->created_at);
 	sqlite3_bind_int64(st, 5, j->received_ms);
 	sqlite3_bind_int64(st, 6, ledger_now_ms());
-	sqlite3_bind_text(st, 7, job_state_name(j->state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, state_name(j->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 8, j->enc);
 	sqlite3_bind_text(st, 9, j->relay, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 10, j->request_json, -1, SQLITE_STATIC);
@@ -373,9 +376,12 @@ ledger_insert(sqlite3 *db, const struct job *j)
 	return sqlite3_changes(db) > 0 ? 1 : 0;
 }
 
-/* Write every mutable field of a job. */
-int
-ledger_save(sqlite3 *db, const struct job *j)
+/*
+ * A job's whole row: created by its first write (a new job reaches the
+ * ledger with the moves of its first wake-up), every mutable field after.
+ */
+static int
+row_update(sqlite3 *db, const struct job *j)
 {
 	sqlite3_stmt *st;
 	char *params = params_json(j);
@@ -383,17 +389,22 @@ ledger_save(sqlite3 *db, const struct job *j)
 
 	if (params == NULL)
 		return -1;
-	st = prep(db, "UPDATE jobs SET updated_ms=?, state=?, enc=?, params=?, "
-	    "quote_msat=?, price_msat=?, paid_msat=?, bolt11=?, invoice_expires=?, "
-	    "prompt_tokens=?, completion_tokens=?, text=?, result_id=?, error=?, "
-	    "done_ms = CASE WHEN ?13 IS NOT NULL AND done_ms = 0 THEN ?1 ELSE done_ms END "
-	    "WHERE id=?15");
+	st = prep(db, "INSERT INTO jobs(id, pubkey, kind, created_at, received_ms, relay, "
+	    "request, updated_ms, state, enc, params, quote_msat, price_msat, paid_msat, "
+	    "bolt11, invoice_expires, prompt_tokens, completion_tokens, text, result_id, "
+	    "error, done_ms) VALUES(?15, ?16, ?17, ?18, ?19, ?20, ?21, ?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, CASE WHEN ?13 IS NOT NULL THEN ?1 "
+	    "ELSE 0 END) ON CONFLICT(id) DO UPDATE SET updated_ms=?1, state=?2, enc=?3, "
+	    "params=?4, quote_msat=?5, price_msat=?6, paid_msat=?7, bolt11=?8, "
+	    "invoice_expires=?9, prompt_tokens=?10, completion_tokens=?11, text=?12, "
+	    "result_id=?13, error=?14, "
+	    "done_ms = CASE WHEN ?13 IS NOT NULL AND done_ms = 0 THEN ?1 ELSE done_ms END");
 	if (st == NULL) {
 		free(params);
 		return -1;
 	}
 	sqlite3_bind_int64(st, 1, ledger_now_ms());
-	sqlite3_bind_text(st, 2, job_state_name(j->state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, state_name(j->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, j->enc);
 	sqlite3_bind_text(st, 4, params, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, j->quote_msat);
@@ -411,13 +422,19 @@ ledger_save(sqlite3 *db, const struct job *j)
 	if (j->error[0])
 		sqlite3_bind_text(st, 14, j->error, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 15, j->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 16, j->pubkey, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 17, j->kind);
+	sqlite3_bind_int64(st, 18, j->created_at);
+	sqlite3_bind_int64(st, 19, j->received_ms);
+	sqlite3_bind_text(st, 20, j->relay, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 21, j->request_json, -1, SQLITE_STATIC);
 	rc = step_done(db, st);
 	free(params);
 	return rc;
 }
 
 static struct job *
-job_from_row(sqlite3_stmt *st)
+row_job(sqlite3_stmt *st)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -429,11 +446,14 @@ job_from_row(sqlite3_stmt *st)
 	j->kind = sqlite3_column_int(st, 2);
 	j->created_at = sqlite3_column_int64(st, 3);
 	j->received_ms = sqlite3_column_int64(st, 4);
-	j->state = job_state_parse(col_text(st, 5));
+	j->state = state_parse(col_text(st, 5));
 	j->enc = sqlite3_column_int(st, 6);
 	snprintf(j->relay, sizeof(j->relay), "%s", col_text(st, 7));
-	j->request_json = strdup(col_text(st, 8));
 	j->req.bid_msat = -1;
+	if ((int)j->state < 0 || (j->request_json = strdup(col_text(st, 8))) == NULL) {
+		free(j);	/* nothing else is allocated yet */
+		return NULL;
+	}
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL)
 		params_load(j, col_text(st, 9));
 	j->quote_msat = sqlite3_column_int64(st, 10);
@@ -448,10 +468,6 @@ job_from_row(sqlite3_stmt *st)
 		j->text = strdup(col_text(st, 17));
 	snprintf(j->result_id, sizeof(j->result_id), "%s", col_text(st, 18));
 	snprintf(j->error, sizeof(j->error), "%s", col_text(st, 19));
-	if (j->request_json == NULL || (int)j->state < 0) {
-		job_free(j);
-		return NULL;
-	}
 	return j;
 }
 
@@ -497,7 +513,7 @@ ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
 	if (st == NULL)
 		return -1;
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if ((j = job_from_row(st)) == NULL) {
+		if ((j = row_job(st)) == NULL) {
 			log_warnx("ledger: unreadable job row skipped");
 			continue;
 		}
@@ -581,24 +597,25 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 }
 
 /*
- * The result event and the job's move to "published" in one transaction:
- * after a crash either both are there (re-send the same event) or neither
- * (build it again; nothing was sent).
+ * Write a job's row, and with it the event its move announces (row, may
+ * be NULL), in one transaction: after a crash either both are there (the
+ * same event is re-sent) or neither (it is built again; nothing was sent).
  */
 int
-ledger_result_store(sqlite3 *db, const struct job *j, const char *json,
-    const char *relays_json)
+ledger_job_write(sqlite3 *db, const struct job *j, const struct outbox_row *row)
 {
+	if (row == NULL)
+		return row_update(db, j);
 	/* A savepoint, not BEGIN: it may run inside a batch (ledger_batch_begin). */
-	if (exec(db, "SAVEPOINT result") == -1)
+	if (exec(db, "SAVEPOINT job_write") == -1)
 		return -1;
-	if (ledger_outbox_put(db, j->result_id, j->id, j->kind + 1000, json,
-	    relays_json) == -1 || ledger_save(db, j) == -1) {
-		exec(db, "ROLLBACK TO result");
-		exec(db, "RELEASE result");
+	if (ledger_outbox_put(db, row->id, j->id, row->kind, row->json, row->relays) == -1 ||
+	    row_update(db, j) == -1) {
+		exec(db, "ROLLBACK TO job_write");
+		exec(db, "RELEASE job_write");
 		return -1;
 	}
-	return exec(db, "RELEASE result");
+	return exec(db, "RELEASE job_write");
 }
 
 /*
@@ -613,6 +630,13 @@ int
 ledger_batch_begin(sqlite3 *db)
 {
 	return exec(db, "BEGIN IMMEDIATE");
+}
+
+/* 1 while a batch is open (its writes reach the disk at ledger_batch_end). */
+int
+ledger_batch_open(sqlite3 *db)
+{
+	return !sqlite3_get_autocommit(db);
 }
 
 /*
@@ -664,7 +688,7 @@ ledger_unpaid_count(sqlite3 *db, const char *pubkey)
 }
 
 static cJSON *
-job_row_json(sqlite3_stmt *st)
+row_json(sqlite3_stmt *st)
 {
 	cJSON *o = cJSON_CreateObject();
 	uint8_t pk[32];
@@ -720,7 +744,7 @@ ledger_jobs_json(sqlite3 *db, int limit)
 		return arr;
 	sqlite3_bind_int(st, 1, limit);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		if ((o = job_row_json(st)) != NULL)
+		if ((o = row_json(st)) != NULL)
 			cJSON_AddItemToArray(arr, o);
 	stmt_done(st);
 	return arr;

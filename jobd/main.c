@@ -24,8 +24,6 @@
 #define TICK_MS			15000
 #define RATELIMIT_TABLE		4096
 #define OUTBOX_RETRY_AFTER_MS	60000
-#define FETCH_GIVE_UP_MS	30000
-#define UNACKED_GIVE_UP_MS	(24LL * 3600 * 1000)
 
 static const char usage_text[] =
 "usage: jobd [-c FILE] [--notify-fd N] [-v] [--allow-core] [--help]\n"
@@ -56,35 +54,11 @@ tick(struct loop *l, void *arg)
 {
 	struct jobd *jd = arg;
 	static unsigned n;
-	struct job *j, *next;
-	int64_t now = now_unix();
 
-	spoke_poll_health(jd);
+	health_poll(jd);
 	if (++n % (OUTBOX_RETRY_AFTER_MS / TICK_MS) == 0)
 		publish_replay(jd, OUTBOX_RETRY_AFTER_MS);
-	for (j = jd->jobs; j != NULL; j = next) {
-		next = j->next;
-		if (j->state == ST_RECEIVED && j->pending > 0 &&
-		    ledger_now_ms() - j->received_ms > FETCH_GIVE_UP_MS) {
-			jd->rejections[REJ_BAD_INPUT]++;
-			job_fail(jd, j, ST_REJECTED, "inputs could not be fetched in time");
-		} else if (j->state == ST_PUBLISHED &&
-		    ledger_now_ms() - j->received_ms > UNACKED_GIVE_UP_MS) {
-			/* the outbox stopped retrying: keep memory bounded */
-			snprintf(j->error, sizeof(j->error), "no relay accepted the result");
-			if (job_set_state(jd, j, ST_ERROR) == 0) {
-				log_warnx("job %.12s: %s", j->id, j->error);
-				job_close(jd, j);
-			}
-		} else if (j->state == ST_PAYMENT_REQUIRED && j->invoice_expires > 0 &&
-		    now > j->invoice_expires + 30) {
-			cJSON *m = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(m, "op", "lookup");
-			cJSON_AddStringToObject(m, "job", j->id);
-			spoke_send(jd, SPOKE_INVOICED, m);
-		}
-	}
+	job_tick(jd);
 	jd->tick_timer = loop_add_timer(l, TICK_MS, tick, jd);
 }
 
@@ -115,7 +89,7 @@ reload(struct jobd *jd)
 	jd->conf = nc;
 	if (log_parse_level(jd->conf.log_level) >= 0)
 		log_set_level(log_parse_level(jd->conf.log_level));
-	spoke_subscribe_jobs(jd);
+	subscribe_jobs(jd);
 	job_schedule(jd);
 	log_info("config reloaded");
 }
@@ -195,7 +169,8 @@ main(int argc, char **argv)
 	open_state(&jd);
 
 	spoke_init(&jd);
-	if ((n = ledger_load_open(jd.db, &jd.jobs, 24 * 3600)) == -1)
+	jd.resolve = ingest_resolve;
+	if ((n = job_load_open(&jd, 24 * 3600)) == -1)
 		fatalx(EXIT_TEMP, "ledger: cannot load open jobs");
 	if (n > 0)
 		log_info("resuming %d open job(s) from the ledger", n);

@@ -10,25 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding.h"
 #include "jobd.h"
 #include "log.h"
 #include "loop.h"
 #include "nip04.h"
 #include "nip44.h"
-
-/* The longest prefix of s[0..len) not over max bytes that ends on a UTF-8 boundary. */
-size_t
-utf8_cut(const char *s, size_t len, size_t max)
-{
-	size_t n;
-
-	if (len <= max)
-		return len;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
 
 /* Encrypt plain for pk in the scheme enc. malloc'd payload or NULL. */
 static char *
@@ -228,21 +215,22 @@ copy_i_tags(struct event *ev, const struct job *j)
 }
 
 /*
- * Build, sign and store the result, move the job to published in the same
- * transaction, send it. Returns 1 if an encrypted text had to be cut to
- * the NIP-44 maximum, 0 otherwise, -1 on failure (nothing sent or stored).
+ * Build and sign the result: its id, the event's JSON and the extra relays
+ * (JSON, may be NULL), malloc'd, for job.c to store with the job's move to
+ * published and then send (publish_send_stored). Returns 1 if an encrypted
+ * text had to be cut to the NIP-44 maximum, 0 otherwise, -1 on failure.
  */
 int
-publish_result(struct jobd *jd, struct job *j)
+publish_result_build(struct jobd *jd, const struct job *j, char id[65], char **json,
+    char **relays_json)
 {
 	struct event ev;
 	const char *text = j->text ? j->text : "";
 	size_t len = strlen(text), cut = len;
-	char *secret = NULL, *json = NULL, *rel = NULL;
-	cJSON *relays = NULL, *obj;
-	enum job_state old = j->state;
-	int rc = -1;
+	char *secret = NULL;
+	cJSON *relays;
 
+	*json = *relays_json = NULL;
 	if (j->enc == ENC_NIP44)
 		cut = utf8_cut(text, len, NIP44_MAX_PLAIN);
 	if (j->enc != ENC_NONE &&
@@ -263,29 +251,17 @@ publish_result(struct jobd *jd, struct job *j)
 		event_add_tag(&ev, enc_tag, 1);
 	if (j->bolt11 && (j->quote_msat > 0 || j->price_msat > 0))
 		amount_tag(&ev, j);
-	if (event_sign(&ev, &jd->kp) == -1 || (json = event_to_json(&ev)) == NULL)
-		goto out;
-	relays = relays_array(j);
-	rel = relays ? cJSON_PrintUnformatted(relays) : NULL;
-	memcpy(j->result_id, ev.idhex, sizeof(j->result_id));
-	j->state = ST_PUBLISHED;
-	if (!job_can_move(old, ST_PUBLISHED) ||
-	    ledger_result_store(jd->db, j, json, rel) == -1) {
-		j->state = old;
-		j->result_id[0] = '\0';
-		goto out;
+	if (event_sign(&ev, &jd->kp) == -1 || (*json = event_to_json(&ev)) == NULL) {
+		event_free(&ev);
+		return -1;
 	}
-	if ((obj = event_to_cjson(&ev)) != NULL) {
-		send_publish(jd, obj, relays);
-		relays = NULL;
-	}
-	rc = cut < len ? 1 : 0;
-out:
-	cJSON_Delete(relays);
-	free(json);
-	free(rel);
+	memcpy(id, ev.idhex, 65);
 	event_free(&ev);
-	return rc;
+	if ((relays = relays_array(j)) != NULL) {
+		*relays_json = cJSON_PrintUnformatted(relays);
+		cJSON_Delete(relays);
+	}
+	return cut < len ? 1 : 0;
 }
 
 /* NIP-89 handler information, stable d tag so a new one replaces the old. */
@@ -355,10 +331,10 @@ publish_auth(struct jobd *jd, const char *relay, const char *challenge)
 	return spoke_send(jd, SPOKE_RELAYD, m);
 }
 
-static void
-replay_one(void *arg, const char *json, const char *relays)
+/* Send a stored event (its JSON, and the extra relays' JSON or NULL). */
+void
+publish_send_stored(struct jobd *jd, const char *json, const char *relays)
 {
-	struct jobd *jd = arg;
 	cJSON *ev = cJSON_Parse(json), *rel = relays ? cJSON_Parse(relays) : NULL;
 
 	if (ev == NULL) {
@@ -366,6 +342,12 @@ replay_one(void *arg, const char *json, const char *relays)
 		return;
 	}
 	send_publish(jd, ev, rel);
+}
+
+static void
+replay_one(void *arg, const char *json, const char *relays)
+{
+	publish_send_stored(arg, json, relays);
 }
 
 /* Re-send every stored event no relay accepted yet (older than older_than_ms). */

@@ -1,9 +1,14 @@
 /*
- * spoke.c: jobd's client connections to relayd, inferd and invoiced.
- * Each reconnects with backoff whenever it drops; on every (re)connect the
- * jobs' states say what the spoke must be told again (job_resync). Lines
- * from a spoke are checked for shape before anything acts on them; a
- * malformed one is logged (rate-limited), counted and dropped.
+ * spoke.c: the transport of jobd's client connections to relayd, inferd
+ * and invoiced: connect, reconnect with backoff whenever one drops, send,
+ * read lines and hand each to ops.c; a malformed one is logged
+ * (rate-limited), counted and dropped. On every (re)connect the jobs'
+ * states say what the spoke must be told again (job_resync).
+ *
+ * Nothing leaves for a spoke before the states it announces are on disk:
+ * every write of queued lines is preceded by job_flush, and the lines of
+ * one read batch are handled in one ledger transaction, committed before
+ * the next poll can write what they queued.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,30 +17,19 @@
 #include <unistd.h>
 
 #include "jobd.h"
+#include "jsonx.h"
 #include "log.h"
 #include "loop.h"
 #include "peer.h"
 
 #define SPOKE_BACKOFF_MIN	200
 #define SPOKE_BACKOFF_MAX	10000
-#define CANCEL_DEBOUNCE_MS	250
 #define SPOKE_READ_ROUNDS	64	/* reads (64 KB each) per wake-up */
-#define HEALTH_TROUBLE_MS	2000	/* re-ask a spoke in trouble this often */
-#define HEALTH_OVERDUE_MS	30000	/* ask again if unanswered this long */
 
 static struct log_limit bad_limit = { 5, 10000, 0, 0, 0 };
 
 static void spoke_connect(struct jobd *, struct spoke *);
 
-static const char *
-str_field(const cJSON *m, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static void health_tick(struct loop *, void *);
 
 void
 spoke_init(struct jobd *jd)
@@ -118,110 +112,19 @@ bad_line(struct spoke *s, const char *why)
 }
 
 static void
-keep_health(struct spoke *s, cJSON *m)
-{
-	cJSON_Delete(s->health);
-	s->health = cJSON_Duplicate(m, 1);
-	s->health_asked_ms = 0;
-}
-
-static void
-from_relayd(struct jobd *jd, struct spoke *s, const char *op, cJSON *m)
-{
-	const char *relay = str_field(m, "relay"), *sub = str_field(m, "sub");
-	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(m, "event");
-
-	if (strcmp(op, "event") == 0) {
-		if (sub == NULL || !cJSON_IsObject(ev)) {
-			bad_line(s, "event without sub or event");
-			return;
-		}
-		ingest_event(jd, relay ? relay : "", sub, ev);
-	} else if (strcmp(op, "eose") == 0) {
-		if (sub != NULL && sub[0] == 'f' && relay == NULL)
-			ingest_fetch_eose(jd, sub);
-	} else if (strcmp(op, "ok") == 0) {
-		const char *id = str_field(m, "id");
-		const cJSON *acc = cJSON_GetObjectItemCaseSensitive(m, "accepted");
-
-		if (id == NULL || !cJSON_IsBool(acc)) {
-			bad_line(s, "ok without id or accepted");
-			return;
-		}
-		if (!cJSON_IsTrue(acc))
-			log_info("relay %s refused %.12s: %s", relay ? relay : "?", id,
-			    str_field(m, "message") ? str_field(m, "message") : "");
-		job_on_ok(jd, id, cJSON_IsTrue(acc));
-	} else if (strcmp(op, "auth_challenge") == 0) {
-		const char *ch = str_field(m, "challenge");
-
-		if (relay == NULL || ch == NULL || strlen(ch) > 512) {
-			bad_line(s, "auth_challenge without relay or challenge");
-			return;
-		}
-		publish_auth(jd, relay, ch);
-	} else if (strcmp(op, "status") == 0)
-		keep_health(s, m);
-	else if (strcmp(op, "closed") == 0 || strcmp(op, "notice") == 0)
-		log_info("relay %s: %s: %.200s", relay ? relay : "?", op,
-		    str_field(m, "message") ? str_field(m, "message") : "");
-	else if (strcmp(op, "relay") == 0)
-		log_debug("relay %s: %s", str_field(m, "url") ? str_field(m, "url") : "?",
-		    str_field(m, "state") ? str_field(m, "state") : "?");
-	else
-		bad_line(s, "unknown op");
-}
-
-static void
-from_inferd(struct jobd *jd, struct spoke *s, const char *op, cJSON *m)
-{
-	if (strcmp(op, "health") == 0)
-		keep_health(s, m);
-	else if (strcmp(op, "chunk") == 0 || strcmp(op, "done") == 0 ||
-	    strcmp(op, "error") == 0) {
-		if (str_field(m, "job") == NULL) {
-			bad_line(s, "no job");
-			return;
-		}
-		job_on_infer(jd, op, m);
-	} else
-		bad_line(s, "unknown op");
-}
-
-static void
-from_invoiced(struct jobd *jd, struct spoke *s, const char *op, cJSON *m)
-{
-	if (strcmp(op, "health") == 0)
-		keep_health(s, m);
-	else if (strcmp(op, "invoice") == 0 || strcmp(op, "paid") == 0 ||
-	    strcmp(op, "expired") == 0 || strcmp(op, "error") == 0) {
-		if (str_field(m, "job") == NULL) {
-			bad_line(s, "no job");
-			return;
-		}
-		job_on_invoice(jd, op, m);
-	} else
-		bad_line(s, "unknown op");
-}
-
-static void
 spoke_line(struct jobd *jd, struct spoke *s, const char *line, size_t len)
 {
 	cJSON *m = cJSON_ParseWithLength(line, len);
-	const char *op;
+	const char *op, *why;
 
-	if (m == NULL || !cJSON_IsObject(m) || (op = str_field(m, "op")) == NULL) {
+	if (m == NULL || !cJSON_IsObject(m) || (op = jsonx_str(m, "op")) == NULL) {
 		bad_line(s, "not a JSON object with op");
 		cJSON_Delete(m);
 		return;
 	}
 	backoff_reset(&s->bo);
-	if (s == &jd->spokes[SPOKE_RELAYD])
-		from_relayd(jd, s, op, m);
-	else if (s == &jd->spokes[SPOKE_INFERD])
-		from_inferd(jd, s, op, m);
-	else
-		from_invoiced(jd, s, op, m);
+	if ((why = ops_dispatch(jd, (enum spoke_id)(s - jd->spokes), op, m)) != NULL)
+		bad_line(s, why);
 	cJSON_Delete(m);
 }
 
@@ -238,6 +141,8 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 
 	(void)l;
 	(void)fd;
+	if (revents & POLLOUT)
+		job_flush(jd);
 	if (revents & POLLOUT && ndjson_flush(&s->nd) == -1) {
 		spoke_down(jd, s, strerror(errno));
 		return;
@@ -264,6 +169,7 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 		if (s->fd == -1 || n <= 0)
 			break;
 	}
+	job_flush(jd);		/* inside the batch: one commit for all */
 	if (batch)
 		ledger_batch_end(jd->db);
 	if (s->fd != -1 && (n == 0 || (n == -1 && rerr != EAGAIN &&
@@ -300,14 +206,14 @@ spoke_connect(struct jobd *jd, struct spoke *s)
 	s->connected_ms = now_ms();
 	log_info("%s: connected", s->name);
 	if (id == SPOKE_RELAYD) {
-		spoke_subscribe_jobs(jd);
-		spoke_subscribe_cancel(jd);
+		subscribe_jobs(jd);
+		subscribe_cancel(jd);
 		publish_replay(jd, 0);
 		if (jd->online)
 			publish_announce(jd);
 	}
 	job_resync(jd, (enum spoke_id)id);
-	spoke_poll_health(jd);
+	health_poll(jd);
 }
 
 static void
@@ -316,6 +222,7 @@ spoke_prepare(struct loop *l, void *arg)
 	struct jobd *jd = arg;
 	int i;
 
+	job_flush(jd);		/* what timers and other fds moved, once per wake-up */
 	for (i = 0; i < SPOKE__COUNT; i++)
 		if (jd->spokes[i].fd != -1)
 			loop_set_events(l, jd->spokes[i].fd,
@@ -331,7 +238,7 @@ spoke_connect_all(struct jobd *jd)
 	loop_add_prepare(jd->loop, spoke_prepare, jd);
 	for (i = 0; i < SPOKE__COUNT; i++)
 		spoke_connect(jd, &jd->spokes[i]);
-	jd->health_timer = loop_add_timer(jd->loop, HEALTH_TROUBLE_MS, health_tick, jd);
+	health_start(jd);
 }
 
 /* Flush what we can (best effort, briefly) and close. */
@@ -340,9 +247,8 @@ spoke_close_all(struct jobd *jd)
 {
 	int i;
 
-	if (jd->health_timer)
-		loop_cancel_timer(jd->loop, jd->health_timer);
-	jd->health_timer = 0;
+	health_stop(jd);
+	job_flush(jd);
 	for (i = 0; i < SPOKE__COUNT; i++) {
 		struct spoke *s = &jd->spokes[i];
 
@@ -361,220 +267,4 @@ spoke_close_all(struct jobd *jd)
 		cJSON_Delete(s->health);
 		s->health = NULL;
 	}
-}
-
-static void
-unsubscribe(struct jobd *jd, const char *id)
-{
-	cJSON *m = cJSON_CreateObject();
-
-	if (m == NULL)
-		return;
-	cJSON_AddStringToObject(m, "op", "unsubscribe");
-	cJSON_AddStringToObject(m, "id", id);
-	spoke_send(jd, SPOKE_RELAYD, m);
-}
-
-static cJSON *
-kinds_array(const int *k, size_t n)
-{
-	cJSON *a = cJSON_CreateArray();
-	size_t i;
-
-	for (i = 0; a != NULL && i < n; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateNumber(k[i]));
-	return a;
-}
-
-/*
- * The "jobs" subscription: our kinds, since now - max_request_age, #p us
- * when require_p_tag. Offline: unsubscribed. Nothing older than that
- * could pass the age check, whatever the ledger saw before a restart; and
- * starting later (at the newest request seen) could miss requests from
- * clocks behind that requester's. relayd moves since on its reconnects.
- */
-void
-spoke_subscribe_jobs(struct jobd *jd)
-{
-	cJSON *m, *filters, *f, *p;
-	int64_t since = now_unix() - jd->conf.max_request_age;
-
-	if (!jd->online) {
-		unsubscribe(jd, "jobs");
-		return;
-	}
-	if ((m = cJSON_CreateObject()) == NULL)
-		return;
-	cJSON_AddStringToObject(m, "op", "subscribe");
-	cJSON_AddStringToObject(m, "id", "jobs");
-	filters = cJSON_AddArrayToObject(m, "filters");
-	f = cJSON_CreateObject();
-	cJSON_AddItemToObject(f, "kinds", kinds_array(jd->conf.job_kinds, jd->conf.njob_kinds));
-	cJSON_AddNumberToObject(f, "since", (double)since);
-	if (jd->conf.require_p_tag) {
-		p = cJSON_AddArrayToObject(f, "#p");
-		cJSON_AddItemToArray(p, cJSON_CreateString(jd->kp.pkhex));
-	}
-	cJSON_AddItemToArray(filters, f);
-	spoke_send(jd, SPOKE_RELAYD, m);
-}
-
-static int
-cancellable(const struct job *j)
-{
-	return job_can_move(j->state, ST_CANCELLED);
-}
-
-/*
- * The "cancel" subscription: kind-5 deletions naming our cancellable jobs
- * (#e, up to JOBD_CANCEL_E_MAX ids); past that, deletions by those jobs'
- * authors (the same bound). Debounced: jobs open and close in bursts.
- */
-static void
-cancel_fire(struct loop *l, void *arg)
-{
-	struct jobd *jd = arg;
-	cJSON *m, *filters, *f, *ids, *authors;
-	struct job *j;
-	int n = 0, na = 0;
-	static const int five = 5;
-
-	(void)l;
-	jd->cancel_timer = 0;
-	ids = cJSON_CreateArray();
-	authors = cJSON_CreateArray();
-	for (j = jd->jobs; j != NULL; j = j->next) {
-		const cJSON *a;
-		int seen = 0;
-
-		if (!cancellable(j))
-			continue;
-		if (n++ < JOBD_CANCEL_E_MAX)
-			cJSON_AddItemToArray(ids, cJSON_CreateString(j->id));
-		cJSON_ArrayForEach(a, authors)
-			if (strcmp(a->valuestring, j->pubkey) == 0)
-				seen = 1;
-		if (!seen && na < JOBD_CANCEL_E_MAX) {
-			cJSON_AddItemToArray(authors, cJSON_CreateString(j->pubkey));
-			na++;
-		}
-	}
-	if (n == 0 || (m = cJSON_CreateObject()) == NULL) {
-		cJSON_Delete(ids);
-		cJSON_Delete(authors);
-		if (n == 0)
-			unsubscribe(jd, "cancel");
-		return;
-	}
-	cJSON_AddStringToObject(m, "op", "subscribe");
-	cJSON_AddStringToObject(m, "id", "cancel");
-	filters = cJSON_AddArrayToObject(m, "filters");
-	f = cJSON_CreateObject();
-	cJSON_AddItemToObject(f, "kinds", kinds_array(&five, 1));
-	if (n <= JOBD_CANCEL_E_MAX) {
-		cJSON_AddItemToObject(f, "#e", ids);
-		cJSON_Delete(authors);
-	} else {
-		cJSON_AddItemToObject(f, "authors", authors);
-		cJSON_Delete(ids);
-	}
-	cJSON_AddNumberToObject(f, "since", (double)(now_unix() - 60));
-	cJSON_AddItemToArray(filters, f);
-	spoke_send(jd, SPOKE_RELAYD, m);
-}
-
-void
-spoke_subscribe_cancel(struct jobd *jd)
-{
-	if (jd->cancel_timer || jd->stopping || !jd->spokes[SPOKE_RELAYD].connected)
-		return;
-	jd->cancel_timer = loop_add_timer(jd->loop, CANCEL_DEBOUNCE_MS, cancel_fire, jd);
-}
-
-/* From inferd's health: is some backend up, and does some backend have the model? */
-void
-spoke_inference_ok(const cJSON *health, int *ok, int *model_ok)
-{
-	const cJSON *x;
-
-	*ok = *model_ok = 0;
-	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(health, "backends")) {
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "ok")))
-			*ok = 1;
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "model_ok")))
-			*model_ok = 1;
-	}
-}
-
-/*
- * Is a spoke's last answer a reason to ask again soon: a relay not
- * connected, inference or the wallet not ok? Then dvmctl status shows a
- * recovery within HEALTH_TROUBLE_MS rather than at the next 15 s tick.
- */
-static int
-in_trouble(const struct spoke *s, enum spoke_id id)
-{
-	const cJSON *x, *st;
-	int ok, model_ok;
-
-	if (s->health == NULL)
-		return 1;
-	switch (id) {
-	case SPOKE_INVOICED:
-		return !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s->health, "ok"));
-	case SPOKE_INFERD:	/* as dvmctl status judges it */
-		spoke_inference_ok(s->health, &ok, &model_ok);
-		return !(ok && model_ok);
-	default:
-		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(s->health, "relays")) {
-			st = cJSON_GetObjectItemCaseSensitive(x, "state");
-			if (!cJSON_IsString(st) || strcmp(st->valuestring, "connected") != 0)
-				return 1;
-		}
-		return 0;
-	}
-}
-
-/*
- * Ask connected spokes for their status/health (kept for dvmctl status):
- * every one (all), or only those in trouble. Never a second question
- * before the first is answered (invoiced's is a wallet request, which may
- * take its whole timeout), unless the answer is long overdue.
- */
-static void
-poll_health(struct jobd *jd, int all)
-{
-	static const char *ops[SPOKE__COUNT] = { "status", "health", "health" };
-	uint64_t now = now_ms();
-	int i;
-
-	for (i = 0; i < SPOKE__COUNT; i++) {
-		struct spoke *s = &jd->spokes[i];
-		cJSON *m;
-
-		if (!s->connected || (!all && !in_trouble(s, (enum spoke_id)i)))
-			continue;
-		if (s->health_asked_ms != 0 && now - s->health_asked_ms < HEALTH_OVERDUE_MS)
-			continue;
-		if ((m = cJSON_CreateObject()) == NULL)
-			continue;
-		cJSON_AddStringToObject(m, "op", ops[i]);
-		if (spoke_send(jd, (enum spoke_id)i, m) == 0)
-			s->health_asked_ms = now;
-	}
-}
-
-void
-spoke_poll_health(struct jobd *jd)
-{
-	poll_health(jd, 1);
-}
-
-static void
-health_tick(struct loop *l, void *arg)
-{
-	struct jobd *jd = arg;
-
-	poll_health(jd, 0);
-	jd->health_timer = loop_add_timer(l, HEALTH_TROUBLE_MS, health_tick, jd);
 }

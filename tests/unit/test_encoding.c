@@ -109,6 +109,19 @@ TEST(b64_strict)
 	CHECK(b64_decode(NULL, 0, &d, &n) == -1);
 }
 
+TEST(utf8_cut_boundaries)
+{
+	const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";	/* a é € 😀 */
+
+	CHECK(utf8_cut(s, 10, 100) == 10);
+	CHECK(utf8_cut(s, 10, 10) == 10);
+	CHECK(utf8_cut(s, 10, 9) == 6);		/* never half an emoji */
+	CHECK(utf8_cut(s, 10, 5) == 3);
+	CHECK(utf8_cut(s, 10, 2) == 1);
+	CHECK(utf8_cut(s, 10, 1) == 1);
+	CHECK(utf8_cut(s, 10, 0) == 0);
+}
+
 int
 main(void)
 {
@@ -117,5 +130,6 @@ main(void)
 	RUN(b64_rfc4648);
 	RUN(b64_all_bytes);
 	RUN(b64_strict);
+	RUN(utf8_cut_boundaries);
 	T_DONE();
 }
