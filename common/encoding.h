@@ -1,5 +1,5 @@
 /*
- * encoding.h: hex and base64 (OpenSSL EVP underneath for base64).
+ * encoding.h: hex and base64 (OpenSSL EVP underneath for base64), UTF-8 cuts.
  */
 #ifndef ENCODING_H
 #define ENCODING_H
@@ -27,5 +27,11 @@ int	b64_encode(const uint8_t *in, size_t n, char **out);
  * *outlen set. -1 on bad input (errno EINVAL) or ENOMEM.
  */
 int	b64_decode(const char *in, size_t n, uint8_t **out, size_t *outlen);
+
+/*
+ * The longest prefix of s[0..len) not over max bytes that ends on a UTF-8
+ * boundary (a character half cut off at the end of s is dropped too).
+ */
+size_t	utf8_cut(const char *s, size_t len, size_t max);
 
 #endif

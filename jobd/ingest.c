@@ -79,9 +79,10 @@ ingest_reject(struct jobd *jd, const struct event *ev, const char *relay,
 		return;
 	j->enc = enc_by_shape(ev);
 	j->state = ST_REJECTED;
-	snprintf(j->error, sizeof(j->error), "%s", msg);
+	snprintf(j->error, sizeof(j->error), "%.*s",
+	    (int)utf8_cut(msg, strlen(msg), sizeof(j->error) - 1), msg);
 	if (ledger_insert(jd->db, j) == 1)
-		publish_feedback(jd, j, "error", msg, 0, NULL);
+		publish_feedback(jd, j, "error", j->error, 0, NULL);
 	job_free(j);
 }
 

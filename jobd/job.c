@@ -215,14 +215,15 @@ job_fail(struct jobd *jd, struct job *j, enum job_state s, const char *msg)
 {
 	int was_running = j->state == ST_PROCESSING;
 
-	snprintf(j->error, sizeof(j->error), "%s", msg);
+	snprintf(j->error, sizeof(j->error), "%.*s",
+	    (int)utf8_cut(msg, strlen(msg), sizeof(j->error) - 1), msg);
 	if (job_set_state(jd, j, s) == -1)
 		return;
 	if (was_running && jd->running > 0)
 		jd->running--;
 	log_info("job %.12s: %s: %s", j->id, job_state_name(s), msg);
 	if (s != ST_CANCELLED)
-		publish_feedback(jd, j, "error", msg, 0, NULL);
+		publish_feedback(jd, j, "error", j->error, 0, NULL);
 	job_close(jd, j);
 	job_schedule(jd);
 }
@@ -583,7 +584,6 @@ infer_error(struct jobd *jd, struct job *j, const cJSON *m)
 {
 	const char *code = str_field(m, "code"), *msg = str_field(m, "message");
 	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(m, "retryable");
-	char why[JOBD_MAX_ERRMSG];
 
 	if (code == NULL)
 		code = "unknown";
@@ -594,9 +594,9 @@ infer_error(struct jobd *jd, struct job *j, const cJSON *m)
 		retry_later(jd, j, 0);
 		return;
 	}
-	snprintf(why, sizeof(why), "inference failed: %s%s%.180s", code,
-	    msg ? ": " : "", msg ? msg : "");
-	job_fail(jd, j, ST_ERROR, why);
+	/* The spoke's message may name backends: the log gets it, the requester not. */
+	log_warnx("job %.12s: inferd %s: %.300s", j->id, code, msg ? msg : "");
+	job_fail(jd, j, ST_ERROR, reason_infer(code));
 }
 
 /* chunk, done, error from inferd. */
@@ -707,8 +707,9 @@ invoice_error(struct jobd *jd, struct job *j, const cJSON *m)
 	 * Pay-first: nothing ran. Pay-after: the work is done but is not
 	 * given away unpriced; the text stays in the ledger.
 	 */
-	snprintf(why, sizeof(why), "cannot create an invoice (%s%s%.160s); the job is closed",
-	    code, msg ? ": " : "", msg ? msg : "");
+	log_warnx("job %.12s: invoiced %s: %.300s", j->id, code, msg ? msg : "");
+	snprintf(why, sizeof(why), "cannot create an invoice (%s); the job is closed",
+	    reason_wallet(code));
 	job_fail(jd, j, ST_ERROR, why);
 }
 

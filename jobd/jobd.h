@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "conf.h"
+#include "encoding.h"
 #include "event.h"
 #include "keys.h"
 #include "ndjson.h"
@@ -286,7 +287,10 @@ int		 publish_result(struct jobd *, struct job *);
 int		 publish_announce(struct jobd *);
 int		 publish_auth(struct jobd *, const char *relay, const char *challenge);
 void		 publish_replay(struct jobd *, int64_t older_than_ms);
-size_t		 utf8_cut(const char *s, size_t len, size_t max);
+
+/* reason.c: the public words for a spoke's error code */
+const char	*reason_infer(const char *code);
+const char	*reason_wallet(const char *code);
 
 /* spoke.c */
 void		 spoke_init(struct jobd *);

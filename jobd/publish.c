@@ -16,20 +16,6 @@
 #include "nip04.h"
 #include "nip44.h"
 
-/* The longest prefix of s[0..len) not over max bytes that ends on a UTF-8 boundary. */
-size_t
-utf8_cut(const char *s, size_t len, size_t max)
-{
-	size_t n;
-
-	if (len <= max)
-		return len;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
 /* Encrypt plain for pk in the scheme enc. malloc'd payload or NULL. */
 static char *
 publish_encrypt(struct jobd *jd, const uint8_t pk[32], enum job_enc enc,
@@ -191,14 +177,17 @@ publish_feedback(struct jobd *jd, const struct job *j, const char *status,
 		return -1;
 	}
 	free(secret);
-	if (j->enc == ENC_NONE)
-		event_add_tagv(&ev, "status", status, msg ? msg : "", NULL);
-	event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL);
-	event_add_tagv(&ev, "p", j->pubkey, NULL, NULL);
-	if (j->enc != ENC_NONE)
-		event_add_tag(&ev, enc_tag, 1);
-	else if (with_amount && j->bolt11)
-		amount_tag(&ev, j);
+	/* Feedback without its status (or its invoice) would say nothing: all or none. */
+	if ((j->enc == ENC_NONE &&
+	    event_add_tagv(&ev, "status", status, msg ? msg : "", NULL) == -1) ||
+	    event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL) == -1 ||
+	    event_add_tagv(&ev, "p", j->pubkey, NULL, NULL) == -1 ||
+	    (j->enc != ENC_NONE && event_add_tag(&ev, enc_tag, 1) == -1) ||
+	    (j->enc == ENC_NONE && with_amount && j->bolt11 && amount_tag(&ev, j) == -1)) {
+		log_warnx("job %.12s: cannot build %s feedback; not sent", j->id, status);
+		event_free(&ev);
+		return -1;
+	}
 	return sign_store_send(jd, &ev, j, strcmp(status, "partial") != 0);
 }
 
@@ -253,16 +242,20 @@ publish_result(struct jobd *jd, struct job *j)
 		return -1;
 	}
 	free(secret);
-	if (j->enc == ENC_NONE)
-		event_add_tagv(&ev, "request", j->request_json, NULL, NULL);
-	event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL);
-	event_add_tagv(&ev, "p", j->pubkey, NULL, NULL);
+	if ((j->enc == ENC_NONE &&
+	    event_add_tagv(&ev, "request", j->request_json, NULL, NULL) == -1) ||
+	    event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL) == -1 ||
+	    event_add_tagv(&ev, "p", j->pubkey, NULL, NULL) == -1 ||
+	    (j->enc != ENC_NONE && event_add_tag(&ev, enc_tag, 1) == -1)) {
+		log_warnx("job %.12s: cannot build the result; not sent", j->id);
+		goto out;
+	}
 	if (j->enc == ENC_NONE)
 		copy_i_tags(&ev, j);
-	else
-		event_add_tag(&ev, enc_tag, 1);
-	if (j->bolt11 && (j->quote_msat > 0 || j->price_msat > 0))
-		amount_tag(&ev, j);
+	if (j->bolt11 && (j->quote_msat > 0 || j->price_msat > 0) && amount_tag(&ev, j) == -1) {
+		log_warnx("job %.12s: cannot add the amount to the result; not sent", j->id);
+		goto out;
+	}
 	if (event_sign(&ev, &jd->kp) == -1 || (json = event_to_json(&ev)) == NULL)
 		goto out;
 	relays = relays_array(j);

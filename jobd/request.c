@@ -142,8 +142,11 @@ param_set(struct request *r, const struct conf *c, const char *name, const char 
 	double v;
 	int ok;
 
+	if (val == NULL)
+		val = "";
 	if (strcmp(name, "model") == 0) {
-		snprintf(r->asked_model, sizeof(r->asked_model), "%s", val ? val : "");
+		snprintf(r->asked_model, sizeof(r->asked_model), "%.*s",
+		    (int)utf8_cut(val, strlen(val), sizeof(r->asked_model) - 1), val);
 		return 0;
 	}
 	if (strcmp(name, "max_tokens") != 0 && strcmp(name, "temperature") != 0 &&
@@ -153,8 +156,9 @@ param_set(struct request *r, const struct conf *c, const char *name, const char 
 		return 0;	/* unknown params are ignored */
 	v = request_number(val, &ok);
 	if (!ok) {
-		snprintf(err, errlen, "param %s: \"%.32s\" is not a number", name,
-		    val ? val : "");
+		/* Cut on a character: a split one would make the status tag invalid. */
+		snprintf(err, errlen, "param %s: \"%.*s\" is not a number", name,
+		    (int)utf8_cut(val, strlen(val), 32), val);
 		return -1;
 	}
 	if (strcmp(name, "max_tokens") == 0)
@@ -328,8 +332,8 @@ input_tag(struct request *r, const struct conf *c, const cJSON *t, enum reject_r
 			snprintf(in->relay, sizeof(in->relay), "%s", relay);
 	} else {
 		*why = REJ_BAD_INPUT;
-		snprintf(err, errlen, "input type \"%.32s\" is not supported "
-		    "(use text, prompt, event or job)", type);
+		snprintf(err, errlen, "input type \"%.*s\" is not supported "
+		    "(use text, prompt, event or job)", (int)utf8_cut(type, strlen(type), 32), type);
 		return -1;
 	}
 	r->nin++;

@@ -5,7 +5,7 @@
  * ledger left with a job at every state (what each becomes with no spoke
  * connected yet).
  */
-/* LINK: jobd/ledger.c jobd/job.c jobd/publish.c jobd/spoke.c jobd/ingest.c jobd/validate.c jobd/request.c jobd/price.c jobd/ratelimit.c jobd/control.c */
+/* LINK: jobd/ledger.c jobd/job.c jobd/publish.c jobd/spoke.c jobd/ingest.c jobd/validate.c jobd/request.c jobd/price.c jobd/ratelimit.c jobd/control.c jobd/reason.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +259,10 @@ TEST(utf8_cut_boundaries)
 	CHECK(utf8_cut(s, 10, 2) == 1);
 	CHECK(utf8_cut(s, 10, 1) == 1);
 	CHECK(utf8_cut(s, 10, 0) == 0);
+	/* a text already cut inside a character loses the half */
+	CHECK(utf8_cut(s, 8, 100) == 6);
+	CHECK(utf8_cut(s, 5, 5) == 3);
+	CHECK(utf8_cut(s, 2, 100) == 1);
 }
 
 static struct jobd jd;

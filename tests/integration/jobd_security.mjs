@@ -1,0 +1,78 @@
+// jobd under a hostile requester and a leaky backend (issue 13): public
+// feedback never carries a spoke's internal text (backend addresses, user
+// info, wallet bodies), every status text is valid UTF-8 however a cut
+// falls, AUTH is signed only for relays jobd asked for, a quote is never
+// exceeded, and a payment below the quote runs nothing.
+import { finalizeEvent, generateSecretKey, verifyEvent } from 'nostr-tools/pure';
+import { feedbackOf, statusOf } from '../lib/fake-spokes.mjs';
+import { fakeSpokeRigs, reporter, assert } from '../lib/jobd-rig.mjs';
+
+const F = 'jobd_security.mjs';
+const T = reporter(F);
+const hard = setTimeout(() => { console.log(`FAIL: ${F}: hard timeout`); process.exit(1); }, 58000);
+const { rig, finish } = fakeSpokeRigs('jobd-sec-');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const mk = (tags, sk = generateSecretKey()) => finalizeEvent({ kind: 5050,
+  created_at: Math.floor(Date.now() / 1000), tags, content: '' }, sk);
+const tag = (e, n) => e.tags.find((t) => t[0] === n);
+const errorOf = (s, id, ms = 4000) => s.waitFor(() => feedbackOf(s.relayd.published, id)
+  .find((e) => statusOf(e) === 'error'), ms, 'error feedback');
+const paid = { wallet: 'lnbits', lnbits_url: 'http://127.0.0.1:1' };
+
+await T.run('7: inferd errors reach the requester as fixed words, never the backend text', async () => {
+  const { spokes } = await rig();
+  const leaks = [
+    ['unknown_model', "model 'llama3.2' not found at http://admin:hunter2@10.1.2.3:11434", 'model not available'],
+    ['backend_down', 'Failed to connect to 10.1.2.3 port 11434 after 0 ms: Connection refused', 'inference backend unavailable'],
+    ['backend_error', 'HTTP 500 from http://10.1.2.3:8000/v1: {"detail":"internal path /srv/models"}', 'inference backend error'],
+    ['timeout_first_byte', 'no byte from http://10.1.2.3:11434 in 300 s', 'inference timed out'],
+    ['something_new', 'http://10.1.2.3', 'inference failed'],
+  ];
+  spokes.inferd.failAlways = true;
+  for (const [code, message, want] of leaks) {
+    spokes.inferd.fail = { code, message, retryable: false };
+    const e = mk([['i', 'leak ' + code, 'text']]);
+    spokes.relayd.inject(e);
+    const er = await errorOf(spokes, e.id);
+    const text = JSON.stringify(er);
+    assert(tag(er, 'status')[2] === want, `${code}: '${tag(er, 'status')[2]}'`);
+    assert(!/10\.1\.2\.3|hunter2|admin|11434|srv/.test(text), `${code} leaked: ${text}`);
+  }
+});
+
+await T.run('7: a wallet refusal says "wallet error", not the wallet body', async () => {
+  const { spokes } = await rig({ ...paid, payment_mode: 'after' });
+  spokes.invoiced.mode = 'refuse';
+  const e = mk([['i', 'no wallet', 'text']]);
+  spokes.relayd.inject(e);
+  const er = await errorOf(spokes, e.id);
+  assert(tag(er, 'status')[2] === 'cannot create an invoice (wallet error); the job is closed',
+    'text: ' + tag(er, 'status')[2]);
+  assert(!/liquidity/.test(JSON.stringify(er)), 'wallet body leaked');
+});
+
+await T.run('16: a cut inside a UTF-8 character never drops the status tag', async () => {
+  const { spokes } = await rig();
+  // "param max_tokens: \"<32 bytes>\"": the 32nd byte falls inside the euro sign
+  const bad = mk([['i', 'x', 'text'], ['param', 'max_tokens', 'a'.repeat(31) + '\u20ac\u20ac']]);
+  spokes.relayd.inject(bad);
+  const er = await errorOf(spokes, bad.id);
+  assert(tag(er, 'status') && tag(er, 'status')[2] === 'param max_tokens: "' + 'a'.repeat(31) + '" is not a number',
+    'error: ' + JSON.stringify(er.tags));
+  // asked_model holds 127 bytes: the 127th is inside the euro sign
+  const model = 'm'.repeat(126) + '\u20ac';
+  const ok = mk([['i', 'y', 'text'], ['param', 'model', model]]);
+  spokes.relayd.inject(ok);
+  await spokes.waitFor(() => feedbackOf(spokes.relayd.published, ok.id).some((x) => statusOf(x) === 'success'),
+    4000, 'success');
+  const fb = feedbackOf(spokes.relayd.published, ok.id);
+  assert(fb.every((x) => tag(x, 'status') && verifyEvent(x)), 'feedback without status: ' + JSON.stringify(fb.map((x) => x.tags)));
+  const proc = fb.find((x) => statusOf(x) === 'processing');
+  assert(proc && tag(proc, 'status')[2].includes('m'.repeat(126) + ' is not'), 'processing: ' + JSON.stringify(proc && proc.tags));
+});
+
+clearTimeout(hard);
+const bad = await finish();
+for (const b of bad) console.log(`FAIL: ${F}: jobd exit: ${b}`);
+process.exit(T.failed || bad.length ? 1 : 0);
