@@ -207,7 +207,8 @@ int	 url_parse(const char *url, struct relay *r);
 /* resolve.c */
 int	 resolve_is_literal(const char *host);
 int	 resolve_start(struct resolve *, const char *host);
-int	 resolve_poll(struct resolve *, char *ip, size_t iplen, const char **why);
+int	 resolve_poll(struct resolve *, int public_only, char *ip, size_t iplen,
+	    const char **why);
 int	 resolve_cancel(struct resolve *);
 int	 resolve_wait(struct resolve *, int ms);
 
