@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "netaddr.h"
@@ -133,4 +134,35 @@ netaddr_host_private(const char *host, size_t n)
 		if (name_is_or_under(name, n, local_zones[i]))
 			return 1;
 	return name_is_this_host(name, n);
+}
+
+/*
+ * Canonical form of a relay URL: ws:// or wss://, lower-case scheme and
+ * host, no trailing "/" when the path is just "/". -1 if it is not one.
+ */
+int
+url_normalize(const char *in, char *out, size_t len)
+{
+	size_t n = strlen(in), i, hostend;
+	const char *p;
+
+	if (n == 0 || n >= len || n >= NETADDR_URL_MAX)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)in[i] <= ' ' || (unsigned char)in[i] >= 0x7f)
+			return -1;
+	if (strncasecmp(in, "ws://", 5) != 0 && strncasecmp(in, "wss://", 6) != 0)
+		return -1;
+	if (strchr(in, '#') != NULL)
+		return -1;	/* a fragment names nothing on a relay */
+	memcpy(out, in, n + 1);
+	p = strstr(out, "://") + 3;
+	hostend = (size_t)(p - out) + strcspn(p, "/?#");
+	if (hostend == (size_t)(p - out))
+		return -1;
+	for (i = 0; i < hostend; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
+	if (strcmp(out + hostend, "/") == 0)
+		out[hostend] = '\0';
+	return 0;
 }

@@ -2,7 +2,7 @@
  * netaddr.h: is an address or a host name this machine or a private
  * network? jobd asks it of the relay hints a requester writes, relayd of
  * the address a name resolves to, before it dials a relay outside the
- * config.
+ * config; and the canonical form of a relay URL both compare.
  */
 #ifndef NETADDR_H
 #define NETADDR_H
@@ -34,5 +34,15 @@ int	netaddr_private_sa(const struct sockaddr *);
  * that is the dialler's check.
  */
 int	netaddr_host_private(const char *host, size_t n);
+
+#define NETADDR_URL_MAX	256	/* bytes of a relay URL, NUL included */
+
+/*
+ * Canonical form of a relay URL: ws:// or wss://, lower-case scheme and
+ * host, no trailing "/" when the path is just "/". -1 if it is not one
+ * (also: not printable ASCII, a fragment, no host, too long). relayd names
+ * relays by this form; jobd compares what relayd names with it.
+ */
+int	url_normalize(const char *in, char *out, size_t len);
 
 #endif

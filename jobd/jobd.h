@@ -15,6 +15,7 @@
 #include "event.h"
 #include "keys.h"
 #include "ndjson.h"
+#include "netaddr.h"
 #include "sock.h"
 
 #define JOBD_MAX_INPUTS		16	/* i tags per request */
@@ -171,6 +172,15 @@ struct spoke {
 	uint64_t	 health_asked_ms; /* a status/health unanswered since; 0: none */
 };
 
+/* Relays named to relayd in a relays list, for NIP-42 (asked.c). */
+#define JOBD_ASKED_MAX		64
+struct asked {
+	struct {
+		char	 url[NETADDR_URL_MAX];	/* normalized */
+		uint64_t at;		/* ms; 0: free */
+	} v[JOBD_ASKED_MAX];
+};
+
 struct ctl_client {
 	int		 fd;
 	struct ndjson	 nd;
@@ -198,6 +208,7 @@ struct jobd {
 	uint64_t	 cancel_timer;	/* debounced "cancel" re-subscribe */
 	uint64_t	 tick_timer;
 	uint64_t	 health_timer;	/* re-asks spokes that report trouble */
+	struct asked	 asked;		/* relays we may sign AUTH for */
 	int		 stopping;
 };
 
@@ -287,6 +298,11 @@ int		 publish_result(struct jobd *, struct job *);
 int		 publish_announce(struct jobd *);
 int		 publish_auth(struct jobd *, const char *relay, const char *challenge);
 void		 publish_replay(struct jobd *, int64_t older_than_ms);
+
+/* asked.c: the relays jobd named to relayd (NIP-42 AUTH only for those) */
+void		 asked_note_msg(struct asked *, const cJSON *msg, uint64_t now);
+int		 asked_has(const struct asked *, const struct conf *, const char *relay,
+		    uint64_t now);
 
 /* reason.c: the public words for a spoke's error code */
 const char	*reason_infer(const char *code);

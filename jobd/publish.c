@@ -322,13 +322,18 @@ publish_announce(struct jobd *jd)
 	return sign_store_send(jd, &ev, NULL, 1);
 }
 
-/* NIP-42: answer a relay's challenge through relayd. */
+/* NIP-42: answer a challenge through relayd, only from a relay we asked for. */
 int
 publish_auth(struct jobd *jd, const char *relay, const char *challenge)
 {
 	struct event ev;
 	cJSON *m, *obj;
 
+	if (!asked_has(&jd->asked, &jd->conf, relay, now_ms())) {
+		log_warnx("auth challenge from %.200s: not a relay we asked relayd to use; "
+		    "not signed", relay);
+		return -1;
+	}
 	if (event_init(&ev, 22242, "", 0) == -1)
 		return -1;
 	event_add_tagv(&ev, "relay", relay, NULL, NULL);

@@ -18,9 +18,10 @@
 #include "event.h"
 #include "log.h"
 #include "ndjson.h"
+#include "netaddr.h"
 #include "sock.h"
 
-#define RELAY_URL_MAX	256	/* bytes of a relay URL */
+#define RELAY_URL_MAX	NETADDR_URL_MAX	/* bytes of a relay URL */
 #define MAX_RELAYS	CONF_MAX_LIST
 #define MAX_SUBS	64	/* subscriptions and fetches at once */
 #define SUB_ID_MAX	64	/* bytes of a subscription id (NIP-01 relays cap it) */
@@ -201,7 +202,6 @@ int	 filter_match(const cJSON *filter, const struct event *);
 int	 filter_match_any(const cJSON *filters, const struct event *);
 
 /* url.c */
-int	 url_normalize(const char *in, char *out, size_t len);
 int	 url_parse(const char *url, struct relay *r);
 
 /* resolve.c */

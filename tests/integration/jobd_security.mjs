@@ -72,6 +72,28 @@ await T.run('16: a cut inside a UTF-8 character never drops the status tag', asy
   assert(proc && tag(proc, 'status')[2].includes('m'.repeat(126) + ' is not'), 'processing: ' + JSON.stringify(proc && proc.tags));
 });
 
+await T.run('15: AUTH is signed for configured and asked-for relays only', async () => {
+  const { spokes, jobd } = await rig();
+  const authFor = (relay) => spokes.relayd.auths.filter((a) => a.relay === relay);
+  spokes.relayd.send({ op: 'auth_challenge', relay: 'wss://evil.example', challenge: 'c1' });
+  spokes.relayd.send({ op: 'auth_challenge', relay: 'wss://hint.example', challenge: 'c2' });
+  await sleep(600);
+  assert(spokes.relayd.auths.length === 0, 'signed for a relay nobody asked for: ' + JSON.stringify(spokes.relayd.auths.map((a) => a.relay)));
+  assert(/not a relay we asked relayd to use/.test(jobd.stderr()), 'no log line');
+  spokes.relayd.send({ op: 'auth_challenge', relay: 'wss://fake.relay', challenge: 'c3' });
+  await spokes.waitFor(() => authFor('wss://fake.relay').length === 1, 3000, 'auth for the configured relay');
+  // a request's hint: once jobd has sent it to relayd, that relay may ask
+  const e = mk([['i', 'hinted', 'text'], ['relays', 'wss://Hint.example/']]);
+  spokes.relayd.inject(e);
+  await spokes.waitFor(() => spokes.relayd.received.some((m) => m.op === 'publish' && (m.relays || []).length), 4000, 'publish with relays');
+  spokes.relayd.send({ op: 'auth_challenge', relay: 'wss://hint.example', challenge: 'c4' });
+  const a = await spokes.waitFor(() => authFor('wss://hint.example')[0], 3000, 'auth for the hint');
+  assert(verifyEvent(a.event) && tag(a.event, 'challenge')[1] === 'c4', 'auth event');
+  spokes.relayd.send({ op: 'auth_challenge', relay: 'wss://evil.example', challenge: 'c5' });
+  await sleep(400);
+  assert(authFor('wss://evil.example').length === 0, 'signed for evil after all');
+});
+
 clearTimeout(hard);
 const bad = await finish();
 for (const b of bad) console.log(`FAIL: ${F}: jobd exit: ${b}`);
