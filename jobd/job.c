@@ -399,6 +399,13 @@ job_after_infer(struct jobd *jd, struct job *j)
 		if (j->price_msat == 0) {
 			j->price_msat = price_msat(&jd->conf, j->prompt_tokens,
 			    j->completion_tokens);
+			/*
+			 * A bid is a promise: max_tokens was cut to fit it, but the
+			 * backend's prompt count (template included) may still top
+			 * the estimate. The difference is ours, never the requester's.
+			 */
+			if (j->req.bid_msat > 0 && j->price_msat > j->req.bid_msat)
+				j->price_msat = j->req.bid_msat / 1000 * 1000;
 			if (ledger_save(jd->db, j) == -1)
 				return;
 		}

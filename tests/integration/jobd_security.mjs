@@ -94,6 +94,28 @@ await T.run('15: AUTH is signed for configured and asked-for relays only', async
   assert(authFor('wss://evil.example').length === 0, 'signed for evil after all');
 });
 
+await T.run('17: pay-after never invoices above the bid, whatever the backend counts', async () => {
+  // 1 sat a token; the fake backend reports 10 prompt + 20 completion tokens
+  const { spokes } = await rig({ ...paid, payment_mode: 'after', min_price_sats: 1, price_per_1k_tokens: 1000 });
+  const e = mk([['i', 'abc', 'text'], ['bid', '8500']]);
+  spokes.relayd.inject(e);
+  await spokes.waitFor(() => spokes.invoiced.requests.some((m) => m.op === 'invoice' && m.job === e.id), 5000, 'invoice');
+  const inv = spokes.invoiced.requests.find((m) => m.op === 'invoice' && m.job === e.id);
+  assert(inv.amount_msat <= 8500 && inv.amount_msat === 8000, 'invoiced ' + inv.amount_msat + ' msat for a bid of 8500');
+  const infer = spokes.inferd.infers.find((m) => m.job === e.id);
+  assert(infer.options.max_tokens === 5, 'max_tokens ' + infer.options.max_tokens + ' (8 sats - 3 bytes of prompt)');
+});
+
+await T.run('17: a pay-first quote counts a token per prompt byte (CJK is not under-charged)', async () => {
+  const { spokes } = await rig({ ...paid, payment_mode: 'before', min_price_sats: 1, price_per_1k_tokens: 1000, max_tokens: 10 });
+  const cjk = '\u4f60\u597d'.repeat(50);	// 100 characters, 300 bytes, up to 300 tokens
+  const e = mk([['i', cjk, 'text']]);
+  spokes.relayd.inject(e);
+  await spokes.waitFor(() => spokes.invoiced.requests.some((m) => m.op === 'invoice' && m.job === e.id), 5000, 'invoice');
+  const inv = spokes.invoiced.requests.find((m) => m.op === 'invoice' && m.job === e.id);
+  assert(inv.amount_msat === 310000, 'quote ' + inv.amount_msat + ' msat, want (300 + 10) sats');
+});
+
 clearTimeout(hard);
 const bad = await finish();
 for (const b of bad) console.log(`FAIL: ${F}: jobd exit: ${b}`);
