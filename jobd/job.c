@@ -674,6 +674,21 @@ invoice_paid(struct jobd *jd, const char *id, const cJSON *m)
 
 	if (int_field(m, "amount_msat", &amt) == -1 || amt <= 0)
 		return;
+	if (j != NULL && j->state == ST_PAYMENT_REQUIRED && amt < j->quote_msat) {
+		/*
+		 * invoiced checks the amount too, but jobd does not run work on
+		 * its word alone: whatever came is recorded (for a refund), acked
+		 * so it stops, and the job ends without running.
+		 */
+		log_warnx("job %.12s: paid %lld msat, below the quote of %lld; not run", id,
+		    (long long)amt, (long long)j->quote_msat);
+		j->paid_msat = amt;
+		if (ledger_set_paid(jd->db, id, amt) == -1)
+			return;		/* not acked: invoiced says it again */
+		job_fail(jd, j, ST_ERROR, "payment below the quoted price; the job is closed");
+		send_job_op(jd, SPOKE_INVOICED, "ack", id);
+		return;
+	}
 	if (j != NULL && j->state == ST_PAYMENT_REQUIRED) {
 		j->paid_msat = amt;
 		j->price_msat = j->quote_msat;

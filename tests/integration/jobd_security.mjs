@@ -116,6 +116,21 @@ await T.run('17: a pay-first quote counts a token per prompt byte (CJK is not un
   assert(inv.amount_msat === 310000, 'quote ' + inv.amount_msat + ' msat, want (300 + 10) sats');
 });
 
+await T.run('also: a payment below the quote runs nothing, is recorded and acked', async () => {
+  const { spokes, jobd } = await rig({ ...paid, payment_mode: 'before', min_price_sats: 1, price_per_1k_tokens: 1000, max_tokens: 10 });
+  const e = mk([['i', 'short', 'text']]);
+  spokes.relayd.inject(e);
+  await spokes.waitFor(() => feedbackOf(spokes.relayd.published, e.id).some((x) => statusOf(x) === 'payment-required'), 5000, 'payment-required');
+  spokes.invoiced.pay(e.id, -1000);	// a lying or buggy invoiced: 1 sat short
+  const er = await errorOf(spokes, e.id);
+  assert(tag(er, 'status')[2] === 'payment below the quoted price; the job is closed', 'text ' + tag(er, 'status')[2]);
+  await spokes.waitFor(() => spokes.invoiced.acks.includes(e.id), 3000, 'ack');
+  await sleep(300);
+  assert(!spokes.inferd.infers.some((m) => m.job === e.id), 'inference ran on an under-payment');
+  const j = (await jobd.ctl({ op: 'jobs' })).jobs.find((x) => x.id === e.id);
+  assert(j.state === 'error' && j.paid_msat === 14000 && j.quote_msat === 15000, 'ledger ' + JSON.stringify(j));
+});
+
 clearTimeout(hard);
 const bad = await finish();
 for (const b of bad) console.log(`FAIL: ${F}: jobd exit: ${b}`);
