@@ -62,9 +62,9 @@ pool_mark(struct backend *b, int ok, const char *why)
 {
 	if (b->ok != ok || (why && (b->error == NULL || strcmp(b->error, why) != 0))) {
 		if (ok)
-			log_info("backend %s: up", b->url);
+			log_info("backend %s: up", b->name);
 		else
-			log_warnx("backend %s: down: %s", b->url, why ? why : "?");
+			log_warnx("backend %s: down: %s", b->name, why ? why : "?");
 	}
 	b->ok = ok;
 	free(b->error);
@@ -124,7 +124,7 @@ probe_finished(struct backend *b)
 	if (!b->probed) {
 		b->probed = 1;
 		if (b->ok && !b->model_ok)
-			log_warnx("backend %s: model %s is not there", b->url, env.conf.model);
+			log_warnx("backend %s: model %s is not there", b->name, env.conf.model);
 	}
 	if (P.first_done)
 		return;
@@ -236,6 +236,34 @@ pool_tick(struct loop *l, void *arg)
 }
 
 /* Build the pool from the config and start the first probes. */
+/*
+ * scheme://host... of url without "user:password@": the URL is a secret
+ * when it carries credentials, its name is what logs and jobd see.
+ */
+static char *
+backend_name(const char *url)
+{
+	const char *auth = strstr(url, "://"), *end, *at = NULL, *p;
+	char *out;
+	size_t n;
+
+	if (auth == NULL)
+		return strdup(url);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return strdup(url);
+	n = strlen(url) - (size_t)(at + 1 - auth);
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(out, url, (size_t)(auth - url));
+	strcpy(out + (auth - url), at + 1);
+	return out;
+}
+
 int
 pool_init(void (*on_first)(void))
 {
@@ -256,6 +284,8 @@ pool_init(void (*on_first)(void))
 		len = strlen(b->url);
 		while (len > 0 && b->url[len - 1] == '/')
 			b->url[--len] = '\0';
+		if ((b->name = backend_name(b->url)) == NULL)
+			return -1;
 		b->kind = env.conf.infer_backend;
 		b->max_inflight = env.conf.infer_max_inflight;
 	}
@@ -278,6 +308,7 @@ pool_free(void)
 		xfer_abort(b->hx);
 		models_clear(b);
 		free(b->url);
+		free(b->name);
 		free(b->error);
 		free(b->hbody);
 	}
@@ -346,7 +377,7 @@ pool_health_json(void)
 
 		if (o == NULL || !cJSON_AddItemToArray(arr, o))
 			goto fail;
-		if (!cJSON_AddStringToObject(o, "url", b->url) ||
+		if (!cJSON_AddStringToObject(o, "url", b->name) ||
 		    !cJSON_AddStringToObject(o, "kind", conf_backend_name(b->kind)) ||
 		    !cJSON_AddBoolToObject(o, "ok", b->ok) ||
 		    (m = cJSON_AddArrayToObject(o, "models")) == NULL ||

@@ -155,6 +155,7 @@ int	 xfer_active(void);
 /* backend.c: the pool. */
 struct backend {
 	char		*url;		/* without a trailing '/' */
+	char		*name;		/* url without its user info: for logs and messages */
 	enum infer_backend kind;
 	int		 ok, model_ok, probed;
 	char		*error;		/* why not ok; malloc'd or NULL */
@@ -201,6 +202,9 @@ void	 ipc_send_error(struct client *, const char *job, const char *code,
 	    const char *message, int retryable);
 int	 ipc_pending(void);
 int	 ipc_stdin_closed(void);
+
+/* bearer.c: the API key over plain http to another machine is warned about */
+void	bearer_warn_plaintext(const struct conf *, const char *key);
 
 /* main.c: the daemon's state, one per process. */
 struct inferd {

@@ -242,6 +242,7 @@ reload(void)
 	env.conf = nc;
 	wipe_key(&env.api_key);
 	env.api_key = key;
+	bearer_warn_plaintext(&env.conf, env.api_key);
 	pool_set_limits(env.conf.infer_max_inflight);
 	set_log_level();
 	log_info("reloaded the config");
@@ -319,6 +320,7 @@ main(int argc, char **argv)
 	set_log_level();
 	if (read_api_key(&env.conf, &env.api_key, err, sizeof(err)) == -1)
 		fatalx(EXIT_PERM, "openai_api_key_file: %s", err);
+	bearer_warn_plaintext(&env.conf, env.api_key);
 	/* Nothing inferd runs should ever gain privileges. */
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 
