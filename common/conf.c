@@ -136,6 +136,7 @@ static const struct conf_key conf_table[] = {
 	K_INT(dedupe_size, 100000, 16, 10000000),
 	K_INT(publish_queue_max, 256, 0, 100000),
 	K_INT(publish_retries, 3, 0, 100),
+	K_BOOL(relay_allow_private, "no"),
 
 	{ "job_kinds", CT_INTLIST, OFF(job_kinds), OFF(njob_kinds), "5050",
 	    5000, 5999, NULL, NULL },

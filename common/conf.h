@@ -45,6 +45,7 @@ struct conf {
 	int	 dedupe_size;		/* ids remembered: 100000 */
 	int	 publish_queue_max;	/* events queued per down relay: 256 */
 	int	 publish_retries;	/* 3 */
+	int	 relay_allow_private;	/* no: hints may not reach private addresses */
 
 	/* requests (jobd) */
 	int	 job_kinds[CONF_MAX_LIST];	/* 5050 */

@@ -179,15 +179,22 @@ b64_decode(const char *in, size_t n, uint8_t **out, size_t *outlen)
 	return 0;
 }
 
+/*
+ * The longest prefix of s[0..len) not over max bytes that ends on a UTF-8
+ * boundary. The end of s itself is checked too: a text that snprintf
+ * already cut may end in half a character, which must not reach a tag.
+ */
 size_t
 utf8_cut(const char *s, size_t len, size_t max)
 {
-	size_t n;
+	size_t n = len <= max ? len : max, k = n, need;
+	unsigned char lead;
 
-	if (len <= max)
-		return len;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
+	while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+		k--;
+	if (k == 0)
+		return n;	/* no lead byte: not UTF-8 we made; leave it */
+	lead = (unsigned char)s[k - 1];
+	need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+	return k - 1 + need > n ? k - 1 : n;
 }

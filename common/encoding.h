@@ -1,5 +1,5 @@
 /*
- * encoding.h: hex and base64 (OpenSSL EVP underneath for base64), UTF-8 cutting.
+ * encoding.h: hex and base64 (OpenSSL EVP underneath for base64), UTF-8 cuts.
  */
 #ifndef ENCODING_H
 #define ENCODING_H
@@ -30,7 +30,7 @@ int	b64_decode(const char *in, size_t n, uint8_t **out, size_t *outlen);
 
 /*
  * The longest prefix of s[0..len) not over max bytes that ends on a UTF-8
- * boundary (never half a character).
+ * boundary (a character half cut off at the end of s is dropped too).
  */
 size_t	utf8_cut(const char *s, size_t len, size_t max);
 

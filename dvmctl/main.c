@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "dvmctl.h"
+#include "escape.h"
 
 static const char usage[] =
 "usage: dvmctl [-c FILE] [--json] COMMAND [ARGS]\n"
@@ -150,8 +151,10 @@ run_control(const struct conf *c, const struct args *a)
 		r = strcmp(op, "error") == 0;
 	} else if (strcmp(op, "error") == 0) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(ans, "message");
-		fprintf(stderr, "dvmctl: jobd: %s\n",
-		    cJSON_IsString(m) ? m->valuestring : "error");
+		char msg[512];
+
+		fprintf(stderr, "dvmctl: jobd: %s\n", escape_text(cJSON_IsString(m) ?
+		    m->valuestring : "error", msg, sizeof(msg), 0));
 		r = 1;
 	} else if (strcmp(a->cmd, "status") == 0)
 		r = show_status(ans) == -1;

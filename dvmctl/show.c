@@ -4,6 +4,8 @@
  * Every field is optional here: an older or newer jobd may lack one, and a
  * missing field prints "?" rather than failing the whole command. Colour
  * only when stdout is a terminal and NO_COLOR is unset (no-color.org).
+ * Every string shown passes through escape_text: requesters write the
+ * error texts and relays the URLs, and neither may drive the terminal.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "dvmctl.h"
+#include "escape.h"
 
 static FILE *out;
 static int colour;
@@ -30,12 +33,17 @@ get(const cJSON *o, const char *k)
 	return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
+/* A string field, escaped; valid until eight more calls. */
 static const char *
 str(const cJSON *o, const char *k)
 {
+	static char buf[8][1024];
+	static int slot;
 	const cJSON *v = get(o, k);
 
-	return cJSON_IsString(v) ? v->valuestring : "?";
+	if (!cJSON_IsString(v))
+		return "?";
+	return escape_text(v->valuestring, buf[slot++ % 8], sizeof(buf[0]), 0);
 }
 
 /* Integers come as JSON numbers; -1 stands for "absent" where noted. */
@@ -259,13 +267,15 @@ static void
 stats_map(const char *title, const cJSON *m)
 {
 	const cJSON *e;
+	char name[128];
 
 	fprintf(out, "%s\n", title);
 	if (cJSON_GetArraySize(m) == 0)
 		fprintf(out, "  (none)\n");
 	cJSON_ArrayForEach(e, m)
 		if (cJSON_IsNumber(e))
-			fprintf(out, "  %-24s %lld\n", e->string, (long long)e->valuedouble);
+			fprintf(out, "  %-24s %lld\n", escape_text(e->string, name, sizeof(name), 0),
+			    (long long)e->valuedouble);
 }
 
 int

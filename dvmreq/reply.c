@@ -4,12 +4,15 @@
  * ones are reported and ignored), an e tag naming our request, the kind we
  * asked for, and, when the request went to one DVM (--to), that DVM's key.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bech32.h"
 #include "encoding.h"
+#include "escape.h"
 #include "nip04.h"
 #include "nip44.h"
 #include "dvmreq.h"
@@ -77,6 +80,34 @@ event_encrypted(const struct event *ev)
 	return event_tag_find(ev, "encrypted") != NULL;
 }
 
+/*
+ * A short text from the DVM or a relay, escaped for the terminal; valid
+ * until four more calls.
+ */
+static const char *
+safe(const char *s)
+{
+	static char buf[4][2048];
+	static int slot;
+
+	return escape_text(s, buf[slot++ % 4], sizeof(buf[0]), 0);
+}
+
+/* A long text (an answer, a partial one): controls escaped, lines kept. */
+static void
+put_text(FILE *f, const char *s)
+{
+	size_t n = strlen(s);
+	char *e = n < SIZE_MAX / 4 - 4 ? malloc(4 * n + 4) : NULL;
+
+	if (e == NULL) {
+		fputs("(out of memory)", f);
+		return;
+	}
+	fputs(escape_text(s, e, 4 * n + 4, 1), f);
+	free(e);
+}
+
 static void
 show_amount(const cJSON *tags)
 {
@@ -85,9 +116,10 @@ show_amount(const cJSON *tags)
 
 	if (msat == NULL)
 		return;
-	fprintf(stderr, "dvmreq: amount %.3f sats (%s msat)\n", strtod(msat, NULL) / 1000, msat);
+	fprintf(stderr, "dvmreq: amount %.3f sats (%s msat)\n", strtod(msat, NULL) / 1000,
+	    safe(msat));
 	if (bolt11 != NULL)
-		fprintf(stderr, "dvmreq: invoice %s\n", bolt11);
+		fprintf(stderr, "dvmreq: invoice %s\n", safe(bolt11));
 }
 
 static void
@@ -139,11 +171,14 @@ reply_feedback(struct session *s, const struct event *ev)
 	msg = tag_item(st, 2);
 	if (s->o->json)
 		show_json(ev, "feedback", content);
-	fprintf(stderr, "dvmreq: %s%s%s\n", status, msg != NULL && *msg ? ": " : "",
-	    msg != NULL ? msg : "");
+	fprintf(stderr, "dvmreq: %s%s%s\n", safe(status), msg != NULL && *msg ? ": " : "",
+	    msg != NULL ? safe(msg) : "");
 	show_amount(tags);
-	if (strcmp(status, "partial") == 0 && *content && !s->o->json)
-		fprintf(stderr, "dvmreq: partial: %s\n", content);
+	if (strcmp(status, "partial") == 0 && *content && !s->o->json) {
+		fputs("dvmreq: partial: ", stderr);
+		put_text(stderr, content);
+		fputc('\n', stderr);
+	}
 	if (strcmp(status, "error") == 0) {
 		s->done = 1;
 		s->code = XIT_ERROR;
@@ -170,7 +205,11 @@ reply_result(struct session *s, const struct event *ev)
 	if (s->o->json)
 		show_json(ev, "result", text);
 	else {
-		fputs(text, stdout);
+		/* Raw into a pipe or file (it is the product); escaped on a terminal. */
+		if (isatty(STDOUT_FILENO))
+			put_text(stdout, text);
+		else
+			fputs(text, stdout);
 		if (*text == '\0' || text[strlen(text) - 1] != '\n')
 			putchar('\n');
 		fflush(stdout);
@@ -220,7 +259,7 @@ reply_ok(struct session *s, const char *url, const cJSON *m)
 		return 0;
 	}
 	fprintf(stderr, "dvmreq: %s refused the request: %s\n", url,
-	    cJSON_IsString(msg) ? msg->valuestring : "");
+	    cJSON_IsString(msg) ? safe(msg->valuestring) : "");
 	return 1;
 }
 
@@ -244,7 +283,7 @@ reply_handle(struct session *s, const char *url, const char *msg, size_t len)
 	else if (strcmp(type->valuestring, "NOTICE") == 0 || strcmp(type->valuestring, "CLOSED") == 0) {
 		x = cJSON_GetArrayItem(m, cJSON_GetArraySize(m) - 1);
 		fprintf(stderr, "dvmreq: %s: %s %s\n", url, type->valuestring,
-		    cJSON_IsString(x) ? x->valuestring : "");
+		    cJSON_IsString(x) ? safe(x->valuestring) : "");
 	}
 	cJSON_Delete(m);
 	return refused;

@@ -55,9 +55,9 @@ pool_mark(struct backend *b, int ok, const char *why)
 {
 	if (b->ok != ok || (why && (b->error == NULL || strcmp(b->error, why) != 0))) {
 		if (ok)
-			log_info("backend %s: up", b->url);
+			log_info("backend %s: up", b->name);
 		else
-			log_warnx("backend %s: down: %s", b->url, why ? why : "?");
+			log_warnx("backend %s: down: %s", b->name, why ? why : "?");
 	}
 	b->ok = ok;
 	free(b->error);
@@ -118,7 +118,7 @@ probe_finished(struct backend *b)
 	if (!b->probed) {
 		b->probed = 1;
 		if (b->ok && !b->model_ok)
-			log_warnx("backend %s: model %s is not there", b->url, b->in->conf.model);
+			log_warnx("backend %s: model %s is not there", b->name, b->in->conf.model);
 	}
 	if (pl->first_done)
 		return;
@@ -231,6 +231,34 @@ pool_tick(struct loop *l, void *arg)
 	pool_probe_all(in);
 }
 
+/*
+ * scheme://host... of url without "user:password@": the URL is a secret
+ * when it carries credentials, its name is what logs and jobd see.
+ */
+static char *
+backend_name(const char *url)
+{
+	const char *auth = strstr(url, "://"), *end, *at = NULL, *p;
+	char *out;
+	size_t n;
+
+	if (auth == NULL)
+		return strdup(url);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return strdup(url);
+	n = strlen(url) - (size_t)(at + 1 - auth);
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(out, url, (size_t)(auth - url));
+	strcpy(out + (auth - url), at + 1);
+	return out;
+}
+
 /* Build the pool from the config and start the first probes. */
 int
 pool_init(struct inferd *in, void (*on_first)(struct inferd *))
@@ -254,6 +282,8 @@ pool_init(struct inferd *in, void (*on_first)(struct inferd *))
 		len = strlen(b->url);
 		while (len > 0 && b->url[len - 1] == '/')
 			b->url[--len] = '\0';
+		if ((b->name = backend_name(b->url)) == NULL)
+			return -1;
 		b->kind = in->conf.infer_backend;
 		b->max_inflight = in->conf.infer_max_inflight;
 	}
@@ -277,6 +307,7 @@ pool_free(struct inferd *in)
 		curlm_abort(in->curlm, b->hx);
 		models_clear(b);
 		free(b->url);
+		free(b->name);
 		free(b->error);
 		free(b->hbody);
 	}
@@ -346,7 +377,7 @@ pool_health_json(struct inferd *in)
 
 		if (o == NULL || !cJSON_AddItemToArray(arr, o))
 			goto fail;
-		if (!cJSON_AddStringToObject(o, "url", b->url) ||
+		if (!cJSON_AddStringToObject(o, "url", b->name) ||
 		    !cJSON_AddStringToObject(o, "kind", conf_backend_name(b->kind)) ||
 		    !cJSON_AddBoolToObject(o, "ok", b->ok) ||
 		    (m = cJSON_AddArrayToObject(o, "models")) == NULL ||

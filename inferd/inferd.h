@@ -138,6 +138,7 @@ struct job;
 struct backend {
 	struct inferd	*in;
 	char		*url;		/* without a trailing '/' */
+	char		*name;		/* url without its user info: for logs and messages */
 	enum infer_backend kind;
 	int		 ok, model_ok, probed;
 	char		*error;		/* why not ok; malloc'd or NULL */
@@ -199,6 +200,9 @@ void	 ipc_stop_listening(struct inferd *);
 void	 ipc_close_all(struct inferd *);
 int	 ipc_pending(struct inferd *);
 int	 ipc_stdin_closed(struct inferd *);
+
+/* bearer.c: the API key over plain http to another machine is warned about */
+void	bearer_warn_plaintext(const struct conf *, const char *key);
 
 /* main.c: the daemon's state, passed to every module. */
 struct inferd {

@@ -271,7 +271,7 @@ job_succeed(struct job *j)
 	cJSON *o;
 	char *line;
 
-	snprintf(url, sizeof(url), "%s", j->be ? j->be->url : "");
+	snprintf(url, sizeof(url), "%s", j->be ? j->be->name : "");
 	if (j->be)
 		pool_mark(j->be, 1, NULL);
 	job_stop_xfer(j);
@@ -372,7 +372,7 @@ static void
 job_attempt_failed(struct job *j, enum fail_kind k, const char *msg)
 {
 	log_info("job %.12s: attempt %d on %s failed: %s: %s", j->req.job, j->attempts,
-	    j->be ? j->be->url : "-", fails[k].code, msg);
+	    j->be ? j->be->name : "-", fails[k].code, msg);
 	/* A missing model is only worth another try where the model is known to be. */
 	if (fails[k].failover && j->tlen == 0 && j->attempts < 2 && pool_size(j->in) > 1 &&
 	    (k != F_UNKNOWN_MODEL || pool_model_elsewhere(j->be))) {
@@ -398,7 +398,7 @@ job_http_error(struct job *j, long status)
 	const char *said = "";
 	cJSON *b = j->errbody ? cJSON_ParseWithLength(j->errbody, j->elen) : NULL;
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(b, "error");
-	const char *url = j->be->url;
+	const char *url = j->be->name;	/* for messages: no user info */
 
 	if (e != NULL)
 		said = error_message_of(e);
@@ -425,7 +425,7 @@ job_on_done(void *arg, struct curlm_xfer *x, const struct curlm_result *r)
 {
 	struct job *j = arg;
 	char msg[768];
-	const char *url = j->be->url;
+	const char *url = j->be->name;	/* for messages: no user info */
 
 	j->x = NULL;	/* curlm frees it */
 	if (j->st.stopped) {
@@ -492,11 +492,11 @@ job_progress_timer(struct loop *l, void *arg)
 		return;
 	}
 	if (j->got_byte) {
-		snprintf(msg, sizeof(msg), "backend %s: no data for %d s", j->be->url,
+		snprintf(msg, sizeof(msg), "backend %s: no data for %d s", j->be->name,
 		    j->in->conf.infer_idle_timeout);
 		job_attempt_failed(j, F_TIMEOUT_IDLE, msg);
 	} else {
-		snprintf(msg, sizeof(msg), "backend %s: no answer within %d s", j->be->url,
+		snprintf(msg, sizeof(msg), "backend %s: no answer within %d s", j->be->name,
 		    j->in->conf.infer_first_byte_timeout);
 		job_attempt_failed(j, F_TIMEOUT_FIRST_BYTE, msg);
 	}
@@ -555,7 +555,7 @@ job_attempt(struct job *j)
 	}
 	j->t_progress = loop_add_timer(j->in->loop, (uint64_t)j->in->conf.infer_first_byte_timeout * 1000,
 	    job_progress_timer, j);
-	log_debug("job %.12s: attempt %d on %s", j->req.job, j->attempts, b->url);
+	log_debug("job %.12s: attempt %d on %s", j->req.job, j->attempts, b->name);
 }
 
 /*

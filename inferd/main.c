@@ -199,6 +199,7 @@ reload(struct inferd *in)
 	in->conf = nc;
 	wipe_key(&in->api_key);
 	in->api_key = key;
+	bearer_warn_plaintext(&in->conf, in->api_key);
 	pool_set_limits(in, in->conf.infer_max_inflight);
 	daemon_set_log_level(in->args.verbose, in->conf.log_level);
 	log_info("reloaded the config");
@@ -272,6 +273,7 @@ main(int argc, char **argv)
 	daemon_set_log_level(in.args.verbose, in.conf.log_level);
 	if (read_api_key(&in.conf, &in.api_key, err, sizeof(err)) == -1)
 		fatalx(EXIT_PERM, "openai_api_key_file: %s", err);
+	bearer_warn_plaintext(&in.conf, in.api_key);
 	/* Nothing inferd runs should ever gain privileges. */
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 

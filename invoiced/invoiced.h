@@ -197,7 +197,13 @@ struct store *store_open(const char *path, char *err, size_t errlen);
 void	store_close(struct store *);
 /* 1 found, 0 not found, -1 error. */
 int	store_get(struct store *, const char *job, struct inv_row *);
+/* 0, -1 on error, -2 if another job's invoice has the same payment hash. */
 int	store_insert(struct store *, const struct inv_row *);
+/*
+ * Pin the wallet's node id on the first invoice: 0 if node is the pinned
+ * one, 1 if another is (its hex in pinned), -1 on error.
+ */
+int	store_pin_payee(struct store *, const uint8_t node[33], char *pinned, size_t pinlen);
 int	store_set_paid(struct store *, const char *job, uint64_t received_msat, int64_t settled_at);
 int	store_set_expired(struct store *, const char *job);
 int	store_set_acked(struct store *, const char *job);

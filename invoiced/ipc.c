@@ -243,7 +243,8 @@ ipc_created(const struct create_result *res, void *arg)
 	struct ipc *ipc = cr->ipc;
 	struct bolt11 b;
 	struct inv_row row;
-	char err[256];
+	char err[256], pinned[67];
+	int rc;
 
 	creating_unlink(ipc, cr);
 	if (!res->ok) {
@@ -260,6 +261,15 @@ ipc_created(const struct create_result *res, void *arg)
 		creating_answer(cr, msg_error(cr->job, "bad_invoice", err, 0));
 		goto out;
 	}
+	if ((rc = store_pin_payee(ipc->store, b.node_id, pinned, sizeof(pinned))) != 0) {
+		if (rc == 1)
+			log_warnx("job %s: the backend's invoice pays another node than the one "
+			    "pinned (%s); refused (docs/invoiced.8.md: changing wallets)", cr->job, pinned);
+		creating_answer(cr, rc == 1 ?
+		    msg_error(cr->job, "bad_invoice", "invoice pays another node than this wallet's", 0) :
+		    msg_error(cr->job, "wallet_down", "invoice store unavailable", 1));
+		goto out;
+	}
 	memset(&row, 0, sizeof(row));
 	snprintf(row.job, sizeof(row.job), "%s", cr->job);
 	row.amount_msat = cr->amount_msat;
@@ -269,8 +279,10 @@ ipc_created(const struct create_result *res, void *arg)
 	row.expires_at = b.timestamp + (int64_t)b.expiry;
 	row.status = INV_PENDING;
 	row.fast = cr->fast;
-	if (store_insert(ipc->store, &row) != 0) {
-		creating_answer(cr, msg_error(cr->job, "wallet_down", "cannot record the invoice", 1));
+	if ((rc = store_insert(ipc->store, &row)) != 0) {
+		creating_answer(cr, rc == -2 ? msg_error(cr->job, "bad_invoice",
+		    "payment hash already used by another job's invoice", 0) :
+		    msg_error(cr->job, "wallet_down", "cannot record the invoice", 1));
 		goto out;
 	}
 	track_add(ipc->trk, &row);

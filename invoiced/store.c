@@ -32,7 +32,19 @@ static const char schema[] =
     " fast INTEGER NOT NULL DEFAULT 0,"
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS invoices_status ON invoices(status, acked);";
+    "CREATE INDEX IF NOT EXISTS invoices_status ON invoices(status, acked);"
+    /* settings invoiced keeps for itself: "payee", the wallet's node id */
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+/*
+ * One payment settles one job: two jobs on the same payment hash would both
+ * be marked paid by one payment. An index rather than a column constraint,
+ * so that databases made before it get it too (CREATE TABLE IF NOT EXISTS
+ * leaves an old table alone); it fails on a database that already holds a
+ * duplicate, which the operator has to look at.
+ */
+static const char unique_hash[] =
+    "CREATE UNIQUE INDEX IF NOT EXISTS invoices_payment_hash ON invoices(payment_hash);";
 
 static const char *status_names[] = { "pending", "paid", "expired" };
 
@@ -67,6 +79,11 @@ store_open(const char *path, char *err, size_t errlen)
 	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err, errlen) != 0 ||
 	    store_exec(s, schema, err, errlen) != 0)
 		goto fail;
+	if (store_exec(s, unique_hash, err, errlen) != 0) {
+		snprintf(err, errlen, "%s: two invoices share a payment hash (%s); one payment "
+		    "would settle both jobs: resolve it by hand", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
 	return s;
 fail:
 	sqlite3_close(s->db);
@@ -132,6 +149,23 @@ store_get(struct store *s, const char *job, struct inv_row *r)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* 1 if another job's invoice with this payment hash is stored. */
+static int
+store_hash_used(struct store *s, const char *hash, const char *job)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM invoices WHERE payment_hash = ? AND job != ?",
+	    -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, job, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW;
+}
+
 int
 store_insert(struct store *s, const struct inv_row *r)
 {
@@ -156,12 +190,56 @@ store_insert(struct store *s, const struct inv_row *r)
 	sqlite3_bind_int64(st, 12, now);
 	sqlite3_bind_int64(st, 13, now);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE)
 		log_warnx("store: insert %s: %s", r->job, sqlite3_errmsg(s->db));
-		return -1;
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT && store_hash_used(s, r->payment_hash, r->job))
+		return -2;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * The wallet's node id (33 bytes) is pinned by the first invoice: a later
+ * invoice paying another node is refused, because it would be paid to
+ * someone else while the job waits on a payment we never see. 0 if node is
+ * the pinned one (or now pinned), 1 if another is, -1 on a store error.
+ * Deleting the meta row "payee" (invoiced stopped) lets the next invoice
+ * pin a new wallet.
+ */
+int
+store_pin_payee(struct store *s, const uint8_t node[33], char *pinned, size_t pinlen)
+{
+	static const char hexd[] = "0123456789abcdef";
+	sqlite3_stmt *st;
+	char hex[67];
+	const char *have;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 33; i++) {
+		hex[2 * i] = hexd[node[i] >> 4];
+		hex[2 * i + 1] = hexd[node[i] & 15];
 	}
-	return 0;
+	hex[66] = '\0';
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta (key, value) VALUES ('payee', ?) "
+	    "ON CONFLICT (key) DO NOTHING", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (sqlite3_changes(s->db) > 0)
+		log_info("store: wallet node %s pinned: invoices to any other node are refused", hex);
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'payee'", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	have = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	snprintf(pinned, pinlen, "%s", have != NULL ? have : "");
+	rc = have == NULL ? -1 : strcmp(have, hex) == 0 ? 0 : 1;
+	sqlite3_finalize(st);
+	return rc;
 }
 
 static int

@@ -174,7 +174,8 @@ int
 job_record_rejected(struct jobd *jd, struct job *j, const char *msg)
 {
 	j->state = ST_REJECTED;
-	snprintf(j->error, sizeof(j->error), "%s", msg);
+	snprintf(j->error, sizeof(j->error), "%.*s",
+	    (int)utf8_cut(msg, strlen(msg), sizeof(j->error) - 1), msg);
 	return ledger_insert(jd->db, j);
 }
 
@@ -258,12 +259,13 @@ job_queue_depth(struct jobd *jd)
 void
 job_fail(struct jobd *jd, struct job *j, enum job_state s, const char *msg)
 {
-	snprintf(j->error, sizeof(j->error), "%s", msg);
+	snprintf(j->error, sizeof(j->error), "%.*s",
+	    (int)utf8_cut(msg, strlen(msg), sizeof(j->error) - 1), msg);
 	if (job_move(jd, j, s, NULL) == -1)
 		return;
 	log_info("job %.12s: %s: %s", j->id, state_name(s), msg);
 	if (s != ST_CANCELLED)
-		publish_feedback(jd, j, "error", msg, 0, NULL);
+		publish_feedback(jd, j, "error", j->error, 0, NULL);
 	job_close(jd, j);
 	job_schedule(jd);
 }
@@ -452,6 +454,13 @@ job_after_infer(struct jobd *jd, struct job *j)
 		if (j->price_msat == 0) {
 			j->price_msat = price_msat(&jd->conf, j->prompt_tokens,
 			    j->completion_tokens);
+			/*
+			 * A bid is a promise: max_tokens was cut to fit it, but the
+			 * backend's prompt count (template included) may still top
+			 * the estimate. The difference is ours, never the requester's.
+			 */
+			if (j->req.bid_msat > 0 && j->price_msat > j->req.bid_msat)
+				j->price_msat = j->req.bid_msat / 1000 * 1000;
 			job_mark_changed(jd, j);
 		}
 		send_invoice(jd, j, j->price_msat, 0);
@@ -627,7 +636,6 @@ infer_error(struct jobd *jd, struct job *j, const cJSON *m)
 {
 	const char *code = jsonx_str(m, "code"), *msg = jsonx_str(m, "message");
 	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(m, "retryable");
-	char why[JOBD_MAX_ERRMSG];
 
 	if (code == NULL)
 		code = "unknown";
@@ -638,9 +646,9 @@ infer_error(struct jobd *jd, struct job *j, const cJSON *m)
 		retry_later(jd, j, 0);
 		return;
 	}
-	snprintf(why, sizeof(why), "inference failed: %s%s%.180s", code,
-	    msg ? ": " : "", msg ? msg : "");
-	job_fail(jd, j, ST_ERROR, why);
+	/* The spoke's message may name backends: the log gets it, the requester not. */
+	log_warnx("job %.12s: inferd %s: %.300s", j->id, code, msg ? msg : "");
+	job_fail(jd, j, ST_ERROR, reason_infer(code));
 }
 
 /* chunk, done, error from inferd. */
@@ -711,6 +719,21 @@ invoice_paid(struct jobd *jd, const char *id, const cJSON *m)
 
 	if (int_field(m, "amount_msat", &amt) == -1 || amt <= 0)
 		return;
+	if (j != NULL && j->state == ST_PAYMENT_REQUIRED && amt < j->quote_msat) {
+		/*
+		 * invoiced checks the amount too, but jobd does not run work on
+		 * its word alone: whatever came is recorded (for a refund), acked
+		 * so it stops, and the job ends without running.
+		 */
+		log_warnx("job %.12s: paid %lld msat, below the quote of %lld; not run", id,
+		    (long long)amt, (long long)j->quote_msat);
+		j->paid_msat = amt;
+		if (ledger_set_paid(jd->db, id, amt) == -1)
+			return;		/* not acked: invoiced says it again */
+		job_fail(jd, j, ST_ERROR, "payment below the quoted price; the job is closed");
+		send_job_op(jd, SPOKE_INVOICED, "ack", id);
+		return;
+	}
 	if (j != NULL && j->state == ST_PAYMENT_REQUIRED) {
 		j->paid_msat = amt;
 		j->price_msat = j->quote_msat;
@@ -751,8 +774,9 @@ invoice_error(struct jobd *jd, struct job *j, const cJSON *m)
 	 * Pay-first: nothing ran. Pay-after: the work is done but is not
 	 * given away unpriced; the text stays in the ledger.
 	 */
-	snprintf(why, sizeof(why), "cannot create an invoice (%s%s%.160s); the job is closed",
-	    code, msg ? ": " : "", msg ? msg : "");
+	log_warnx("job %.12s: invoiced %s: %.300s", j->id, code, msg ? msg : "");
+	snprintf(why, sizeof(why), "cannot create an invoice (%s); the job is closed",
+	    reason_wallet(code));
 	job_fail(jd, j, ST_ERROR, why);
 }
 

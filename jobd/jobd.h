@@ -11,9 +11,11 @@
 #include <sqlite3.h>
 
 #include "conf.h"
+#include "encoding.h"
 #include "event.h"
 #include "keys.h"
 #include "ndjson.h"
+#include "netaddr.h"
 #include "sock.h"
 #include "ledger.h"
 
@@ -73,6 +75,15 @@ struct spoke {
 	uint64_t	 health_asked_ms; /* a status/health unanswered since; 0: none */
 };
 
+/* Relays named to relayd in a relays list, for NIP-42 (asked.c). */
+#define JOBD_ASKED_MAX		64
+struct asked {
+	struct {
+		char	 url[NETADDR_URL_MAX];	/* normalized */
+		uint64_t at;		/* ms; 0: free */
+	} v[JOBD_ASKED_MAX];
+};
+
 struct jobd {
 	struct conf	 conf;
 	const char	*conf_path;
@@ -97,6 +108,7 @@ struct jobd {
 	uint64_t	 cancel_timer;	/* debounced "cancel" re-subscribe */
 	uint64_t	 tick_timer;
 	uint64_t	 health_timer;	/* re-asks spokes that report trouble */
+	struct asked	 asked;		/* relays we may sign AUTH for */
 	int		 stopping;
 };
 
@@ -166,6 +178,15 @@ void		 publish_send_stored(struct jobd *, const char *json, const char *relays_j
 int		 publish_announce(struct jobd *);
 int		 publish_auth(struct jobd *, const char *relay, const char *challenge);
 void		 publish_replay(struct jobd *, int64_t older_than_ms);
+
+/* asked.c: the relays jobd named to relayd (NIP-42 AUTH only for those) */
+void		 asked_note_msg(struct asked *, const cJSON *msg, uint64_t now);
+int		 asked_has(const struct asked *, const struct conf *, const char *relay,
+		    uint64_t now);
+
+/* reason.c: the public words for a spoke's error code */
+const char	*reason_infer(const char *code);
+const char	*reason_wallet(const char *code);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);

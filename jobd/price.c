@@ -48,14 +48,16 @@ price_msat(const struct conf *c, int64_t prompt_tokens, int64_t completion_token
 }
 
 /*
- * Tokens a prompt will likely count as, before we know: one per 3 bytes,
- * rounded up. Real tokenizers average about 4 bytes per token on English,
- * so this errs towards quoting a little more than the prompt will cost.
+ * Tokens a prompt counts as, before we know: one per byte. A byte-level
+ * tokenizer never makes more tokens than the text has bytes, while a
+ * smaller ratio (English runs about 4 bytes a token) under-charges
+ * token-dense text: CJK, emoji, base64. So a quote made from this covers
+ * any prompt; the chat template's few tokens are the operator's.
  */
 int64_t
 price_estimate_tokens(size_t prompt_bytes)
 {
-	return (int64_t)((prompt_bytes + 2) / 3);
+	return (int64_t)prompt_bytes;
 }
 
 /* Pay-first quote: the price of the estimated prompt plus max_tokens. */

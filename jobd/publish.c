@@ -178,14 +178,17 @@ publish_feedback(struct jobd *jd, const struct job *j, const char *status,
 		return -1;
 	}
 	free(secret);
-	if (j->enc == ENC_NONE)
-		event_add_tagv(&ev, "status", status, msg ? msg : "", NULL);
-	event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL);
-	event_add_tagv(&ev, "p", j->pubkey, NULL, NULL);
-	if (j->enc != ENC_NONE)
-		event_add_tag(&ev, enc_tag, 1);
-	else if (with_amount && j->bolt11)
-		amount_tag(&ev, j);
+	/* Feedback without its status (or its invoice) would say nothing: all or none. */
+	if ((j->enc == ENC_NONE &&
+	    event_add_tagv(&ev, "status", status, msg ? msg : "", NULL) == -1) ||
+	    event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL) == -1 ||
+	    event_add_tagv(&ev, "p", j->pubkey, NULL, NULL) == -1 ||
+	    (j->enc != ENC_NONE && event_add_tag(&ev, enc_tag, 1) == -1) ||
+	    (j->enc == ENC_NONE && with_amount && j->bolt11 && amount_tag(&ev, j) == -1)) {
+		log_warnx("job %.12s: cannot build %s feedback; not sent", j->id, status);
+		event_free(&ev);
+		return -1;
+	}
 	return sign_store_send(jd, &ev, j, strcmp(status, "partial") != 0);
 }
 
@@ -241,16 +244,22 @@ publish_result_build(struct jobd *jd, const struct job *j, char id[65], char **j
 		return -1;
 	}
 	free(secret);
-	if (j->enc == ENC_NONE)
-		event_add_tagv(&ev, "request", j->request_json, NULL, NULL);
-	event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL);
-	event_add_tagv(&ev, "p", j->pubkey, NULL, NULL);
+	if ((j->enc == ENC_NONE &&
+	    event_add_tagv(&ev, "request", j->request_json, NULL, NULL) == -1) ||
+	    event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL) == -1 ||
+	    event_add_tagv(&ev, "p", j->pubkey, NULL, NULL) == -1 ||
+	    (j->enc != ENC_NONE && event_add_tag(&ev, enc_tag, 1) == -1)) {
+		log_warnx("job %.12s: cannot build the result; not sent", j->id);
+		event_free(&ev);
+		return -1;
+	}
 	if (j->enc == ENC_NONE)
 		copy_i_tags(&ev, j);
-	else
-		event_add_tag(&ev, enc_tag, 1);
-	if (j->bolt11 && (j->quote_msat > 0 || j->price_msat > 0))
-		amount_tag(&ev, j);
+	if (j->bolt11 && (j->quote_msat > 0 || j->price_msat > 0) && amount_tag(&ev, j) == -1) {
+		log_warnx("job %.12s: cannot add the amount to the result; not sent", j->id);
+		event_free(&ev);
+		return -1;
+	}
 	if (event_sign(&ev, &jd->kp) == -1 || (*json = event_to_json(&ev)) == NULL) {
 		event_free(&ev);
 		return -1;
@@ -305,13 +314,18 @@ publish_announce(struct jobd *jd)
 	return sign_store_send(jd, &ev, NULL, 1);
 }
 
-/* NIP-42: answer a relay's challenge through relayd. */
+/* NIP-42: answer a challenge through relayd, only from a relay we asked for. */
 int
 publish_auth(struct jobd *jd, const char *relay, const char *challenge)
 {
 	struct event ev;
 	cJSON *m, *obj;
 
+	if (!asked_has(&jd->asked, &jd->conf, relay, now_ms())) {
+		log_warnx("auth challenge from %.200s: not a relay we asked relayd to use; "
+		    "not signed", relay);
+		return -1;
+	}
 	if (event_init(&ev, 22242, "", 0) == -1)
 		return -1;
 	event_add_tagv(&ev, "relay", relay, NULL, NULL);

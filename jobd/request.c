@@ -4,9 +4,6 @@
  * shape), then reads i, param, bid and relays tags into a struct request
  * with every value checked and clamped.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -17,6 +14,7 @@
 
 #include "encoding.h"
 #include "jobd.h"
+#include "netaddr.h"
 #include "nip04.h"
 #include "nip44.h"
 
@@ -142,8 +140,11 @@ param_set(struct request *r, const struct conf *c, const char *name, const char 
 	double v;
 	int ok;
 
+	if (val == NULL)
+		val = "";
 	if (strcmp(name, "model") == 0) {
-		snprintf(r->asked_model, sizeof(r->asked_model), "%s", val ? val : "");
+		snprintf(r->asked_model, sizeof(r->asked_model), "%.*s",
+		    (int)utf8_cut(val, strlen(val), sizeof(r->asked_model) - 1), val);
 		return 0;
 	}
 	if (strcmp(name, "max_tokens") != 0 && strcmp(name, "temperature") != 0 &&
@@ -153,8 +154,9 @@ param_set(struct request *r, const struct conf *c, const char *name, const char 
 		return 0;	/* unknown params are ignored */
 	v = request_number(val, &ok);
 	if (!ok) {
-		snprintf(err, errlen, "param %s: \"%.32s\" is not a number", name,
-		    val ? val : "");
+		/* Cut on a character: a split one would make the status tag invalid. */
+		snprintf(err, errlen, "param %s: \"%.*s\" is not a number", name,
+		    (int)utf8_cut(val, strlen(val), 32), val);
 		return -1;
 	}
 	if (strcmp(name, "max_tokens") == 0)
@@ -172,20 +174,15 @@ param_set(struct request *r, const struct conf *c, const char *name, const char 
 
 /*
  * Is a wss:// URL's host this machine or a private network, written as an
- * address or a local name (127.0.0.1, 10.1.2.3, [::1], [fd00::1],
- * localhost)? inet_aton also takes the old forms a resolver may accept
- * (2130706433, 127.1, 0x7f.0.0.1), so those are caught too. A public name
- * that resolves to a private address is not: relayd resolves it.
+ * address or a local name (netaddr_host_private: 127.1, [::127.0.0.1],
+ * [64:ff9b::a00:1], localhost.localdomain, our own host name...)? A public
+ * name that resolves to a private address is relayd's to refuse: it
+ * checks the address it is about to dial.
  */
 static int
 host_is_private(const char *url, size_t len)
 {
 	const char *h = url + 6, *end = url + len, *p;
-	char host[256];
-	struct in_addr a4;
-	struct in6_addr a6;
-	uint32_t ip;
-	size_t n;
 
 	for (p = h; p < end && *p != '/' && *p != '?' && *p != '#'; p++)
 		if (*p == '@')
@@ -194,45 +191,13 @@ host_is_private(const char *url, size_t len)
 	if (h < end && *h == '[') {
 		for (p = h + 1; p < end && *p != ']'; p++)
 			;
-		n = (size_t)(p - h - 1);
-		if (p == end || n >= sizeof(host))
+		if (p == end)
 			return 1;
-		memcpy(host, h + 1, n);
-		host[n] = '\0';
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return 1;
-		if (!IN6_IS_ADDR_V4MAPPED(&a6))
-			return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_UNSPECIFIED(&a6) ||
-			    IN6_IS_ADDR_LINKLOCAL(&a6) || IN6_IS_ADDR_SITELOCAL(&a6) ||
-			    IN6_IS_ADDR_MULTICAST(&a6) || (a6.s6_addr[0] & 0xfe) == 0xfc;
-		memcpy(&ip, a6.s6_addr + 12, 4);
-		a4.s_addr = ip;
-	} else {
-		for (p = h; p < end && *p != ':'; p++)
-			;
-		n = (size_t)(p - h);
-		if (n == 0 || n >= sizeof(host))
-			return 1;
-		for (n = 0; h + n < p; n++)
-			host[n] = (char)tolower((unsigned char)h[n]);
-		while (n > 0 && host[n - 1] == '.')
-			n--;
-		host[n] = '\0';
-		if (strcmp(host, "localhost") == 0 ||
-		    (n > 10 && strcmp(host + n - 10, ".localhost") == 0))
-			return 1;
-		if (inet_aton(host, &a4) == 0)
-			return 0;	/* a name */
+		return netaddr_host_private(h + 1, (size_t)(p - h - 1));
 	}
-	ip = ntohl(a4.s_addr);
-	return (ip >> 24) == 0 || (ip >> 24) == 10 || (ip >> 24) == 127 ||
-	    (ip >> 22) == (100u << 2 | 1) ||		/* 100.64/10, shared */
-	    (ip >> 16) == (169u << 8 | 254) ||		/* link-local */
-	    (ip >> 20) == (172u << 4 | 1) ||		/* 172.16/12 */
-	    (ip >> 16) == (192u << 8 | 168) ||
-	    (ip >> 8) == (192u << 16 | 0 << 8 | 0) ||	/* 192.0.0/24 */
-	    (ip >> 17) == (198u << 7 | 18 >> 1) ||	/* 198.18/15, benchmarking */
-	    (ip >> 28) >= 14;				/* multicast, reserved */
+	for (p = h; p < end && *p != ':'; p++)
+		;
+	return netaddr_host_private(h, (size_t)(p - h));
 }
 
 /*
@@ -249,7 +214,8 @@ relay_allowed(const struct conf *c, const char *url, size_t len)
 	for (i = 0; i < c->relays.n; i++)
 		if (strlen(c->relays.v[i]) == len && memcmp(c->relays.v[i], url, len) == 0)
 			return 1;
-	return len > 6 && strncmp(url, "wss://", 6) == 0 && !host_is_private(url, len);
+	return len > 6 && strncmp(url, "wss://", 6) == 0 &&
+	    (c->relay_allow_private || !host_is_private(url, len));
 }
 
 static int
@@ -328,8 +294,8 @@ input_tag(struct request *r, const struct conf *c, const cJSON *t, enum reject_r
 			snprintf(in->relay, sizeof(in->relay), "%s", relay);
 	} else {
 		*why = REJ_BAD_INPUT;
-		snprintf(err, errlen, "input type \"%.32s\" is not supported "
-		    "(use text, prompt, event or job)", type);
+		snprintf(err, errlen, "input type \"%.*s\" is not supported "
+		    "(use text, prompt, event or job)", (int)utf8_cut(type, strlen(type), 32), type);
 		return -1;
 	}
 	r->nin++;

@@ -55,6 +55,8 @@ spoke_send(struct jobd *jd, enum spoke_id id, cJSON *msg)
 	struct spoke *s = &jd->spokes[id];
 	int rc = -1;
 
+	if (id == SPOKE_RELAYD)
+		asked_note_msg(&jd->asked, msg, now_ms());	/* AUTH is signed only for these */
 	if (s->connected && ndjson_send_json(&s->nd, msg) == 0)
 		rc = 0;
 	else if (s->connected)

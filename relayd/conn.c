@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "loop.h"
+#include "netaddr.h"
 #include "relayd.h"
 
 #define HEALTHY_MS	30000	/* a connection this old resets the backoff */
@@ -194,6 +195,16 @@ conn_dial(struct relay *r, const char *addr)
 	r->wsi = wsi;
 }
 
+/*
+ * A relay outside the config came from a requester: it may be dialled
+ * only at a public address (unless relay_allow_private says otherwise).
+ */
+static int
+conn_public_only(const struct relay *r, const struct conf *c)
+{
+	return !r->configured && !c->relay_allow_private;
+}
+
 /* Dial the relay, resolving its name first. Failures end in backoff. */
 void
 conn_connect(struct relay *r)
@@ -203,9 +214,12 @@ conn_connect(struct relay *r)
 	r->rx_skip = 0;
 	conn_set_state(r, RS_CONNECTING);
 	log_debug("%s: connecting", r->url);
-	if (resolve_is_literal(r->host))
-		conn_dial(r, r->host);
-	else if (resolve_start(&r->res, r->host) == -1)
+	if (resolve_is_literal(r->host)) {
+		if (conn_public_only(r, &r->rd->conf) && netaddr_host_private(r->host, strlen(r->host)))
+			conn_fail(r, "private address");
+		else
+			conn_dial(r, r->host);
+	} else if (resolve_start(&r->res, r->host) == -1)
 		conn_fail(r, "cannot resolve");
 }
 
@@ -215,7 +229,7 @@ conn_resolving(struct relay *r, uint64_t now)
 {
 	struct relayd *rd = r->rd;
 	const char *why = "?";
-	int rc = resolve_poll(&r->res, r->ip, sizeof(r->ip), &why);
+	int rc = resolve_poll(&r->res, conn_public_only(r, &r->rd->conf), r->ip, sizeof(r->ip), &why);
 
 	if (rc == 0) {
 		if (now - r->res.started >= RESOLVE_TIMEOUT_MS && resolve_cancel(&r->res) == 0)

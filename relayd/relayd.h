@@ -18,9 +18,10 @@
 #include "event.h"
 #include "log.h"
 #include "ndjson.h"
+#include "netaddr.h"
 #include "sock.h"
 
-#define RELAY_URL_MAX	256	/* bytes of a relay URL */
+#define RELAY_URL_MAX	NETADDR_URL_MAX	/* bytes of a relay URL */
 #define MAX_RELAYS	CONF_MAX_LIST
 #define MAX_SUBS	64	/* subscriptions and fetches at once */
 #define SUB_ID_MAX	64	/* bytes of a subscription id (NIP-01 relays cap it) */
@@ -207,13 +208,13 @@ int	 filter_match(const cJSON *filter, const struct event *);
 int	 filter_match_any(const cJSON *filters, const struct event *);
 
 /* url.c */
-int	 url_normalize(const char *in, char *out, size_t len);
 int	 url_parse(const char *url, struct relay *r);
 
 /* resolve.c */
 int	 resolve_is_literal(const char *host);
 int	 resolve_start(struct resolve *, const char *host);
-int	 resolve_poll(struct resolve *, char *ip, size_t iplen, const char **why);
+int	 resolve_poll(struct resolve *, int public_only, char *ip, size_t iplen,
+	    const char **why);
 int	 resolve_cancel(struct resolve *);
 int	 resolve_wait(struct resolve *, int ms);
 

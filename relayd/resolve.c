@@ -6,12 +6,17 @@
  * helper thread does the waiting), polls the answer from the tick, then
  * hands lws an address literal (Host header, SNI and the certificate check
  * still use the name).
+ *
+ * For a relay outside the config (a requester's hint) only public
+ * addresses are taken: a public name with a private A or AAAA record must
+ * not make relayd dial into this machine or its network (DNS rebinding).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
 #include "loop.h"
+#include "netaddr.h"
 #include "relayd.h"
 
 /* 1 if host is an IPv4 or IPv6 literal (lws connects to those directly). */
@@ -45,14 +50,14 @@ resolve_start(struct resolve *rs, const char *host)
 }
 
 /*
- * 1 with the first address in ip, 0 while in progress, -1 if it failed
- * (why set to a static message).
+ * 1 with the first address in ip (with public_only, the first public one),
+ * 0 while in progress, -1 if it failed (why set to a static message).
  */
 int
-resolve_poll(struct resolve *rs, char *ip, size_t iplen, const char **why)
+resolve_poll(struct resolve *rs, int public_only, char *ip, size_t iplen, const char **why)
 {
 	const struct addrinfo *ai;
-	int rc, pass;
+	int rc, pass, skipped = 0;
 
 	if (!rs->busy)
 		return -1;
@@ -69,6 +74,10 @@ resolve_poll(struct resolve *rs, char *ip, size_t iplen, const char **why)
 
 			if (ai->ai_family != (pass == 0 ? AF_INET : AF_INET6))
 				continue;
+			if (public_only && netaddr_private_sa(ai->ai_addr)) {
+				skipped = 1;
+				continue;
+			}
 			a = ai->ai_family == AF_INET ?
 			    (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr :
 			    (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
@@ -80,6 +89,8 @@ resolve_poll(struct resolve *rs, char *ip, size_t iplen, const char **why)
 		}
 	freeaddrinfo(rs->cb.ar_result);
 	rs->cb.ar_result = NULL;
+	if (skipped)
+		*why = "resolves only to private addresses";
 	return -1;
 }
 
@@ -96,12 +107,12 @@ resolve_cancel(struct resolve *rs)
 	if (!rs->busy)
 		return 0;
 	if (gai_cancel(&rs->cb) == EAI_NOTCANCELED) {
-		if (resolve_poll(rs, ip, sizeof(ip), &why) == 0)
+		if (resolve_poll(rs, 0, ip, sizeof(ip), &why) == 0)
 			return -1;
 		return 0;
 	}
 	/* Cancelled (or already done): collect whatever result there is. */
-	(void)resolve_poll(rs, ip, sizeof(ip), &why);
+	(void)resolve_poll(rs, 0, ip, sizeof(ip), &why);
 	rs->busy = 0;
 	return 0;
 }

@@ -1,45 +1,14 @@
 /*
  * url.c: relay URLs. They come from the config and from jobd (relay hints
- * found in requests), so they are checked strictly: ws:// or wss://, printable
+ * found in requests), so they are checked strictly (url_normalize, in
+ * common/netaddr.c, gives the canonical form): ws:// or wss://, printable
  * ASCII, a host, a port in range, bounded lengths.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "relayd.h"
-
-/*
- * Canonical form of a relay URL: ws:// or wss://, lower-case scheme and
- * host, no trailing "/" when the path is just "/". -1 if it is not one.
- */
-int
-url_normalize(const char *in, char *out, size_t len)
-{
-	size_t n = strlen(in), i, hostend;
-	const char *p;
-
-	if (n == 0 || n >= len || n >= RELAY_URL_MAX)
-		return -1;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)in[i] <= ' ' || (unsigned char)in[i] >= 0x7f)
-			return -1;
-	if (strncasecmp(in, "ws://", 5) != 0 && strncasecmp(in, "wss://", 6) != 0)
-		return -1;
-	if (strchr(in, '#') != NULL)
-		return -1;	/* a fragment names nothing on a relay */
-	memcpy(out, in, n + 1);
-	p = strstr(out, "://") + 3;
-	hostend = (size_t)(p - out) + strcspn(p, "/?#");
-	if (hostend == (size_t)(p - out))
-		return -1;
-	for (i = 0; i < hostend; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
-	if (strcmp(out + hostend, "/") == 0)
-		out[hostend] = '\0';
-	return 0;
-}
 
 static int
 url_host_ok(const char *h, size_t n, int bracketed)

@@ -70,6 +70,11 @@ function playDvm(url) {
       : { kind: 6050, created_at: Math.floor(Date.now() / 1000), tags: [...base, ['request', JSON.stringify(req)], ...extra], content: text }, dvmSk));
     if (prompt === 'silent') return;
     if (prompt === 'fail') { feedback('error', 'model not loaded'); return; }
+    if (prompt === 'hostile') {	// terminal escapes in every text dvmreq shows
+      feedback('partial', 'x\u001b]0;owned\u0007', []);
+      feedback('error', 'bad\u001b[2J\u009b31m\rend');
+      return;
+    }
     feedback('processing', '');
     if (prompt === 'pay me') {
       feedback('payment-required', 'pay first', [['amount', '21000', FAKE_BOLT11]]);
@@ -133,6 +138,12 @@ async function cases(relay, forger) {
       if (!/processing/.test(r.err)) return `encrypted feedback not shown: ${r.err}`;
     });
   }
+  await check('a DVM\'s control characters are escaped on stderr', async () => {
+    const r = await dvmreq([...R, ...to, 'hostile']);
+    if (r.code !== 1) return `exit ${r.code}: ${r.err}`;
+    if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.err)) return `raw control in stderr: ${JSON.stringify(r.err)}`;
+    if (!r.err.includes('error: bad\\x1b[2J\\xc2\\x9b31m\\x0dend')) return `escaped text not shown: ${JSON.stringify(r.err)}`;
+  });
   await check('forged result ignored and reported', async () => {
     const r = await dvmreq(['--relay', forger.url, ...R, ...to, 'hello forger']);
     if (r.code !== 0) return `exit ${r.code}: ${r.err}`;

@@ -212,11 +212,11 @@ await T.run('event and job inputs are resolved through relayd fetch; a missing o
   const { spokes } = await rig();
   const note = finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: 'a note to summarise' }, user);
   spokes.relayd.store.push(note);
-  const req = request([['i', 'Summarise:', 'text'], ['i', note.id, 'event', 'wss://hint']]);
+  const req = request([['i', 'Summarise:', 'text'], ['i', note.id, 'event', 'wss://hint.example']]);
   spokes.relayd.inject(req);
   const res = await spokes.waitFor(() => resultOf(spokes.relayd.published, req.id), 5000, 'result');
   assert(res.content === 'echo: Summarise:\n\na note to summarise', 'joined input: ' + JSON.stringify(res.content));
-  assert(spokes.relayd.fetches[0].relays[0] === 'wss://hint', 'hint relay asked');
+  assert(spokes.relayd.fetches[0].relays[0] === 'wss://hint.example', 'hint relay asked');
   const chained = request([['i', req.id, 'job']]);
   spokes.relayd.inject(chained);
   const res2 = await spokes.waitFor(() => resultOf(spokes.relayd.published, chained.id), 5000, 'chained result');

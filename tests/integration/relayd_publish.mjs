@@ -29,7 +29,7 @@ const downPort = await freePort();
 const downUrl = `ws://127.0.0.1:${downPort}`;
 let late;
 const rd = startRelayd([limited.url, silent.url, downUrl], [],
-  { DVM_PUBLISH_RETRIES: '1', DVM_RELAY_BACKOFF_MAX: '2' });
+  { DVM_PUBLISH_RETRIES: '1', DVM_RELAY_BACKOFF_MAX: '2', DVM_RELAY_ALLOW_PRIVATE: 'yes' });
 const sent = (h, id) => h.received.filter(m => m.msg[0] === 'EVENT' && m.msg[1].id === id).length;
 
 try {

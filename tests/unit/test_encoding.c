@@ -120,6 +120,10 @@ TEST(utf8_cut_boundaries)
 	CHECK(utf8_cut(s, 10, 2) == 1);
 	CHECK(utf8_cut(s, 10, 1) == 1);
 	CHECK(utf8_cut(s, 10, 0) == 0);
+	/* a text already cut inside a character loses the half */
+	CHECK(utf8_cut(s, 8, 100) == 6);
+	CHECK(utf8_cut(s, 5, 5) == 3);
+	CHECK(utf8_cut(s, 2, 100) == 1);
 }
 
 int

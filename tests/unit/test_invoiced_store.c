@@ -22,7 +22,7 @@ row_init(struct inv_row *r, char c, uint64_t msat)
 {
 	memset(r, 0, sizeof(*r));
 	memset(r->job, c, 64);
-	memset(r->payment_hash, 'a', 64);
+	memset(r->payment_hash, c, 64);
 	r->amount_msat = msat;
 	snprintf(r->bolt11, sizeof(r->bolt11), "lnbcrt1fake%c", c);
 	snprintf(r->ref, sizeof(r->ref), "ref-%c", c);
@@ -138,6 +138,87 @@ TEST(wal_mode)
 	sqlite3_close(h);
 }
 
+TEST(payment_hash_unique)
+{
+	struct store *s;
+	struct inv_row a, b;
+	char err[256];
+
+	unlink(db);
+	REQUIRE((s = store_open(db, err, sizeof(err))) != NULL);
+	row_init(&a, 'a', 1000);
+	row_init(&b, 'b', 1000);
+	memcpy(b.payment_hash, a.payment_hash, sizeof(a.payment_hash));
+	CHECK(store_insert(s, &a) == 0);
+	CHECK(store_insert(s, &b) == -2);	/* one payment must not settle two jobs */
+	store_close(s);
+}
+
+/* A database made before the unique index gets it; one with a duplicate is refused. */
+TEST(payment_hash_migration)
+{
+	static const char old[] =
+	    "CREATE TABLE invoices (job TEXT PRIMARY KEY, amount_msat INTEGER NOT NULL,"
+	    " bolt11 TEXT NOT NULL, payment_hash TEXT NOT NULL, ref TEXT NOT NULL,"
+	    " expires_at INTEGER NOT NULL, status TEXT NOT NULL, received_msat INTEGER NOT NULL"
+	    " DEFAULT 0, settled_at INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0,"
+	    " fast INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+	    " updated_at INTEGER NOT NULL);"
+	    "INSERT INTO invoices VALUES ('j1', 1000, 'lnbc', 'h1', 'r', 1, 'pending', 0, 0, 0, 0, 1, 1);";
+	sqlite3 *raw;
+	struct store *s;
+	struct inv_row b;
+	char err[256];
+
+	unlink(db);
+	REQUIRE(sqlite3_open(db, &raw) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(raw, old, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(raw);
+	REQUIRE((s = store_open(db, err, sizeof(err))) != NULL);
+	row_init(&b, 'b', 1000);
+	snprintf(b.payment_hash, sizeof(b.payment_hash), "h1");
+	CHECK(store_insert(s, &b) == -2);
+	store_close(s);
+
+	unlink(db);
+	REQUIRE(sqlite3_open(db, &raw) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(raw, old, NULL, NULL, NULL) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(raw, "INSERT INTO invoices VALUES ('j2', 1000, 'lnbc', 'h1', 'r',"
+	    " 1, 'pending', 0, 0, 0, 0, 1, 1);", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(raw);
+	err[0] = '\0';
+	CHECK(store_open(db, err, sizeof(err)) == NULL);
+	CHECKF(strstr(err, "share a payment hash") != NULL, "err: %s", err);
+}
+
+TEST(payee_pinned_by_first_invoice)
+{
+	struct store *s;
+	uint8_t n1[33], n2[33];
+	char pinned[67], err[256];
+	sqlite3 *raw;
+
+	memset(n1, 0x02, sizeof(n1));
+	memset(n2, 0x03, sizeof(n2));
+	unlink(db);
+	REQUIRE((s = store_open(db, err, sizeof(err))) != NULL);
+	CHECK(store_pin_payee(s, n1, pinned, sizeof(pinned)) == 0);
+	CHECK(store_pin_payee(s, n1, pinned, sizeof(pinned)) == 0);
+	CHECK(store_pin_payee(s, n2, pinned, sizeof(pinned)) == 1);
+	CHECK(strncmp(pinned, "020202", 6) == 0 && strlen(pinned) == 66);
+	REQUIRE((s = reopen(s)) != NULL);	/* kept across restarts */
+	CHECK(store_pin_payee(s, n2, pinned, sizeof(pinned)) == 1);
+	store_close(s);
+	/* the operator's reset (documented): delete the row, the next invoice pins */
+	REQUIRE(sqlite3_open(db, &raw) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(raw, "DELETE FROM meta WHERE key = 'payee'", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(raw);
+	REQUIRE((s = store_open(db, err, sizeof(err))) != NULL);
+	CHECK(store_pin_payee(s, n2, pinned, sizeof(pinned)) == 0);
+	CHECK(store_pin_payee(s, n1, pinned, sizeof(pinned)) == 1);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -151,6 +232,9 @@ main(void)
 	RUN(paid_once_then_acked);
 	RUN(expired_is_final);
 	RUN(wal_mode);
+	RUN(payment_hash_unique);
+	RUN(payment_hash_migration);
+	RUN(payee_pinned_by_first_invoice);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

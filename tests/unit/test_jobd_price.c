@@ -50,14 +50,17 @@ TEST(quote_and_coverage)
 {
 	C.min_price_sats = 3;
 	C.price_per_1k_tokens = 2;
+	/* one token per byte: no tokenizer makes more (CJK, emoji are dense) */
 	CHECK(price_estimate_tokens(0) == 0);
 	CHECK(price_estimate_tokens(1) == 1);
-	CHECK(price_estimate_tokens(3) == 1);
-	CHECK(price_estimate_tokens(4) == 2);
-	/* 3000 bytes -> 1000 tokens; + 512 -> ceil(1512*2/1000) = 4 sats */
-	CHECK(price_quote_msat(&C, 3000, 512) == 4000);
+	CHECK(price_estimate_tokens(3) == 3);
+	CHECK(price_estimate_tokens(300) == 300);	/* 100 CJK characters: up to 300 tokens */
+	/* 1000 bytes -> 1000 tokens; + 512 -> ceil(1512*2/1000) = 4 sats */
+	CHECK(price_quote_msat(&C, 1000, 512) == 4000);
 	/* 4 sats buy 2000 tokens, minus the 1000 of the prompt */
-	CHECK(price_tokens_covered(&C, 4000, 3000) == 1000);
+	CHECK(price_tokens_covered(&C, 4000, 1000) == 1000);
+	/* whatever the tokenizer counts, a quote covers its prompt and max_tokens */
+	CHECK(price_quote_msat(&C, 3000, 512) >= price_msat(&C, 3000, 512));
 	/* the quote always covers what it was made for */
 	CHECK(price_tokens_covered(&C, price_quote_msat(&C, 300, 512), 300) >= 512);
 	/* below the minimum price covers nothing; fractions of a sat do not count */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "event.h"
@@ -205,11 +206,11 @@ TEST(relays_tag_multi_and_comma)
 	enum reject_reason why;
 	char err[256];
 
-	REQUIRE(parse("[[\"i\",\"q\"],[\"relays\",\"wss://a\",\"wss://b, wss://c\",\"http://no\","
-	    "\"wss://a\"]]", &r, &why, err) == 0);
+	REQUIRE(parse("[[\"i\",\"q\"],[\"relays\",\"wss://a.example\",\"wss://b.example, "
+	    "wss://c.example\",\"http://no\",\"wss://a.example\"]]", &r, &why, err) == 0);
 	CHECK(r.nrelays == 3);
-	CHECK(r.nrelays == 3 && strcmp(r.relays[0], "wss://a") == 0 &&
-	    strcmp(r.relays[1], "wss://b") == 0 && strcmp(r.relays[2], "wss://c") == 0);
+	CHECK(r.nrelays == 3 && strcmp(r.relays[0], "wss://a.example") == 0 &&
+	    strcmp(r.relays[1], "wss://b.example") == 0 && strcmp(r.relays[2], "wss://c.example") == 0);
 	request_free(&r);
 }
 
@@ -245,16 +246,34 @@ TEST(relays_no_private_addresses)
 		"wss://127.1", "wss://0x7f.0.0.1", "wss://[::1]", "wss://[::1]:8080/",
 		"wss://[fd00::1]", "wss://[fe80::1]", "wss://[::ffff:127.0.0.1]", "wss://[::]",
 		"wss://user@relay.example", "wss://[::1", "wss://:443",
+		/* local names and IPv6 forms that embed a private IPv4 address */
+		"wss://localhost.localdomain", "wss://ip6-localhost", "wss://localhost6",
+		"wss://ip6-loopback", "wss://localhost6.localdomain6", "wss://relay",
+		"wss://printer.local", "wss://db.internal", "wss://nas.home.arpa",
+		"wss://[::127.0.0.1]", "wss://[64:ff9b::a00:1]", "wss://[2002:7f00:1::]",
+		"wss://[2002:c0a8:101::1]:443", "wss://[::ffff:a00:1]", "wss://[64:ff9b:1::8.8.8.8]",
+		"wss://[2001::1]", "wss://[2001:db8::1]:443/", "wss://[ff02::1]", "wss://[fe80::1%25eth0]",
+		"wss://[fec0::1]", "wss://192.0.2.1", "wss://203.0.113.9",
 	};
 	static const char *const allowed[] = {
 		"wss://relay.example", "wss://8.8.8.8", "wss://172.32.0.1", "wss://100.128.0.1",
-		"wss://[2001:db8::1]:443/", "wss://localhost.example", "wss://10.example",
-		"wss://relay.example/path?q=@x",
+		"wss://[2606:4700::1111]:443/", "wss://localhost.example", "wss://10.example",
+		"wss://relay.example/path?q=@x", "wss://[64:ff9b::808:808]", "wss://[2002:808:808::1]",
+		"wss://[::ffff:8.8.8.8]", "wss://local.example",
 	};
 	struct request r;
 	enum reject_reason why;
-	char err[256], tags[256];
+	char err[256], tags[256], me[200];
 	size_t i;
+
+	/* this machine's own name, however it is written */
+	if (gethostname(me, sizeof(me) - 1) == 0 && strchr(me, '.') == NULL)
+		strcat(me, ".");	/* a bare label is refused anyway; test the dotted form */
+	me[sizeof(me) - 1] = '\0';
+	snprintf(tags, sizeof(tags), "[[\"i\",\"q\"],[\"relays\",\"wss://%s:443\"]]", me);
+	REQUIRE(parse(tags, &r, &why, err) == 0);
+	CHECKF(r.nrelays == 0, "our own host name %s was allowed", me);
+	request_free(&r);
 
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		snprintf(tags, sizeof(tags), "[[\"i\",\"q\"],[\"relays\",\"%s\"]]", refused[i]);
