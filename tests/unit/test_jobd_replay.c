@@ -118,6 +118,43 @@ TEST(restart_from_every_state)
 	conf_free(&jd.conf);
 }
 
+static int
+outbox_rows(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM outbox", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Feedback whose status tag cannot be built is not stored or sent at all. */
+TEST(feedback_never_without_status)
+{
+	struct jobd fj;
+	struct job *j;
+	char err[256];
+
+	memset(&fj, 0, sizeof(fj));
+	unlink(dbpath);
+	REQUIRE(conf_load(&fj.conf, NULL, err, sizeof(err)) == 0);
+	REQUIRE(keys_generate(&fj.kp) == 0);
+	REQUIRE(ledger_open(&fj.db, dbpath, err, sizeof(err)) == 0);
+	spoke_init(&fj);
+	REQUIRE((j = mkjob(ST_PROCESSING, 1)) != NULL);
+	/* half a euro sign: the status tag add fails */
+	CHECK(publish_feedback(&fj, j, "error", "price: 3 \xe2\x82", 0, NULL) == -1);
+	CHECK(outbox_rows(fj.db) == 0);
+	CHECK(publish_feedback(&fj, j, "error", "price: 3 \xe2\x82\xac", 0, NULL) == 0);
+	CHECK(outbox_rows(fj.db) == 1);
+	job_free(j);
+	ledger_close(fj.db);
+	conf_free(&fj.conf);
+}
+
 int
 main(void)
 {
@@ -128,6 +165,7 @@ main(void)
 	}
 	snprintf(dbpath, sizeof(dbpath), "%s/jobs.db", dir);
 	RUN(restart_from_every_state);
+	RUN(feedback_never_without_status);
 	ledger_files_remove(dbpath, dir);
 	T_DONE();
 }
