@@ -34,7 +34,7 @@ import WebSocket from 'ws';
 import { generateSecretKey, getPublicKey, finalizeEvent, verifyEvent } from 'nostr-tools/pure';
 import * as nip44 from 'nostr-tools/nip44';
 import * as nip04 from 'nostr-tools/nip04';
-import { mintInvoice } from './lnbits-double.mjs';
+import { mintInvoice } from './bolt11-mint.mjs';
 
 const hex = (b) => Buffer.from(b).toString('hex');
 
