@@ -259,6 +259,13 @@ http_start(struct http *h, const struct http_req *req, http_cb cb, void *arg)
 	curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "sellcompute-invoiced/1");
 	if (req->unix_socket != NULL)
 		curl_easy_setopt(c->easy, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+	if (req->ca_pem != NULL) {
+		/* libcurl copies the blob; the system CAs are not consulted. */
+		struct curl_blob ca = { (void *)req->ca_pem, req->ca_len, CURL_BLOB_COPY };
+
+		curl_easy_setopt(c->easy, CURLOPT_CAINFO_BLOB, &ca);
+		curl_easy_setopt(c->easy, CURLOPT_CAPATH, NULL);
+	}
 	c->hdrs = curl_slist_append(NULL, "Accept: application/json");
 	if (req->hdr_name != NULL) {
 		snprintf(hdr, sizeof(hdr), "%s: %s", req->hdr_name, req->hdr_value);

@@ -72,6 +72,8 @@ struct http_req {
 	const char	*body;		/* NULL for none; JSON */
 	const char	*hdr_name;	/* one auth header, or NULL */
 	const char	*hdr_value;
+	const char	*ca_pem;	/* NULL: the system CAs; else the only CA trusted */
+	size_t		 ca_len;
 	long		 timeout_ms;
 };
 struct http_resp {
@@ -107,8 +109,13 @@ int	ws_send(struct ws *, const char *text, size_t len);
 int	ws_is_up(const struct ws *);
 void	ws_free(struct ws *);
 
-/* backends: one interface, three implementations */
-enum lookup_state { LK_PENDING, LK_PAID, LK_FAILED, LK_EXPIRED, LK_UNKNOWN };
+/* backends: one interface, four implementations */
+/*
+ * LK_HELD: a hold invoice whose payment is locked in but not settled (LND
+ * ACCEPTED, NWC "accepted"); the money moves only on hold_settle. For a
+ * hold invoice LK_PAID means settled and LK_FAILED cancelled.
+ */
+enum lookup_state { LK_PENDING, LK_PAID, LK_FAILED, LK_EXPIRED, LK_UNKNOWN, LK_HELD };
 
 struct create_result {
 	int	 ok;
@@ -123,6 +130,7 @@ struct lookup_result {
 	enum lookup_state state;
 	uint64_t received_msat;
 	int64_t	 settled_at;
+	uint32_t htlc_expiry_height;	/* LK_HELD: lowest HTLC expiry block; 0 unknown */
 	char	 error[256];
 };
 struct balance_result {
@@ -136,6 +144,13 @@ typedef void (*lookup_cb)(const struct lookup_result *, void *arg);
 typedef void (*balance_cb)(const struct balance_result *, void *arg);
 typedef void (*paid_push_cb)(const char *payment_hash, uint64_t received_msat,
 	    int64_t settled_at, void *arg);
+/* hold_settle and hold_cancel: ok, or why not (retryable: ask again later). */
+struct hold_result {
+	int	 ok;
+	int	 retryable;
+	char	 error[256];
+};
+typedef void (*hold_cb)(const struct hold_result *, void *arg);
 
 struct backend {
 	const char *name;
@@ -149,6 +164,19 @@ struct backend {
 		    lookup_cb, void *arg);
 	int	(*balance)(struct backend *, balance_cb, void *arg);
 	void	(*free)(struct backend *);
+	/*
+	 * Hold invoices (escrow). hold_capable: 1 yes; 0 no, why in why; -1 not
+	 * known yet (NWC before the wallet's info event). The other three are
+	 * NULL unless the backend can ever do it. hold_create makes an invoice
+	 * on our payment hash (the preimage never leaves invoiced: see hold.c);
+	 * its create_result.payment_hash is that hash in hex. lookup reports
+	 * LK_HELD. Callbacks follow create's rule: on 0 exactly once, later.
+	 */
+	int	(*hold_capable)(struct backend *, char *why, size_t whylen);
+	int	(*hold_create)(struct backend *, uint64_t amount_msat, const char *memo,
+		    int expiry, const uint8_t hash[32], create_cb, void *arg);
+	int	(*hold_settle)(struct backend *, const uint8_t preimage[32], hold_cb, void *arg);
+	int	(*hold_cancel)(struct backend *, const char *payment_hash, hold_cb, void *arg);
 	/* Backends with notifications (NWC) call this as a fast path. */
 	paid_push_cb	 on_paid;
 	void		*on_paid_arg;
@@ -161,6 +189,26 @@ struct backend *lnbits_new(const struct conf *, struct http *, char *err, size_t
 struct backend *spark_new(const struct conf *, struct http *, char *err, size_t errlen);
 /* nwc.c */
 struct backend *nwc_new(const struct conf *, struct loop *, char *err, size_t errlen);
+/*
+ * 1 if an NWC info event's methods (its content) and notifications tag offer
+ * hold invoices (all three methods and hold_invoice_accepted); else 0 and
+ * what is missing in why.
+ */
+int	nwc_hold_support(const char *methods, const char *notifications, char *why, size_t whylen);
+/* lnd.c */
+struct backend *lnd_new(const struct conf *, struct http *, char *err, size_t errlen);
+
+/*
+ * hold.c: the preimages of hold invoices. hold_preimage_new draws 32 bytes
+ * from the OS CSPRNG and stores them for the job in invoices.db (committed,
+ * fsynced) before it returns the SHA-256 the backend is to use; only
+ * hold_preimage_get reads one back, for the settle. Neither logs it.
+ */
+struct store;
+int	hold_preimage_new(struct store *, const char *job, uint8_t hash[32], char hash_hex[65]);
+int	hold_preimage_get(struct store *, const char *payment_hash, uint8_t preimage[32]);
+/* be->hold_capable, or 0 with a reason for a backend without it. */
+int	hold_capable(struct backend *, char *why, size_t whylen);
 /* parse a backend JSON body; shared helpers (lnbits.c) */
 int	json_get_u64(const cJSON *, const char *name, uint64_t *out);
 
@@ -190,6 +238,10 @@ int	store_set_paid(struct store *, const char *job, uint64_t received_msat, int6
 int	store_set_expired(struct store *, const char *job);
 int	store_set_acked(struct store *, const char *job);
 int	store_set_fast(struct store *, const char *job, int fast);
+/* Hold-invoice preimages, by payment hash (hex). 1 found, 0 not, -1 error. */
+int	store_put_preimage(struct store *, const char *job, const char *payment_hash,
+	    const uint8_t preimage[32]);
+int	store_get_preimage(struct store *, const char *payment_hash, uint8_t preimage[32]);
 typedef void (*store_row_cb)(const struct inv_row *, void *arg);
 /* Every pending invoice; every paid one not yet acked. */
 int	store_each_pending(struct store *, store_row_cb, void *arg);

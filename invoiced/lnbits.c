@@ -264,6 +264,16 @@ lnbits_balance(struct backend *be, balance_cb cb, void *arg)
 	return 0;
 }
 
+/* hold-invoices.md §5: LNbits shows a held payment as pending. */
+static int
+lnbits_hold_capable(struct backend *be, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "LNbits cannot tell that a payment is held (it reads \"pending\"), "
+	    "and settles or cancels only with an admin key and an LND funding source: "
+	    "use wallet = lnd against that node");
+	return 0;
+}
+
 static void
 lnbits_free(struct backend *be)
 {
@@ -318,6 +328,7 @@ lnbits_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 	be->lookup = lnbits_lookup;
 	be->balance = lnbits_balance;
 	be->free = lnbits_free;
+	be->hold_capable = lnbits_hold_capable;
 	be->priv = lb;
 	return be;
 fail:

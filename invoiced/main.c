@@ -32,7 +32,7 @@ static const char usage[] =
 "  --stdio        speak the NDJSON protocol on stdin/stdout instead of\n"
 "                 state_dir/run/invoiced.sock; exit once stdin ends and\n"
 "                 the requests already read are answered\n"
-"  --wallet KIND  override the config's wallet: lnbits, nwc, spark or none\n"
+"  --wallet KIND  override the config's wallet: lnbits, nwc, spark, lnd or none\n"
 "  --notify-fd N  write a newline to fd N once ready, then close it\n"
 "  -v             debug logging\n"
 "  --help         this text\n"
@@ -41,7 +41,8 @@ static const char usage[] =
 "testnet, signet, regtest: the network every invoice must be for),\n"
 "lnbits_url, lnbits_api_key_file, nwc_uri_file, spark_url (http://host:port\n"
 "or unix:/path; empty: STATE_DIR/run/spark-bridge.sock), spark_api_key_file,\n"
-"invoice_poll_fast_ms, invoice_poll_slow_ms.\n"
+"lnd_url, lnd_macaroon_file, lnd_tls_cert_file, invoice_poll_fast_ms,\n"
+"invoice_poll_slow_ms.\n"
 "Secret files must not be readable by group or others.\n"
 "\n"
 "Exit status: 0 on SIGTERM/SIGINT, 100 on bad usage, config or secret file,\n"
@@ -104,6 +105,8 @@ wallet_from_name(const char *s)
 		return WALLET_NWC;
 	if (strcmp(s, "spark") == 0)
 		return WALLET_SPARK;
+	if (strcmp(s, "lnd") == 0)
+		return WALLET_LND;
 	return -1;
 }
 
@@ -125,6 +128,9 @@ backend_open(const struct conf *cf, struct loop *l, struct http *http)
 		break;
 	case WALLET_NWC:
 		be = nwc_new(cf, l, err, sizeof(err));
+		break;
+	case WALLET_LND:
+		be = lnd_new(cf, http, err, sizeof(err));
 		break;
 	}
 	if (be == NULL)
@@ -210,7 +216,7 @@ main(int argc, char **argv)
 		log_set_level(LOG_DEBUG);
 	if (o.wallet != NULL) {
 		if ((w = wallet_from_name(o.wallet)) < 0)
-			fatalx(EXIT_PERM, "--wallet: unknown kind %s (lnbits, nwc, spark, none)", o.wallet);
+			fatalx(EXIT_PERM, "--wallet: unknown kind %s (lnbits, nwc, spark, lnd, none)", o.wallet);
 		cf.wallet = (enum wallet_kind)w;
 	}
 	if (cf.wallet != WALLET_NONE && (cf.lightning_network == NULL ||

@@ -61,6 +61,8 @@ struct nwc {
 	char		 relay[512];
 	int		 info_eose, resp_eose;
 	int		 nip04;		/* the wallet offers only NIP-04 */
+	int		 hold;		/* -1 no info event yet, else nwc_hold_support */
+	char		 hold_why[200];
 	struct nwc_req	*reqs;
 	size_t		 nreqs;
 	uint64_t	 tick;
@@ -253,7 +255,41 @@ nwc_on_state(int up, void *arg)
 	}
 }
 
-/* The info event says which encryption the wallet speaks. */
+/* Is word a whole space-separated item of list? */
+static int
+nwc_lists(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = list; p != NULL && (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
+int
+nwc_hold_support(const char *methods, const char *notifications, char *why, size_t whylen)
+{
+	static const char *const need[] = {
+		"make_hold_invoice", "settle_hold_invoice", "cancel_hold_invoice",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!nwc_lists(methods, need[i])) {
+			snprintf(why, whylen, "the NWC wallet does not offer %s (its info event "
+			    "lists: %.100s)", need[i], methods != NULL ? methods : "");
+			return 0;
+		}
+	if (!nwc_lists(notifications, "hold_invoice_accepted")) {
+		snprintf(why, whylen, "the NWC wallet does not send the hold_invoice_accepted notification");
+		return 0;
+	}
+	return 1;
+}
+
+/* The info event says which encryption the wallet speaks, and what it can do. */
 static void
 nwc_info(struct nwc *n, const struct event *ev)
 {
@@ -267,7 +303,22 @@ nwc_info(struct nwc *n, const struct event *ev)
 	if (strstr(ev->content, "make_invoice") == NULL || strstr(ev->content, "lookup_invoice") == NULL)
 		log_warnx("nwc: the wallet does not list make_invoice and lookup_invoice: %.200s",
 		    ev->content);
-	log_info("nwc: wallet %.16s... speaks %s", n->wallet_hex, n->nip04 ? "NIP-04 only" : "NIP-44");
+	n->hold = nwc_hold_support(ev->content, tag_item(event_tag_find(ev, "notifications"), 1),
+	    n->hold_why, sizeof(n->hold_why));
+	log_info("nwc: wallet %.16s... speaks %s%s", n->wallet_hex, n->nip04 ? "NIP-04 only" : "NIP-44",
+	    n->hold ? ", offers hold invoices" : "");
+}
+
+static int
+nwc_hold_capable(struct backend *be, char *why, size_t whylen)
+{
+	struct nwc *n = be->priv;
+
+	if (n->hold == -1)
+		snprintf(why, whylen, "the NWC wallet's info event has not arrived yet");
+	else if (n->hold == 0)
+		snprintf(why, whylen, "%s", n->hold_why);
+	return n->hold;
 }
 
 static void
@@ -286,6 +337,8 @@ nwc_tx_lookup(const cJSON *tx, struct lookup_result *lr)
 			lr->state = LK_EXPIRED;
 		else if (strcmp(state->valuestring, "failed") == 0)
 			lr->state = LK_FAILED;
+		else if (strcmp(state->valuestring, "accepted") == 0)
+			lr->state = LK_HELD;	/* a hold invoice, paid but not settled */
 	} else if (has_settled)
 		lr->state = LK_PAID;	/* older services only set settled_at */
 	if (lr->state == LK_PAID) {
@@ -686,6 +739,7 @@ nwc_new(const struct conf *cf, struct loop *l, char *err, size_t errlen)
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
 	n->be = be;
+	n->hold = -1;
 	n->loop = l;
 	n->lim.burst = 5;
 	n->lim.per_ms = 10000;
@@ -694,6 +748,7 @@ nwc_new(const struct conf *cf, struct loop *l, char *err, size_t errlen)
 	be->lookup = nwc_lookup;
 	be->balance = nwc_balance;
 	be->free = nwc_free;
+	be->hold_capable = nwc_hold_capable;
 	be->priv = n;
 	if ((n->ws = ws_new(l, n->relay, nwc_on_msg, nwc_on_state, n, e2, sizeof(e2))) == NULL) {
 		snprintf(err, errlen, "%s: relay %s: %s", cf->nwc_uri_file, n->relay, e2);

@@ -256,6 +256,15 @@ spark_balance(struct backend *be, balance_cb cb, void *arg)
 	return rc;
 }
 
+/* hold-invoices.md §4: the SDK can settle (claimHTLC) but has no cancel. */
+static int
+spark_hold_capable(struct backend *be, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "Spark has no way to cancel a held payment (it returns to the payer "
+	    "only when the HTLC expires), so a failed job could not refund at once");
+	return 0;
+}
+
 static void
 spark_free(struct backend *be)
 {
@@ -321,6 +330,7 @@ spark_new(const struct conf *cf, struct http *http, char *err, size_t errlen)
 	be->lookup = spark_lookup;
 	be->balance = spark_balance;
 	be->free = spark_free;
+	be->hold_capable = spark_hold_capable;
 	be->priv = sp;
 	return be;
 fail:
