@@ -177,7 +177,11 @@ struct backend {
 		    int expiry, const uint8_t hash[32], create_cb, void *arg);
 	int	(*hold_settle)(struct backend *, const uint8_t preimage[32], hold_cb, void *arg);
 	int	(*hold_cancel)(struct backend *, const char *payment_hash, hold_cb, void *arg);
-	/* Backends with notifications (NWC) call this as a fast path. */
+	/*
+	 * Backends with notifications (NWC: payment_received,
+	 * hold_invoice_accepted) call this as a fast path: something happened
+	 * to this hash, look it up now. The lookup decides, never the push.
+	 */
 	paid_push_cb	 on_paid;
 	void		*on_paid_arg;
 	void		*priv;

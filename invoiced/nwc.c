@@ -35,7 +35,7 @@
 #define NWC_TICK_MS		500
 #define NWC_MAX_URI		2048
 
-enum nwc_kind { NWC_CREATE, NWC_LOOKUP, NWC_BALANCE };
+enum nwc_kind { NWC_CREATE, NWC_LOOKUP, NWC_BALANCE, NWC_HOLD };
 
 struct nwc_req {
 	struct nwc_req	*next;
@@ -44,9 +44,12 @@ struct nwc_req {
 	int		 published;
 	char		*plain;		/* {"method","params"} */
 	uint64_t	 deadline;
+	int64_t		 expiration;	/* NIP-40 tag: a late delivery is ignored (0: none) */
+	char		 hash[65];	/* make_hold_invoice: the hash we asked for */
 	create_cb	 ccb;
 	lookup_cb	 lcb;
 	balance_cb	 bcb;
+	hold_cb		 hcb;
 	void		*arg;
 };
 
@@ -86,6 +89,7 @@ nwc_req_fail(struct nwc_req *r, int retryable, const char *why)
 	struct create_result cr;
 	struct lookup_result lr;
 	struct balance_result br;
+	struct hold_result hr;
 
 	switch (r->kind) {
 	case NWC_CREATE:
@@ -103,6 +107,12 @@ nwc_req_fail(struct nwc_req *r, int retryable, const char *why)
 		memset(&br, 0, sizeof(br));
 		snprintf(br.error, sizeof(br.error), "nwc: %s", why);
 		r->bcb(&br, r->arg);
+		break;
+	case NWC_HOLD:
+		memset(&hr, 0, sizeof(hr));
+		hr.retryable = retryable;
+		snprintf(hr.error, sizeof(hr.error), "nwc: %s", why);
+		r->hcb(&hr, r->arg);
 		break;
 	}
 	nwc_req_free(r);
@@ -166,7 +176,7 @@ static int
 nwc_publish(struct nwc *n, struct nwc_req *r)
 {
 	struct event ev;
-	char *content;
+	char *content, exp[24];
 	cJSON *msg;
 
 	if ((content = nwc_encrypt(n, r->plain)) == NULL)
@@ -178,6 +188,8 @@ nwc_publish(struct nwc *n, struct nwc_req *r)
 	free(content);
 	if (event_add_tagv(&ev, "p", n->wallet_hex, NULL, NULL) != 0 ||
 	    (!n->nip04 && event_add_tagv(&ev, "encryption", "nip44_v2", NULL, NULL) != 0) ||
+	    (r->expiration > 0 && (snprintf(exp, sizeof(exp), "%lld", (long long)r->expiration) < 0 ||
+	    event_add_tagv(&ev, "expiration", exp, NULL, NULL) != 0)) ||
 	    event_sign(&ev, &n->kp) != 0) {
 		event_free(&ev);
 		return -1;
@@ -341,6 +353,14 @@ nwc_tx_lookup(const cJSON *tx, struct lookup_result *lr)
 			lr->state = LK_HELD;	/* a hold invoice, paid but not settled */
 	} else if (has_settled)
 		lr->state = LK_PAID;	/* older services only set settled_at */
+	if (lr->state == LK_HELD) {
+		uint64_t h = 0;
+
+		/* Alby Hub's block height; on LND the raw HTLC expiry (hold-invoices.md §2.2). */
+		if (json_get_u64(tx, "settle_deadline", &h) == 0 && h < UINT32_MAX)
+			lr->htlc_expiry_height = (uint32_t)h;
+		json_get_u64(tx, "amount", &lr->received_msat);
+	}
 	if (lr->state == LK_PAID) {
 		if (json_get_u64(tx, "amount", &lr->received_msat) != 0) {
 			lr->ok = 0;
@@ -362,6 +382,7 @@ nwc_answer(struct nwc_req *r, const cJSON *body)
 	struct create_result cr;
 	struct lookup_result lr;
 	struct balance_result br;
+	struct hold_result hr;
 	char why[256];
 
 	if (cJSON_IsObject(err)) {
@@ -394,6 +415,10 @@ nwc_answer(struct nwc_req *r, const cJSON *body)
 			nwc_req_fail(r, 1, "make_invoice result without invoice or payment_hash");
 			return;
 		}
+		if (r->hash[0] != '\0' && strcmp(hash->valuestring, r->hash) != 0) {
+			nwc_req_fail(r, 0, "make_hold_invoice answered with another payment_hash");
+			return;
+		}
 		cr.ok = 1;
 		snprintf(cr.bolt11, sizeof(cr.bolt11), "%s", inv->valuestring);
 		snprintf(cr.payment_hash, sizeof(cr.payment_hash), "%s", hash->valuestring);
@@ -410,6 +435,11 @@ nwc_answer(struct nwc_req *r, const cJSON *body)
 		br.ok = 1;
 		br.has_balance = json_get_u64(res, "balance", &br.balance_msat) == 0;
 		r->bcb(&br, r->arg);
+		break;
+	case NWC_HOLD:
+		memset(&hr, 0, sizeof(hr));
+		hr.ok = 1;
+		r->hcb(&hr, r->arg);
 		break;
 	}
 	nwc_req_free(r);
@@ -457,11 +487,13 @@ nwc_notification(struct nwc *n, const struct event *ev)
 	type = cJSON_GetObjectItemCaseSensitive(body, "notification_type");
 	tx = cJSON_GetObjectItemCaseSensitive(body, "notification");
 	hash = cJSON_GetObjectItemCaseSensitive(tx, "payment_hash");
-	if (cJSON_IsString(type) && strcmp(type->valuestring, "payment_received") == 0 &&
+	/* Either is only a reason to look the invoice up now. */
+	if (cJSON_IsString(type) && (strcmp(type->valuestring, "payment_received") == 0 ||
+	    strcmp(type->valuestring, "hold_invoice_accepted") == 0) &&
 	    cJSON_IsString(hash) && hex_is_lower(hash->valuestring, 64) && n->be->on_paid != NULL) {
 		json_get_u64(tx, "amount", &amount);
 		json_get_u64(tx, "settled_at", &settled);
-		log_debug("nwc: payment_received for %.16s...", hash->valuestring);
+		log_debug("nwc: %s for %.16s...", type->valuestring, hash->valuestring);
 		n->be->on_paid(hash->valuestring, amount, (int64_t)settled, n->be->on_paid_arg);
 	}
 	cJSON_Delete(body);
@@ -636,6 +668,67 @@ nwc_balance(struct backend *be, balance_cb cb, void *arg)
 	return 0;
 }
 
+static int
+nwc_hold_create(struct backend *be, uint64_t amount_msat, const char *memo, int expiry,
+    const uint8_t hash[32], create_cb cb, void *arg)
+{
+	struct nwc_req *r;
+	cJSON *p = cJSON_CreateObject();
+	char hex[65];
+
+	/* Lowercase: Alby Hub matches the hash as a string (hold-invoices.md §1). */
+	hex_encode(hash, 32, hex);
+	cJSON_AddNumberToObject(p, "amount", (double)amount_msat);
+	cJSON_AddStringToObject(p, "description", memo);
+	cJSON_AddNumberToObject(p, "expiry", expiry);
+	cJSON_AddStringToObject(p, "payment_hash", hex);
+	if (nwc_request(be, NWC_CREATE, p, "make_hold_invoice", NWC_CREATE_TIMEOUT_MS, &r) != 0)
+		return -1;
+	snprintf(r->hash, sizeof(r->hash), "%s", hex);
+	r->ccb = cb;
+	r->arg = arg;
+	loop_add_timer(((struct nwc *)be->priv)->loop, 0, nwc_kick, be->priv);
+	return 0;
+}
+
+/* settle and cancel expire on the relay, so one delivered late is not acted on. */
+static int
+nwc_hold_call(struct backend *be, const char *method, const char *field, const char *value,
+    hold_cb cb, void *arg)
+{
+	struct nwc_req *r;
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(p, field, value);
+	if (nwc_request(be, NWC_HOLD, p, method, NWC_CREATE_TIMEOUT_MS, &r) != 0)
+		return -1;
+	r->expiration = now_unix() + NWC_CREATE_TIMEOUT_MS / 1000;
+	r->hcb = cb;
+	r->arg = arg;
+	loop_add_timer(((struct nwc *)be->priv)->loop, 0, nwc_kick, be->priv);
+	return 0;
+}
+
+static int
+nwc_hold_settle(struct backend *be, const uint8_t preimage[32], hold_cb cb, void *arg)
+{
+	char hex[65];
+	int rc;
+
+	hex_encode(preimage, 32, hex);
+	rc = nwc_hold_call(be, "settle_hold_invoice", "preimage", hex, cb, arg);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return rc;
+}
+
+static int
+nwc_hold_cancel(struct backend *be, const char *payment_hash, hold_cb cb, void *arg)
+{
+	if (!hex_is_lower(payment_hash, 64))
+		return -1;
+	return nwc_hold_call(be, "cancel_hold_invoice", "payment_hash", payment_hash, cb, arg);
+}
+
 static void
 nwc_free(struct backend *be)
 {
@@ -749,6 +842,9 @@ nwc_new(const struct conf *cf, struct loop *l, char *err, size_t errlen)
 	be->balance = nwc_balance;
 	be->free = nwc_free;
 	be->hold_capable = nwc_hold_capable;
+	be->hold_create = nwc_hold_create;
+	be->hold_settle = nwc_hold_settle;
+	be->hold_cancel = nwc_hold_cancel;
 	be->priv = n;
 	if ((n->ws = ws_new(l, n->relay, nwc_on_msg, nwc_on_state, n, e2, sizeof(e2))) == NULL) {
 		snprintf(err, errlen, "%s: relay %s: %s", cf->nwc_uri_file, n->relay, e2);

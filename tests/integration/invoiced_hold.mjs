@@ -8,26 +8,33 @@
 // invoice's hash), cancel after accept, cancel of an unpaid invoice, settle
 // refusals (still open, already canceled), idempotent settle and cancel,
 // a duplicate hash refused, LND's auto-cancel near the HTLC deadline.
+// NWC (tests/lib/nwc-wallet.mjs with holds, on a real relay): capable only
+// when the info event lists the methods and hold_invoice_accepted; success
+// with the accepted notification as a push and the preimage matching;
+// cancel after accept; Alby's NOT_FOUND for an unpaid cancel and INTERNAL
+// for a repeated settle; a wallet that cannot hold ("not implemented").
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { startLndDouble } from '../lib/lnd-double.mjs';
-import { tmpdir, jobId, writeConf, reporter, check, sanitizerClean } from '../lib/invoiced-rig.mjs';
+import { startRelay } from '../lib/relay.mjs';
+import { startNwcWallet } from '../lib/nwc-wallet.mjs';
+import { tmpdir, jobId, writeConf, writeSecret, reporter, check, sleep, sanitizerClean } from '../lib/invoiced-rig.mjs';
 
 const require = createRequire(import.meta.url);
 const bolt11 = require('bolt11');
 const FILE = 'invoiced_hold.mjs';
 const UNITDIR = process.env.UNITDIR || path.resolve(new URL('../../build/tests', import.meta.url).pathname);
 const rep = reporter(FILE);
-const hardStop = setTimeout(() => { console.log(`FAIL: ${FILE}: timeout: the whole file took over 60 s`); process.exit(1); }, 60000);
+const hardStop = setTimeout(() => { console.log(`FAIL: ${FILE}: timeout: the whole file took over 90 s`); process.exit(1); }, 90000);
 
 // The tool: send a command line, get its one JSON answer.
 function startTool(confFile) {
 	const p = spawn(path.join(UNITDIR, 'tool_hold'), ['-c', confFile], { stdio: ['pipe', 'pipe', 'pipe'] });
 	let buf = '', stderr = '';
-	const lines = [], waiters = [];
+	const lines = [], waiters = [], pushes = [];
 	p.stderr.on('data', (d) => { stderr += d; });
 	p.stdout.on('data', (d) => {
 		buf += d;
@@ -35,7 +42,8 @@ function startTool(confFile) {
 		while ((nl = buf.indexOf('\n')) >= 0) {
 			const m = JSON.parse(buf.slice(0, nl));
 			buf = buf.slice(nl + 1);
-			if (waiters.length) waiters.shift()(m); else lines.push(m);
+			if (m.op === 'push') pushes.push(m);
+			else if (waiters.length) waiters.shift()(m); else lines.push(m);
 		}
 	});
 	const exited = new Promise((r) => p.on('exit', (code) => r(code)));
@@ -44,7 +52,7 @@ function startTool(confFile) {
 		waiters.push((m) => { clearTimeout(t); res(m); });
 	}));
 	return {
-		next,
+		next, pushes,
 		async cmd(line, ms) { p.stdin.write(line + '\n'); return next(ms); },
 		async stop() { p.stdin.end(); const code = await exited; return { code, stderr }; },
 		get stderr() { return stderr; },
@@ -63,13 +71,13 @@ const tool = startTool(confFile);
 check((await tool.next()).op === 'ready', 'tool not ready');
 
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
-async function create(msat = 21000) {
-	const r = await tool.cmd(`create ${jobId()} ${msat} 600`);
+async function create(msat = 21000, t = tool) {
+	const r = await t.cmd(`create ${jobId()} ${msat} 600`);
 	check(r.ok === true, `create: ${JSON.stringify(r)}`);
 	return r;
 }
-async function state(hash) {
-	const r = await tool.cmd(`lookup ${hash}`);
+async function state(hash, t = tool) {
+	const r = await t.cmd(`lookup ${hash}`);
 	check(r.ok === true, `lookup: ${JSON.stringify(r)}`);
 	return r;
 }
@@ -167,5 +175,95 @@ await rep.run('preimage_only_in_the_settle_call', async () => {
 });
 
 await lnd.close();
+
+/* ---------- NWC ---------- */
+
+const relay = await startRelay({ port: 0, quiet: true });
+
+async function nwcTool(opts) {
+	const wallet = await startNwcWallet({ relayUrl: relay.url, ...opts });
+	const d = tmpdir('invoiced-hold-nwc-');
+	const uriFile = writeSecret(d, 'nwc.uri', wallet.uri);
+	const t = startTool(writeConf(d, { state_dir: path.join(d, 'var'), wallet: 'nwc',
+		lightning_network: 'regtest', nwc_uri_file: uriFile }));
+	check((await t.next()).op === 'ready', 'tool not ready');
+	let cap;
+	for (let i = 0; i < 50; i++) {
+		cap = await t.cmd('capable');
+		if (cap.capable !== -1) break;
+		await t.cmd('wait 100');
+	}
+	return { wallet, t, cap };
+}
+
+const nw = await nwcTool({ holds: true, envelope: 'alby' });
+
+await rep.run('nwc_capable_from_the_info_event', async () => {
+	check(nw.cap.capable === 1, JSON.stringify(nw.cap));
+	const plain = await nwcTool({});
+	check(plain.cap.capable === 0 && /make_hold_invoice/.test(plain.cap.why), `a wallet without holds: ${JSON.stringify(plain.cap)}`);
+	await plain.t.stop();
+	await plain.wallet.close();
+});
+
+await rep.run('nwc_hold_success_accepted_push_then_settle', async () => {
+	const c = await create(21000, nw.t);
+	const tx = nw.wallet.txs.get(c.payment_hash);
+	check(tx && tx.hold, 'not a hold invoice at the wallet (make_hold_invoice)');
+	check(nw.wallet.log.some((e) => e.method === 'make_hold_invoice' && e.params.payment_hash === c.payment_hash),
+		'make_hold_invoice without our lowercase payment_hash');
+	check((await state(c.payment_hash, nw.t)).state === 'pending', 'not pending before payment');
+	nw.wallet.pay(c.payment_hash);
+	for (let i = 0; i < 40 && !nw.t.pushes.some((p) => p.payment_hash === c.payment_hash); i++) await nw.t.cmd('wait 50');
+	check(nw.t.pushes.some((p) => p.payment_hash === c.payment_hash), 'no push for hold_invoice_accepted');
+	const h = await state(c.payment_hash, nw.t);
+	check(h.state === 'held' && h.received_msat === 21000, `after pay: ${JSON.stringify(h)}`);
+	check(h.htlc_expiry_height === nw.wallet.height + 80, `settle_deadline ${h.htlc_expiry_height}`);
+	const s = await nw.t.cmd(`settle ${c.payment_hash}`);
+	check(s.ok === true, `settle: ${JSON.stringify(s)}`);
+	check(sha(Buffer.from(tx.preimage, 'hex')) === c.payment_hash, 'the preimage the wallet got does not match');
+	const settleReq = nw.wallet.log.find((e) => e.method === 'settle_hold_invoice');
+	check(settleReq && settleReq.encryption === 'nip44_v2', 'settle not over NIP-44');
+	check(settleReq.expiration > Date.now() / 1000 && settleReq.expiration < Date.now() / 1000 + 120,
+		`settle request expiration tag ${settleReq.expiration}`);
+	check((await state(c.payment_hash, nw.t)).state === 'paid', 'lookup after settle');
+	const again = await nw.t.cmd(`settle ${c.payment_hash}`);
+	check(again.ok === false && again.retryable === true && /failed to find accepted hold invoice/.test(again.error),
+		`Alby's answer to a repeated settle: ${JSON.stringify(again)}`);
+});
+
+await rep.run('nwc_cancel_after_accept_and_unpaid_not_found', async () => {
+	const c = await create(5000, nw.t);
+	const u = await nw.t.cmd(`cancel ${c.payment_hash}`);
+	check(u.ok === false && /NOT_FOUND/.test(u.error), `cancel of an unpaid invoice: ${JSON.stringify(u)}`);
+	nw.wallet.pay(c.payment_hash);
+	await sleep(100);
+	const r = await nw.t.cmd(`cancel ${c.payment_hash}`);
+	check(r.ok === true, `cancel after accept: ${JSON.stringify(r)}`);
+	check((await state(c.payment_hash, nw.t)).state === 'failed', 'lookup after cancel');
+	const s = await nw.t.cmd(`settle ${c.payment_hash}`);
+	check(s.ok === false, 'settled after a cancel');
+});
+
+await rep.run('nwc_wallet_that_cannot_hold', async () => {
+	const ni = await nwcTool({ holds: true, holdMode: 'not_implemented' });
+	check(ni.cap.capable === 1, 'the info event lists the methods');
+	const r = await ni.t.cmd(`create ${jobId()} 5000 600`);
+	check(r.ok === false && /not implemented/.test(r.error), JSON.stringify(r));
+	const { code, stderr } = await ni.t.stop();
+	check(code === 0 && sanitizerClean(stderr), stderr.slice(-600));
+	await ni.wallet.close();
+});
+
+await rep.run('nwc_clean_stop_no_secrets', async () => {
+	const { code, stderr } = await nw.t.stop();
+	check(code === 0 && sanitizerClean(stderr), `tool exit ${code}: ${stderr.slice(-600)}`);
+	check(!stderr.includes(nw.wallet.clientSecret), 'the NWC secret in the log');
+	for (const tx of nw.wallet.txs.values())
+		if (tx.preimage) check(!stderr.includes(tx.preimage), 'a preimage in the log');
+	await nw.wallet.close();
+});
+
+await relay.close();
 clearTimeout(hardStop);
 process.exit(rep.failed ? 1 : 0);

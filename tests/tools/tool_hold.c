@@ -13,6 +13,7 @@
  *   settle HASH                  the stored preimage -> {"op":"settle","ok","retryable","error"?}
  *   cancel HASH                  -> {"op":"cancel",...}
  *   wait MS                      run the loop for MS ms -> {"op":"wait","ok":true}
+ * and, whenever the backend pushes: {"op":"push","payment_hash"}.
  *
  * Usage: tool_hold -c dvm.conf (wallet, state_dir, lightning_network and the
  * wallet's keys are read from it; invoices.db lives in state_dir).
@@ -116,6 +117,17 @@ held(const struct hold_result *r, void *arg)
 	t->done = 1;
 }
 
+/* A backend's push (NWC hold_invoice_accepted, payment_received). */
+static void
+pushed(const char *payment_hash, uint64_t msat, int64_t settled_at, void *arg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "op", "push");
+	cJSON_AddStringToObject(o, "payment_hash", payment_hash);
+	emit(o);
+}
+
 /* Start one command; 0 when a callback will end it, -1 when answered here. */
 static int
 command(struct tool *t, char *line)
@@ -206,6 +218,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "tool_hold: wallet: %s\n", err);
 		return 100;
 	}
+	t.be->on_paid = pushed;
 	printf("{\"op\":\"ready\"}\n");
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin) != NULL) {
