@@ -129,6 +129,34 @@ await rep.run('bad_invoice_from_node_refused', async () => {
 	check(e.op === 'error' && e.code === 'bad_invoice', JSON.stringify(e));
 });
 
+await rep.run('hostile_responses_are_refused_not_trusted', async () => {
+	const bad = [
+		'<html>502 Bad Gateway</html>',
+		JSON.stringify({ r_hash: 'AAAA', payment_request: 'lnbcrt1x', add_index: '1' }),	/* 3-byte hash */
+		JSON.stringify({ r_hash: Buffer.alloc(32, 1).toString('base64'), payment_request: 5 }),
+		JSON.stringify({ r_hash: 42, payment_request: 'x'.repeat(8000) }),
+		'x'.repeat(2 * 1024 * 1024),	/* above invoiced's 1 MiB cap */
+	];
+	dbl.corrupt(bad);
+	for (let i = 0; i < bad.length; i++) {
+		const job = jobId();
+		c.send(invoiceMsg(job));
+		const e = await c.next(forJob(job), 8000);
+		check(e.op === 'error' && e.code === 'wallet_down', `case ${i}: ${JSON.stringify(e)}`);
+	}
+	// A lookup answered with nonsense changes nothing; the real answer later counts.
+	const job = jobId();
+	const m = await newInvoice(c, job);
+	dbl.corrupt([JSON.stringify({ state: 'SETTLED' }), JSON.stringify({ state: 'PAID', amt_paid_msat: '5000' }),
+		JSON.stringify({ state: ['SETTLED'], amt_paid_msat: '5000' }), '{"state":"SETTLED","amt_paid_msat":"99999999999999999999"}']);
+	await sleep(1500);
+	check(!c.msgs.some(forJob(job, 'paid')), 'a malformed lookup made the job paid');
+	dbl.pay(m.payment_hash);
+	const p = await c.next(forJob(job, 'paid'), 8000);
+	check(p.amount_msat === 5000, 'amount');
+	c.send({ op: 'ack', job });
+});
+
 await rep.run('restart_resumes_and_reports_paid', async () => {
 	const job = jobId();
 	const m = await newInvoice(c, job);

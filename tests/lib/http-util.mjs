@@ -1,4 +1,5 @@
-// http-util.mjs: the two helpers every HTTP wallet double needs.
+// http-util.mjs: what every HTTP wallet double needs: JSON answers, bounded
+// request bodies, and a loopback listener whose close() ends every connection.
 
 export function json(res, status, body) {
 	const s = JSON.stringify(body);
@@ -18,4 +19,22 @@ export function readBody(req, max = 1 << 20) {
 		req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
 		req.on('error', reject);
 	});
+}
+
+// Listen on 127.0.0.1; close() destroys open connections first, so a
+// client's keep-alive or a hung request cannot hold the test open.
+export async function listenLocal(server, port = 0) {
+	const sockets = new Set();
+	server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+	await new Promise((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(port, '127.0.0.1', resolve);
+	});
+	return {
+		port: server.address().port,
+		close() {
+			for (const s of sockets) s.destroy();
+			return new Promise((resolve) => server.close(() => resolve()));
+		},
+	};
 }

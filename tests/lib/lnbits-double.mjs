@@ -41,7 +41,7 @@ import fs from 'node:fs';
 import { NETWORKS, OTHER_NETWORK, SPEC_NODE_KEY, mintInvoice, corruptSignature, nodePubkey }
 	from './bolt11-mint.mjs';
 import { fileURLToPath } from 'node:url';
-import { json, readBody } from './http-util.mjs';
+import { json, readBody, listenLocal } from './http-util.mjs';
 
 export { SPEC_NODE_KEY, SPEC_NODE_ID, mintInvoice, corruptSignature } from './bolt11-mint.mjs';
 
@@ -250,13 +250,8 @@ export async function startLnbitsDouble(opts = {}) {
 			if (!res.headersSent) json(res, 500, { detail: String(e.message ?? e) });
 		});
 	});
-	const sockets = new Set();
-	server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-	await new Promise((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(opts.port ?? 0, '127.0.0.1', resolve);
-	});
-	const port = server.address().port;
+	const listener = await listenLocal(server, opts.port ?? 0);
+	const port = listener.port;
 	const url = `http://127.0.0.1:${port}`;
 
 	return {
@@ -273,8 +268,7 @@ export async function startLnbitsDouble(opts = {}) {
 		setInvoiceMode(mode, count = Infinity) { knob = { mode, count }; },
 		close() {
 			for (const r of hung) r.destroy?.();
-			for (const s of sockets) s.destroy();
-			return new Promise((resolve) => server.close(() => resolve()));
+			return listener.close();
 		},
 	};
 }

@@ -46,6 +46,7 @@
 //   d.pay(hash, msat?)   normal: SETTLED; hold: ACCEPTED with one HTLC
 //   d.mine(n) / d.height  blocks (auto-cancel of accepted holds)
 //   d.fail(n, mode)      next n API calls: mode '500' (code 2 error) or 'hang'
+//   d.corrupt([body...], status)  the next API answers are these raw bodies
 //   d.setInvoiceMode(mode, n)  'wrong_amount' | 'wrong_network' | 'wrong_hash'
 //   d.invoices (Map hex hash -> invoice), d.log, d.counters, await d.close()
 import https from 'node:https';
@@ -56,7 +57,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { OTHER_NETWORK, mintInvoice } from './bolt11-mint.mjs';
-import { json, readBody } from './http-util.mjs';
+import { json, readBody, listenLocal } from './http-util.mjs';
 
 const HOLD_EXPIRY_DELTA = 18;		// lncfg/invoices.go: invoices.holdexpirydelta
 const DEFAULT_CLTV = 80;		// bitcoin.timelockdelta
@@ -100,6 +101,7 @@ export async function startLndDouble(opts = {}) {
 	let height = opts.height ?? 800;
 	let addIndex = 0, settleIndex = 0;
 	let failure = { mode: 'none', count: 0 };
+	const corrupt = [];	// raw answers for the next API calls: {status, body}
 	let knob = { mode: 'ok', count: 0 };
 	const hung = new Set();
 	const secs = () => Math.floor(now() / 1000);
@@ -291,6 +293,12 @@ export async function startLndDouble(opts = {}) {
 	}
 
 	function injectFailure(res) {
+		if (corrupt.length) {
+			const c = corrupt.shift();
+			res.writeHead(c.status, { 'content-type': 'application/json' });
+			res.end(c.body);
+			return true;
+		}
 		if (failure.count <= 0) return false;
 		failure.count--;
 		if (failure.mode === 'hang') { counters.hung++; hung.add(res); return true; }
@@ -341,13 +349,8 @@ export async function startLndDouble(opts = {}) {
 	const server = tls ? https.createServer({ key: cert.keyPem, cert: cert.certPem }, onReq) : http.createServer(onReq);
 	let tlsErrors = 0;
 	server.on('tlsClientError', () => { tlsErrors++; });
-	const sockets = new Set();
-	server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-	await new Promise((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(opts.port ?? 0, '127.0.0.1', resolve);
-	});
-	const port = server.address().port;
+	const listener = await listenLocal(server, opts.port ?? 0);
+	const port = listener.port;
 
 	return {
 		url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, port, network,
@@ -371,11 +374,12 @@ export async function startLndDouble(opts = {}) {
 		mine(n = 1) { height += n; for (const inv of invoices.values()) age(inv); },
 		state(hashHex) { const inv = invoices.get(hashHex); if (inv) age(inv); return inv?.state; },
 		fail(n = 1, mode = '500') { failure = { mode, count: n }; },
+		// The next API answers are these raw bodies (hostile or broken LND).
+		corrupt(bodies, status = 200) { for (const b of bodies) corrupt.push({ status, body: b }); },
 		setInvoiceMode(mode, count = Infinity) { knob = { mode, count }; },
 		close() {
 			for (const r of hung) r.destroy?.();
-			for (const s of sockets) s.destroy();
-			return new Promise((resolve) => server.close(() => resolve()));
+			return listener.close();
 		},
 	};
 }
