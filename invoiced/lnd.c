@@ -2,13 +2,13 @@
  * lnd.c: the LND backend, LND's REST proxy (payments.md §2.2,
  * hold-invoices.md §3):
  *
- *   POST /v1/invoices {"value_msat","memo","expiry"} -> {"r_hash" (base64),
+ *   POST /v1/invoices {"value_msat","memo","expiry","private"} -> {"r_hash" (base64),
  *        "payment_request", "add_index", "payment_addr"}
  *   GET  /v1/invoice/{hex hash} -> Invoice {"state": OPEN|ACCEPTED|SETTLED|
  *        CANCELED, "amt_paid_msat", "settle_date", "htlcs": [...]};
  *        unknown -> 404 {"code":5,"message":"unable to locate invoice"}
  *   GET  /v1/invoices?num_max_invoices=1&reversed=true (health)
- *   POST /v2/invoices/hodl {"hash","value_msat","memo","expiry"}
+ *   POST /v2/invoices/hodl {"hash","value_msat","memo","expiry","private"}
  *        -> {"payment_request","add_index","payment_addr"}
  *   POST /v2/invoices/settle {"preimage"} -> {}
  *   POST /v2/invoices/cancel {"payment_hash"} -> {}
@@ -126,15 +126,21 @@ lnd_call_new(struct backend *be, void *arg)
 	return c;
 }
 
-/* A JSON body with every value a string (int64s are strings on this API). */
+/*
+ * A JSON body with every value a string (int64s are strings on this API),
+ * plus "private": true when asked. The values are referenced, not copied,
+ * so a preimage has one copy the caller wipes.
+ */
 static char *
-lnd_body(const char *const *kv)
+lnd_body(const char *const *kv, int private)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s;
 
 	for (; o != NULL && kv[0] != NULL; kv += 2)
-		cJSON_AddStringToObject(o, kv[0], kv[1]);
+		cJSON_AddItemToObject(o, kv[0], cJSON_CreateStringReference(kv[1]));
+	if (o != NULL && private)
+		cJSON_AddTrueToObject(o, "private");
 	s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
 	cJSON_Delete(o);
 	return s;
@@ -207,7 +213,9 @@ lnd_create_common(struct backend *be, const char *path, const char *hash_b64,
 
 	snprintf(msat, sizeof(msat), "%llu", (unsigned long long)amount_msat);
 	snprintf(exp, sizeof(exp), "%d", expiry);
-	if ((body = lnd_body(kv)) == NULL)
+	/* Route hints for private channels: without them a node with only
+	 * private channels issues invoices nobody can pay (LNbits does the same). */
+	if ((body = lnd_body(kv, 1)) == NULL)
 		return -1;
 	rc = lnd_start(be->priv, "POST", path, body, LND_CREATE_TIMEOUT_MS, lnd_created, c);
 	free(body);
@@ -426,7 +434,7 @@ lnd_hold_post(struct backend *be, const char *path, const char *field,
 	c->hcb = cb;
 	if (b64_encode(bytes, 32, &b64) == 0) {
 		kv[1] = b64;
-		if ((body = lnd_body(kv)) != NULL)
+		if ((body = lnd_body(kv, 0)) != NULL)
 			rc = lnd_start(be->priv, "POST", path, body, LND_CREATE_TIMEOUT_MS,
 			    lnd_held_done, c);
 	}

@@ -699,7 +699,8 @@ nwc_hold_call(struct backend *be, const char *method, const char *field, const c
 	struct nwc_req *r;
 	cJSON *p = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(p, field, value);
+	/* A reference: the preimage's one copy is the caller's, which it wipes. */
+	cJSON_AddItemToObject(p, field, cJSON_CreateStringReference(value));
 	if (nwc_request(be, NWC_HOLD, p, method, NWC_CREATE_TIMEOUT_MS, &r) != 0)
 		return -1;
 	r->expiration = now_unix() + NWC_CREATE_TIMEOUT_MS / 1000;

@@ -93,6 +93,7 @@ await rep.run('lnd_hold_success_settles_with_the_stored_preimage', async () => {
 	check(d.tagsObject.payment_hash === c.payment_hash && d.millisatoshis === '21000', 'bolt11 hash/amount');
 	const inv = lnd.invoices.get(c.payment_hash);
 	check(inv && inv.hold, 'not a hold invoice at LND (POST /v2/invoices/hodl)');
+	check(inv.private === true, 'no route hints asked for (private: true)');
 	const req = lnd.log.find((e) => e.path === '/v2/invoices/hodl');
 	check(req && req.status === 200, `hodl request ${JSON.stringify(req)}`);
 	check((await state(c.payment_hash)).state === 'pending', 'not pending before payment');

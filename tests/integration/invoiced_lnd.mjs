@@ -70,6 +70,7 @@ await rep.run('create_then_settled_over_https', async () => {
 	check(m.bolt11.startsWith('lnbcrt'), 'not a regtest invoice');
 	check(m.payment_hash === d.tagsObject.payment_hash, 'payment_hash differs from the bolt11');
 	check(dbl.invoices.has(m.payment_hash), 'the double has no invoice for that hash (r_hash not decoded from base64?)');
+	check(dbl.invoices.get(m.payment_hash).private === true, 'no route hints asked for (private: true)');
 	check(m.expires_at === d.timestamp + 600, `expires_at ${m.expires_at}`);
 	const req = dbl.log.find((e) => e.path === '/v1/invoices' && e.method === 'POST');
 	check(req && req.status === 200, `create request ${JSON.stringify(req)}`);

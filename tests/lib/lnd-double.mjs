@@ -137,7 +137,7 @@ export async function startLndDouble(opts = {}) {
 			settled: inv.state === 'SETTLED', creation_date: str(inv.created),
 			settle_date: str(inv.settle_date), payment_request: inv.payment_request,
 			description_hash: '', expiry: str(inv.expiry), fallback_addr: '',
-			cltv_expiry: str(inv.cltv_expiry), route_hints: [], private: false,
+			cltv_expiry: str(inv.cltv_expiry), route_hints: [], private: inv.private,
 			add_index: str(inv.add_index), settle_index: str(inv.settle_index),
 			amt_paid: str(inv.amt_paid_msat), amt_paid_sat: str(Math.floor(inv.amt_paid_msat / 1000)),
 			amt_paid_msat: str(inv.amt_paid_msat), state: inv.state,
@@ -209,6 +209,7 @@ export async function startLndDouble(opts = {}) {
 			hash, preimage, hold, memo: body.memo ?? '', value_msat, expiry,
 			cltv_expiry: int64(body.cltv_expiry) || DEFAULT_CLTV, created: secs(), settle_date: 0,
 			add_index: ++addIndex, settle_index: 0, amt_paid_msat: 0, state: 'OPEN', htlcs: [],
+			private: body.private === true,
 			payment_addr: crypto.randomBytes(32),
 		};
 		inv.payment_request = mint(inv);
