@@ -131,6 +131,12 @@ struct lookup_result {
 	uint64_t received_msat;
 	int64_t	 settled_at;
 	uint32_t htlc_expiry_height;	/* LK_HELD: lowest HTLC expiry block; 0 unknown */
+	/*
+	 * LK_HELD, LND: the block at which that HTLC arrived. An invoice
+	 * macaroon may not ask getinfo for the height, so expiry - accept is
+	 * what the hold had left then (LND cancels 18 blocks before expiry).
+	 */
+	uint32_t htlc_accept_height;
 	char	 error[256];
 };
 struct balance_result {

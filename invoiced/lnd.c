@@ -258,23 +258,34 @@ lnd_hold_create(struct backend *be, uint64_t amount_msat, const char *memo, int 
 	return rc;
 }
 
-/* The lowest expiry height over the HTLCs still held: the hold's deadline. */
-static uint32_t
-lnd_htlc_expiry(const cJSON *inv)
+static int
+lnd_height(const cJSON *o, const char *name, uint32_t *out)
 {
-	const cJSON *h, *st, *ex;
-	uint32_t min = 0;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 4e9)
+		return -1;
+	*out = (uint32_t)v->valuedouble;
+	return 0;
+}
+
+/* The held HTLC that expires first sets the hold's deadline. */
+static void
+lnd_htlc_expiry(const cJSON *inv, struct lookup_result *res)
+{
+	const cJSON *h, *st;
+	uint32_t ex, acc;
 
 	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(inv, "htlcs")) {
 		st = cJSON_GetObjectItemCaseSensitive(h, "state");
-		ex = cJSON_GetObjectItemCaseSensitive(h, "expiry_height");
 		if (!cJSON_IsString(st) || strcmp(st->valuestring, "ACCEPTED") != 0 ||
-		    !cJSON_IsNumber(ex) || ex->valuedouble < 1 || ex->valuedouble > 4e9)
+		    lnd_height(h, "expiry_height", &ex) != 0 || lnd_height(h, "accept_height", &acc) != 0)
 			continue;
-		if (min == 0 || (uint32_t)ex->valuedouble < min)
-			min = (uint32_t)ex->valuedouble;
+		if (res->htlc_expiry_height == 0 || ex < res->htlc_expiry_height) {
+			res->htlc_expiry_height = ex;
+			res->htlc_accept_height = acc;
+		}
 	}
-	return min;
 }
 
 static void
@@ -314,7 +325,7 @@ lnd_looked_up(const struct http_resp *r, void *arg)
 		    sd < (uint64_t)INT64_MAX ? (int64_t)sd : now_unix();
 	} else if (strcmp(s, "ACCEPTED") == 0) {
 		res.state = LK_HELD;
-		res.htlc_expiry_height = lnd_htlc_expiry(j);
+		lnd_htlc_expiry(j, &res);
 	} else if (strcmp(s, "CANCELED") == 0)
 		res.state = LK_FAILED;
 	else if (strcmp(s, "OPEN") == 0)

@@ -101,6 +101,7 @@ await rep.run('lnd_hold_success_settles_with_the_stored_preimage', async () => {
 	const h = await state(c.payment_hash);
 	check(h.state === 'held' && h.received_msat === 21000, `after pay: ${JSON.stringify(h)}`);
 	check(h.htlc_expiry_height === lnd.height + 80, `htlc_expiry_height ${h.htlc_expiry_height}`);
+	check(h.htlc_accept_height === lnd.height, `htlc_accept_height ${h.htlc_accept_height}`);
 	check(lnd.state(c.payment_hash) === 'ACCEPTED', 'LND state');
 	const s = await tool.cmd(`settle ${c.payment_hash}`);
 	check(s.ok === true, `settle: ${JSON.stringify(s)}`);

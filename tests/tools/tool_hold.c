@@ -9,7 +9,7 @@
  *                                -> {"op":"create","ok","payment_hash","bolt11","error"?}
  *   recreate HASH MSAT EXPIRY    hold_create again on a known hash
  *   lookup HASH                  -> {"op":"lookup","ok","state","received_msat",
- *                                    "htlc_expiry_height"}
+ *                                    "htlc_expiry_height","htlc_accept_height"}
  *   settle HASH                  the stored preimage -> {"op":"settle","ok","retryable","error"?}
  *   cancel HASH                  -> {"op":"cancel",...}
  *   wait MS                      run the loop for MS ms -> {"op":"wait","ok":true}
@@ -102,6 +102,7 @@ looked_up(const struct lookup_result *r, void *arg)
 	cJSON_AddStringToObject(o, "state", state_names[r->state]);
 	cJSON_AddNumberToObject(o, "received_msat", (double)r->received_msat);
 	cJSON_AddNumberToObject(o, "htlc_expiry_height", r->htlc_expiry_height);
+	cJSON_AddNumberToObject(o, "htlc_accept_height", r->htlc_accept_height);
 	emit(o);
 	t->done = 1;
 }
