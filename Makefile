@@ -2,7 +2,8 @@
 #
 #   make            build bin/{relayd,jobd,inferd,invoiced,dvmctl,dvmreq}
 #   make deps       install every Debian and npm package the build and tests need
-#   make test       sanitizer build (ASan+UBSan) of everything, then run every test
+#   make test       sanitizer build (ASan+UBSan) of everything, then lint and every test
+#   make lint       shellcheck on every shell script, cppcheck on every C file
 #   make fuzz       libFuzzer targets over every parser of untrusted input
 #   make bench      benchmarks (docs/BENCHMARKS.md)
 #   make run        deps + build + scripts/dvm start
@@ -50,7 +51,7 @@ TOOL_SRC   = $(wildcard tests/tools/tool_*.c)
 TOOL_BIN   = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps test unit fuzz bench run clean programs
+.PHONY: all deps test lint unit fuzz bench run clean programs
 all: programs
 
 programs: $(PROGS:%=$(BIN)/%)
@@ -100,6 +101,10 @@ SAN = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 test:
 	$(MAKE) O=build/san CFLAGS="$(SAN)" LDFLAGS="$(SAN)" programs unit
 	BIN=$(CURDIR)/build/san/bin UNITDIR=$(CURDIR)/build/san/build/tests sh tests/run
+
+# make test runs the same script as its first case (tests/run).
+lint:
+	sh tests/lint/run.sh
 
 FUZZ_SECONDS ?= 30
 fuzz:

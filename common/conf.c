@@ -122,6 +122,9 @@ static const struct conf_key conf_table[] = {
 	K_STR(secret_key_file, "", NULL),
 	K_CHOICE(log_level, "info", level_names),
 	K_CHOICE(privsep, "auto", privsep_names),
+	K_STR(relayd_user, "", NULL),
+	K_STR(inferd_user, "", NULL),
+	K_STR(invoiced_user, "", NULL),
 
 	K_LIST(relays, "wss://relay.damus.io wss://nos.lol wss://relay.primal.net "
 	    "wss://relay.nostr.band", check_ws_url),
@@ -394,6 +397,8 @@ conf_set_scalar(const struct conf_key *k, struct conf *c, const char *v,
 		    errno != 0 || !isfinite(d) || d < k->min || d > k->max)
 			return conf_fail(src, k->name, "bad value \"%s\" "
 			    "(a number %g..%g)", v, k->min, k->max);
+		/* field is the address of a double member (the key table's offsetof). */
+		/* cppcheck-suppress invalidPointerCast */
 		*(double *)field = d;
 		return 0;
 	case CT_BOOL:
@@ -735,6 +740,19 @@ conf_sock_path(const struct conf *c, const char *name, char *buf, size_t len)
 	return 0;
 }
 
+int
+conf_stage_sock_path(const struct conf *c, const char *stage, char *buf, size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s/run/%s/%s.sock", c->state_dir, stage, stage);
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 static const char *
 name_of(const char *const *names, int v)
 {
@@ -801,6 +819,7 @@ conf_print(const struct conf *c, const char *key, FILE *out)
 		fprintf(out, "%d", *(const int *)field);
 		break;
 	case CT_DOUBLE:
+		/* cppcheck-suppress invalidPointerCast ; a double member, as above */
 		print_double(*(const double *)field, out);
 		break;
 	case CT_BOOL:

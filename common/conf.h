@@ -105,6 +105,10 @@ struct conf {
 
 	/* launcher */
 	char	*privsep;		/* auto | yes | no: separate users when root */
+	/* the user jobd expects behind each spoke's socket; "": its own or root */
+	char	*relayd_user;
+	char	*inferd_user;
+	char	*invoiced_user;
 };
 
 /*
@@ -143,8 +147,14 @@ int	conf_print(const struct conf *, const char *key, FILE *out);
 /* Every key name, NULL-terminated, in the table's order. */
 const char *const *conf_keys(void);
 
-/* state_dir/run/<name>: the socket path of a stage ("relayd.sock"...). */
+/* state_dir/run/<name>: the path of a socket in run/ ("control.sock"...). */
 int	conf_sock_path(const struct conf *, const char *name, char *buf, size_t len);
+/*
+ * state_dir/run/<stage>/<stage>.sock: a spoke's socket ("relayd", "inferd",
+ * "invoiced"), in a directory of its own so that only that stage's user can
+ * create it (docs/SECURITY.md).
+ */
+int	conf_stage_sock_path(const struct conf *, const char *stage, char *buf, size_t len);
 
 const char *conf_payment_mode_name(enum payment_mode);
 const char *conf_wallet_name(enum wallet_kind);

@@ -121,6 +121,28 @@ sock_clear_stale(const char *path)
 	return 0;
 }
 
+/* mkdir the directory part of path, if path has one and it is missing. */
+static int
+sock_make_dir(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+	char *slash;
+	size_t len = strlen(path);
+
+	if (len >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, len + 1);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	/* Group may traverse to a 0660 socket (the umask would say 0700). */
+	if (mkdir(dir, 0750) == 0)
+		return chmod(dir, 0750);
+	return errno == EEXIST ? 0 : -1;
+}
+
 int
 sock_listen(const char *path, mode_t mode)
 {
@@ -130,7 +152,7 @@ sock_listen(const char *path, mode_t mode)
 
 	if (sock_addr(&sun, path) == -1)
 		return -1;
-	if (sock_clear_stale(path) == -1)
+	if (sock_make_dir(path) == -1 || sock_clear_stale(path) == -1)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -145,6 +167,22 @@ sock_listen(const char *path, mode_t mode)
 		return -1;
 	}
 	return fd;
+}
+
+int
+sock_peer_uid(int fd, uid_t *uid)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+		return -1;
+	if (len != sizeof(cr)) {
+		errno = EPROTO;
+		return -1;
+	}
+	*uid = cr.uid;
+	return 0;
 }
 
 int

@@ -146,11 +146,16 @@ int
 ctl_probe(const struct conf *c, const char *name)
 {
 	char file[64], path[CONF_MAX_STR + 64];
-	int fd;
+	int fd, spoke;
+
+	/* The spokes' sockets are in run/NAME/, the others in run/. */
+	spoke = strcmp(name, "relayd") == 0 || strcmp(name, "inferd") == 0 ||
+	    strcmp(name, "invoiced") == 0;
 
 	if (strchr(name, '/') != NULL ||
 	    (size_t)snprintf(file, sizeof(file), "%s.sock", name) >= sizeof(file) ||
-	    conf_sock_path(c, file, path, sizeof(path)) == -1) {
+	    (spoke ? conf_stage_sock_path(c, name, path, sizeof(path)) :
+	    conf_sock_path(c, file, path, sizeof(path))) == -1) {
 		fprintf(stderr, "dvmctl: probe: bad socket name %s\n", name);
 		return EXIT_PERM;
 	}

@@ -334,7 +334,7 @@ main(int argc, char **argv)
 		if (ipc_stdio() == -1)
 			fatal(EXIT_TEMP, "stdio");
 	} else {
-		if (conf_sock_path(&env.conf, "inferd.sock", env.sock_path, sizeof(env.sock_path)) == -1)
+		if (conf_stage_sock_path(&env.conf, "inferd", env.sock_path, sizeof(env.sock_path)) == -1)
 			fatalx(EXIT_PERM, "state_dir: path too long");
 		make_run_dir();
 		if (ipc_listen(env.sock_path) == -1)

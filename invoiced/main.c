@@ -186,7 +186,7 @@ make_dirs(const struct conf *cf, char *sock, size_t socklen)
 		chmod(run, 0750);
 	else if (errno != EEXIST)
 		fatal(EXIT_TEMP, "mkdir %s", run);
-	if (conf_sock_path(cf, "invoiced.sock", sock, socklen) != 0)
+	if (conf_stage_sock_path(cf, "invoiced", sock, socklen) != 0)
 		fatalx(EXIT_PERM, "state_dir too long");
 }
 

@@ -14,6 +14,7 @@
 #include "jobd.h"
 #include "log.h"
 #include "loop.h"
+#include "peer.h"
 
 #define SPOKE_BACKOFF_MIN	200
 #define SPOKE_BACKOFF_MAX	10000
@@ -40,7 +41,6 @@ void
 spoke_init(struct jobd *jd)
 {
 	static const char *names[SPOKE__COUNT] = { "relayd", "inferd", "invoiced" };
-	char sock[32];
 	int i;
 
 	for (i = 0; i < SPOKE__COUNT; i++) {
@@ -49,8 +49,7 @@ spoke_init(struct jobd *jd)
 		memset(s, 0, sizeof(*s));
 		s->name = names[i];
 		s->fd = -1;
-		snprintf(sock, sizeof(sock), "%s.sock", names[i]);
-		conf_sock_path(&jd->conf, sock, s->path, sizeof(s->path));
+		conf_stage_sock_path(&jd->conf, names[i], s->path, sizeof(s->path));
 		backoff_init(&s->bo, SPOKE_BACKOFF_MIN, SPOKE_BACKOFF_MAX, 20);
 	}
 }
@@ -283,6 +282,11 @@ spoke_connect(struct jobd *jd, struct spoke *s)
 	if ((fd = sock_connect(s->path)) == -1) {
 		log_debug("%s: connect %s: %s", s->name, s->path, strerror(errno));
 		spoke_down(jd, s, "connect failed");
+		return;
+	}
+	if (peer_check_uid(&jd->conf, s->name, fd) == -1) {	/* peer.c */
+		close(fd);
+		spoke_down(jd, s, "peer refused");
 		return;
 	}
 	if (ndjson_init(&s->nd, fd, fd, 0, 0) == -1 ||

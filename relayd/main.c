@@ -305,7 +305,7 @@ ipc_open(void)
 			fatalx(EXIT_TEMP, "cannot use stdin/stdout");
 		return;
 	}
-	if (conf_sock_path(&rd.conf, "relayd.sock", path, sizeof(path)) == -1)
+	if (conf_stage_sock_path(&rd.conf, "relayd", path, sizeof(path)) == -1)
 		fatalx(EXIT_PERM, "socket path too long");
 	snprintf(dir, sizeof(dir), "%s", rd.conf.state_dir);
 	(void)mkdir(dir, 0750);

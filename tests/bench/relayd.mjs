@@ -120,7 +120,7 @@ try {
   let sentAt = 0;
   worker.on('message', (m) => { if (m.sending) sentAt = performance.now(); });
   p = await startRelayd(dir, [blastUrl]);
-  const sock = net.connect(join(dir, 'run', 'relayd.sock'));
+  const sock = net.connect(join(dir, 'run', 'relayd', 'relayd.sock'));
   await new Promise(r => sock.once('connect', r));
   // Count event lines without decoding them: '\n' positions and a prefix check.
   const prefix = Buffer.from('{"op":"event"');
@@ -140,7 +140,7 @@ try {
   sock.write(JSON.stringify({ op: 'subscribe', id: 'bench', filters: [{ kinds: [5050] }] }) + '\n');
   const t0 = process.cpuUsage();
   const dbg = process.env.DEBUG_STATUS ? setTimeout(() => {
-    const c2 = net.connect(join(dir, 'run', 'relayd.sock'), () => c2.write('{"op":"status"}\n'));
+    const c2 = net.connect(join(dir, 'run', 'relayd', 'relayd.sock'), () => c2.write('{"op":"status"}\n'));
     c2.on('data', d => { console.error('STATUS', d.toString().slice(0, 1500), 'count', count, 'buffered', 'n/a'); c2.end(); });
   }, 8000) : null;
   await Promise.race([done, sleep(process.env.DEBUG_STATUS ? 12000 : 90000)]);

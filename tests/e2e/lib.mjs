@@ -499,7 +499,7 @@ export class Pipeline {
   // per-relay states and the drop counters are not in jobd's answer.
   relaydStatus(ms = 3000) {
     return new Promise((resolve, reject) => {
-      const s = net.createConnection(join(this.kv.state_dir, 'run', 'relayd.sock'));
+      const s = net.createConnection(join(this.kv.state_dir, 'run', 'relayd', 'relayd.sock'));
       let buf = '';
       const t = setTimeout(() => { s.destroy(); reject(new Error(`relayd status: no answer in ${ms} ms`)); }, ms);
       s.on('connect', () => s.write('{"op":"status"}\n'));

@@ -10,6 +10,7 @@ ex=$top/dvm.conf.example
 : >"$tmp/empty.conf"
 "$BIN/dvmctl" -c "$tmp/empty.conf" conf >"$tmp/defaults" || { echo "FAIL: $T: dvmctl conf lists the keys: exit $?"; exit 1; }
 missing=""
+# shellcheck disable=SC2013 # key names are single words; a pipe into while would lose $missing
 for k in $(awk '{print $1}' "$tmp/defaults"); do
 	grep -q "^#$k =" "$ex" || missing="$missing $k"
 done

@@ -42,13 +42,26 @@ if [ "$(id -u)" -eq 0 ]; then
 		fail "privsep: each stage runs as its own user, no new privileges, empty bounding set" "$bad"
 	own() { stat -c '%U %a' "$1"; }
 	k=$(own "$tmp/state/key") j=$(own "$tmp/state/jobs.db") i=$(own "$tmp/state/invoices.db")
-	r=$(stat -c '%U' "$tmp/state/run/relayd.sock") n=$(stat -c '%U' "$tmp/state/run/inferd.sock")
+	r=$(stat -c '%U' "$tmp/state/run/relayd/relayd.sock") n=$(stat -c '%U' "$tmp/state/run/inferd/inferd.sock")
 	if [ "$k" = "sellcompute-job 600" ] && [ "$j" = "sellcompute-job 600" ] &&
 		[ "$i" = "sellcompute-pay 600" ] && [ "$r" = sellcompute-relay ] && [ "$n" = sellcompute-infer ]; then
 		pass "privsep: key and ledger belong to jobd, invoices to invoiced, sockets to their stage"
 	else
 		fail "privsep: key and ledger belong to jobd, invoices to invoiced, sockets to their stage" "key=$k jobs=$j inv=$i relayd.sock=$r inferd.sock=$n"
 	fi
+	# Each spoke's socket directory is its user's alone: relayd's user can
+	# create nothing in run/ nor in invoiced's directory.
+	bad=""
+	for s in relayd:sellcompute-relay inferd:sellcompute-infer invoiced:sellcompute-pay; do
+		d=$tmp/state/run/${s%%:*}
+		[ "$(stat -c '%U %G %a' "$d")" = "${s#*:} ${s#*:} 750" ] || bad="$bad $(stat -c '%n=%U:%G:%a' "$d")"
+	done
+	for d in "$tmp/state/run" "$tmp/state/run/invoiced"; do
+		setpriv --reuid=sellcompute-relay --regid=sellcompute-relay --init-groups touch "$d/planted" 2>/dev/null &&
+			bad="$bad relayd-wrote-in-$d"
+	done
+	[ -z "$bad" ] && pass "privsep: a run/NAME/ per spoke (its user, 0750); relayd's user cannot create in run/ or run/invoiced/" ||
+		fail "privsep: a run/NAME/ per spoke (its user, 0750); relayd's user cannot create in run/ or run/invoiced/" "$bad"
 	# relayd's user can neither read the key nor talk to inferd; jobd's can.
 	if ! setpriv --reuid=sellcompute-job --regid=sellcompute-job --init-groups "$BIN/dvmctl" -c "$conf" probe inferd ||
 		setpriv --reuid=sellcompute-relay --regid=sellcompute-relay --init-groups cat "$tmp/state/key" >/dev/null 2>&1 ||

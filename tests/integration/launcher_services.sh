@@ -47,7 +47,7 @@ check_dir() {	# kind stage
 		grep -q 'exec s6-log' "$d/log/run" || { echo "log/run: no s6-log"; return 1; }
 		[ ! -e "$d/check" ] || { echo "s6 dir has a runit check"; return 1; }
 		(cd "$d" && sh ./finish 100 0 x >/dev/null 2>&1); [ $? -eq 125 ] || { echo "finish 100 does not exit 125"; return 1; }
-		(cd "$d" && sh ./finish 0 0 x); [ $? -eq 0 ] || { echo "finish 0 does not exit 0"; return 1; }
+		(cd "$d" && sh ./finish 0 0 x) || { echo "finish 0 does not exit 0"; return 1; }
 	else
 		[ -x "$d/check" ] && grep -q 'dvmctl.* probe ' "$d/check" || { echo "no runit check probing the socket"; return 1; }
 		grep -q 'svlogd' "$d/log/run" || { echo "log/run: no svlogd"; return 1; }

@@ -67,6 +67,7 @@ if [ "$(id -u)" -eq 0 ] && grep -q '^dvm: privilege separation: .*spark-bridge a
 		! as sellcompute-pay cat "$tmp/spark.mnemonic" >/dev/null 2>&1; then
 		pass "privsep: invoiced's user can open the bridge but not read the mnemonic; relayd's cannot open it"
 	else
+		# shellcheck disable=SC2012 # ls -l only prints owners and modes for the failure message
 		fail "privsep: invoiced's user can open the bridge but not read the mnemonic; relayd's cannot open it" "$(ls -l "$sock" "$tmp/spark.mnemonic" | tr '\n' '|')"
 	fi
 else
@@ -124,6 +125,7 @@ done
 [ "$(cat "$tmp/s6/sellcompute-spark-bridge/notification-fd" 2>/dev/null)" = 3 ] &&
 	grep -q -- '--notify-fd 3$' "$tmp/s6/sellcompute-spark-bridge/run" &&
 	grep -q 'probe spark-bridge$' "$tmp/runit/sellcompute-spark-bridge/check" || sv_ok=0
+# shellcheck disable=SC2002 # cat, not a redirect: a missing run file's error is part of the message
 [ "$sv_ok" -eq 1 ] && pass "services s6 and runit: a service directory for the bridge" ||
 	fail "services s6 and runit: a service directory for the bridge" "$(cat "$tmp/gen.log") $(cat "$tmp/s6/sellcompute-spark-bridge/run" 2>&1 | tr '\n' '|')"
 

@@ -25,7 +25,7 @@ const proc = spawn(`${BIN}/relayd`, ['-c', conf, '--notify-fd', '3'],
 let err = '';
 proc.stderr.on('data', d => { err += d; if (err.length > 4e6) err = err.slice(-2e6); });
 const exited = new Promise(r => proc.on('exit', (code, sig) => r({ code, sig })));
-const sockPath = join(dir, 'run', 'relayd.sock');
+const sockPath = join(dir, 'run', 'relayd', 'relayd.sock');
 let c;
 
 try {

@@ -1,5 +1,5 @@
-// Fake spokes for jobd tests: Node servers on state_dir/run/{relayd,inferd,
-// invoiced}.sock speaking docs/PROTOCOL.md (one JSON object per line), with
+// Fake spokes for jobd tests: Node servers on state_dir/run/NAME/NAME.sock
+// (NAME: relayd, inferd, invoiced) speaking docs/PROTOCOL.md (one JSON object per line), with
 // scriptable behaviour. They reproduce the documented message shapes of the
 // real daemons exactly (field names and types), so jobd can be tested end
 // to end before, and independently of, the real spokes.
@@ -36,6 +36,7 @@ import { verifyEvent } from 'nostr-tools/pure';
 
 function lineServer(sockPath, onMessage, onConnect) {
   const clients = new Set();
+  fs.mkdirSync(path.dirname(sockPath), { recursive: true });
   try { fs.unlinkSync(sockPath); } catch {}
   const server = net.createServer((c) => {
     clients.add(c);
@@ -96,7 +97,7 @@ export async function startFakeSpokes(runDir, opts = {}) {
     mode: opts.invoiceMode || 'auto', health: opts.invoiceHealth || 'ok', healthAsks: 0 };
 
   // relayd
-  const r = await lineServer(path.join(runDir, 'relayd.sock'), (m, c) => {
+  const r = await lineServer(path.join(runDir, 'relayd', 'relayd.sock'), (m, c) => {
     relayd.received.push(m);
     switch (m.op) {
       case 'subscribe': relayd.subscriptions.set(m.id, m.filters); break;
@@ -161,7 +162,7 @@ export async function startFakeSpokes(runDir, opts = {}) {
     inferd.done.set(job, reply);
     if (inferConn) i.send(inferConn, reply);
   };
-  const i = await lineServer(path.join(runDir, 'inferd.sock'), (m, c) => {
+  const i = await lineServer(path.join(runDir, 'inferd', 'inferd.sock'), (m, c) => {
     inferConn = c;
     if (m.op === 'infer') {
       inferd.infers.push(m);
@@ -193,7 +194,7 @@ export async function startFakeSpokes(runDir, opts = {}) {
 
   // invoiced
   let invConns = new Set();
-  const inv = await lineServer(path.join(runDir, 'invoiced.sock'), (m, c) => {
+  const inv = await lineServer(path.join(runDir, 'invoiced', 'invoiced.sock'), (m, c) => {
     invConns.add(c);
     invoiced.requests.push(m);
     if (m.op === 'invoice') {

@@ -120,7 +120,7 @@ export async function startInferd({ conf = {}, args = [], timeoutMs = 15000 } = 
 	proc.stderr.on('data', (d) => { stderr += d; });
 	proc.stdout.on('data', () => {});
 	const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
-	const sock = path.join(dir, 'var', 'run', 'inferd.sock');
+	const sock = path.join(dir, 'var', 'run', 'inferd', 'inferd.sock');
 	const readyAt = Date.now();
 	await new Promise((resolve, reject) => {
 		const t = setTimeout(() => reject(new Error(`inferd not ready in ${timeoutMs} ms: ${stderr}`)), timeoutMs);

@@ -49,7 +49,7 @@ export function startInvoiced({ dir, conf, args = [], timeoutMs = 10000 }) {
 	proc.stderr.on('data', (d) => { stderr += d; });
 	proc.stdout.on('data', () => {});
 	const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
-	const sock = path.join(dir, 'var', 'run', 'invoiced.sock');
+	const sock = path.join(dir, 'var', 'run', 'invoiced', 'invoiced.sock');
 	const ready = new Promise((resolve, reject) => {
 		const t = setTimeout(() => reject(new Error(`invoiced not ready in ${timeoutMs} ms: ${stderr}`)), timeoutMs);
 		proc.stdio[3].on('data', () => { clearTimeout(t); resolve(); });

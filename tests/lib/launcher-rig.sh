@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tests/lib/launcher-rig.sh: sourced by tests/integration/launcher_*.sh and
 # dvmctl_*.sh. Starts a real relay (tests/lib/relay.mjs) and the Ollama
 # double (tests/lib/ollama-double.mjs) on free ports, writes a dvm.conf for
@@ -11,6 +12,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 RIG_LIMIT=${RIG_LIMIT:-55}
 pass() { echo "PASS: $T: $1"; }
 fail() { echo "FAIL: $T: $1: $2"; failed=1; }
+# shellcheck disable=SC2034 # read by the test that sources this file (exit "$failed")
 failed=0
 lpid="" relay_pid="" oll_pid="" watchdog=""
 

@@ -414,6 +414,9 @@ TEST(sock_path)
 	CHECK(conf_sock_path(&c, "jobd.sock", buf, sizeof(buf)) == 0);
 	CHECK(strcmp(buf, "/srv/x/run/jobd.sock") == 0);
 	CHECK(conf_sock_path(&c, "jobd.sock", buf, 10) == -1 && errno == ENAMETOOLONG);
+	CHECK(conf_stage_sock_path(&c, "inferd", buf, sizeof(buf)) == 0);
+	CHECK(strcmp(buf, "/srv/x/run/inferd/inferd.sock") == 0);
+	CHECK(conf_stage_sock_path(&c, "inferd", buf, 20) == -1 && errno == ENAMETOOLONG);
 	conf_free(&c);
 }
 

@@ -5,7 +5,7 @@
  * ledger left with a job at every state (what each becomes with no spoke
  * connected yet).
  */
-/* LINK: jobd/ledger.c jobd/job.c jobd/publish.c jobd/spoke.c jobd/ingest.c jobd/validate.c jobd/request.c jobd/price.c jobd/ratelimit.c jobd/control.c */
+/* LINK: jobd/ledger.c jobd/job.c jobd/publish.c jobd/spoke.c jobd/ingest.c jobd/validate.c jobd/request.c jobd/price.c jobd/ratelimit.c jobd/control.c jobd/peer.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

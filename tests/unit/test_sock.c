@@ -48,6 +48,27 @@ TEST(listen_connect_accept)
 	unlink(spath);
 }
 
+/* A spoke's socket lives in a directory of its own, made if missing. */
+TEST(socket_dir_created)
+{
+	char sub[300], p[320];
+	struct stat st;
+	int l;
+
+	snprintf(sub, sizeof(sub), "%s/stage", dir);
+	snprintf(p, sizeof(p), "%s/stage.sock", sub);
+	l = sock_listen(p, 0660);
+	REQUIRE(l != -1);
+	CHECK(stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0750);
+	close(l);
+	l = sock_listen(p, 0660);	/* an existing directory is fine */
+	CHECK(l != -1);
+	if (l != -1)
+		close(l);
+	unlink(p);
+	rmdir(sub);
+}
+
 TEST(mode_applied)
 {
 	struct stat st;
@@ -214,6 +235,7 @@ main(void)
 	snprintf(spath, sizeof(spath), "%s/s.sock", dir);
 	RUN(listen_connect_accept);
 	RUN(mode_applied);
+	RUN(socket_dir_created);
 	RUN(stale_socket_replaced);
 	RUN(live_socket_refused);
 	RUN(regular_file_not_removed);
