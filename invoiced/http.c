@@ -165,6 +165,9 @@ http_call_free(struct http_call *c)
 	curl_multi_remove_handle(c->h->multi, c->easy);
 	curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->hdrs);
+	/* A settle body carries a preimage. */
+	if (c->reqbody != NULL)
+		explicit_bzero(c->reqbody, strlen(c->reqbody));
 	free(c->reqbody);
 	free(c->buf);
 	free(c);
