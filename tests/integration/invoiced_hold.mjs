@@ -7,7 +7,8 @@
 // success (held -> settle -> settled, and the preimage LND got hashes to the
 // invoice's hash), cancel after accept, cancel of an unpaid invoice, settle
 // refusals (still open, already canceled), idempotent settle and cancel,
-// a duplicate hash refused, LND's auto-cancel near the HTLC deadline.
+// a duplicate hash refused, LND's auto-cancel near the HTLC deadline, and
+// the double's two invoice streams behaving as LND's do.
 // NWC (tests/lib/nwc-wallet.mjs with holds, on a real relay): capable only
 // when the info event lists the methods and hold_invoice_accepted; success
 // with the accepted notification as a push and the preimage matching;
@@ -15,6 +16,7 @@
 // for a repeated settle; a wallet that cannot hold ("not implemented").
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import https from 'node:https';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -162,6 +164,44 @@ await rep.run('lnd_backend_down_is_retryable', async () => {
 	const s = await tool.cmd(`settle ${c.payment_hash}`);
 	check(s.ok === false && s.retryable === true, `settle while LND fails: ${JSON.stringify(s)}`);
 	check((await tool.cmd(`settle ${c.payment_hash}`)).ok === true, 'the retry did not settle');
+});
+
+// The double's streams, for an escrow that watches instead of polling.
+function stream(pathname) {
+	const lines = [];
+	const req = https.get({ host: '127.0.0.1', port: lnd.port, path: pathname, ca: lnd.certPem,
+		headers: { 'Grpc-Metadata-macaroon': lnd.macaroonHex } }, (res) => {
+		let buf = '';
+		res.on('data', (d) => {
+			buf += d;
+			let nl;
+			while ((nl = buf.indexOf('\n')) >= 0) { lines.push(JSON.parse(buf.slice(0, nl)).result); buf = buf.slice(nl + 1); }
+		});
+	});
+	req.on('error', () => {});
+	return { lines, close: () => req.destroy() };
+}
+
+await rep.run('lnd_double_streams_as_lnd_does', async () => {
+	const all = stream('/v1/invoices/subscribe');
+	await sleep(200);
+	const c = await create();
+	const b64url = Buffer.from(c.payment_hash, 'hex').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+	const one = stream(`/v2/invoices/subscribe/${encodeURIComponent(b64url)}`);
+	await sleep(200);
+	lnd.pay(c.payment_hash);
+	check((await tool.cmd(`settle ${c.payment_hash}`)).ok === true, 'settle');
+	const c2 = await create();
+	lnd.pay(c2.payment_hash);
+	check((await tool.cmd(`cancel ${c2.payment_hash}`)).ok === true, 'cancel');
+	await sleep(300);
+	one.close();
+	all.close();
+	const states = one.lines.map((i) => i.state).join(' ');
+	check(states === 'OPEN ACCEPTED SETTLED', `single-invoice stream: ${states}`);
+	const mine = all.lines.filter((i) => [c.payment_hash, c2.payment_hash].includes(Buffer.from(i.r_hash, 'base64').toString('hex')));
+	const seen = mine.map((i) => i.state).join(' ');
+	check(seen === 'OPEN SETTLED OPEN', `all-invoices stream must skip ACCEPTED and CANCELED: ${seen}`);
 });
 
 await rep.run('preimage_only_in_the_settle_call', async () => {

@@ -19,6 +19,10 @@
 //   POST /v2/invoices/cancel {payment_hash} -> {}; OPEN or ACCEPTED -> CANCELED,
 //                            idempotent on CANCELED; 500 "invoice already settled"
 //   GET  /v2/invoices/lookup ?payment_hash=<base64, standard or URL-safe, padded>
+//   GET  /v2/invoices/subscribe/{base64url} chunked lines {"result": Invoice}, the
+//                            current state first, then every transition
+//   GET  /v1/invoices/subscribe  the same for new and SETTLED invoices only: never
+//                            ACCEPTED or CANCELED, as LND's all-invoices stream
 //   unknown invoice -> 404 {"code":5,"message":"unable to locate invoice","details":[]}
 //   any other path -> 404 {"code":5,"message":"Not Found","details":[]}
 // JSON as LND marshals it: 64-bit integers as strings, int32 as numbers, bytes
@@ -106,9 +110,35 @@ export async function startLndDouble(opts = {}) {
 	const hung = new Set();
 	const secs = () => Math.floor(now() / 1000);
 
+	// Streams: GET /v2/invoices/subscribe/{hash} (every transition of one
+	// invoice, the current state first) and GET /v1/invoices/subscribe, which
+	// like LND's carries only new (OPEN) and SETTLED invoices, never ACCEPTED
+	// or CANCELED (invoiceregistry.go:1720-1740).
+	const streams = new Set();	// {hash: hex | null, res}
+
+	function changed(inv) {
+		const line = JSON.stringify({ result: view(inv) }) + '\n';
+		for (const st of streams) {
+			if (st.hash === inv.hash.toString('hex') ||
+			    (st.hash === null && (inv.state === 'OPEN' || inv.state === 'SETTLED')))
+				st.res.write(line);
+		}
+	}
+
+	function subscribe(req, res, hashHex) {
+		res.writeHead(200, { 'content-type': 'application/json' });
+		const st = { hash: hashHex, res };
+		streams.add(st);
+		req.on('close', () => streams.delete(st));
+		if (hashHex !== null) res.write(JSON.stringify({ result: view(invoices.get(hashHex)) }) + '\n');
+	}
+
 	// Time and blocks move states on their own, as LND's expiry watcher does.
 	function age(inv) {
-		if (inv.state === 'OPEN' && secs() >= inv.created + inv.expiry) inv.state = 'CANCELED';
+		if (inv.state === 'OPEN' && secs() >= inv.created + inv.expiry) {
+			inv.state = 'CANCELED';
+			changed(inv);
+		}
 		if (inv.state === 'ACCEPTED') {
 			const exp = Math.min(...inv.htlcs.filter((h) => h.state === 'ACCEPTED').map((h) => h.expiry_height));
 			if (height >= exp - HOLD_EXPIRY_DELTA) cancel(inv);
@@ -119,6 +149,7 @@ export async function startLndDouble(opts = {}) {
 		inv.state = 'CANCELED';
 		for (const h of inv.htlcs) if (h.state === 'ACCEPTED') { h.state = 'CANCELED'; h.resolve_time = secs(); }
 		inv.amt_paid_msat = 0;
+		changed(inv);
 	}
 
 	function settle(inv) {
@@ -126,6 +157,7 @@ export async function startLndDouble(opts = {}) {
 		inv.settle_date = secs();
 		inv.settle_index = ++settleIndex;
 		for (const h of inv.htlcs) { h.state = 'SETTLED'; h.resolve_time = secs(); }
+		changed(inv);
 	}
 
 	function view(inv) {
@@ -214,6 +246,7 @@ export async function startLndDouble(opts = {}) {
 		};
 		inv.payment_request = mint(inv);
 		invoices.set(hash.toString('hex'), inv);
+		changed(inv);
 		return inv;
 	}
 
@@ -335,6 +368,13 @@ export async function startLndDouble(opts = {}) {
 				const h = bytesParam(url.searchParams.get('payment_hash') ?? '');
 				lookup(res, h && h.length === 32 ? h.toString('hex') : null);
 			}
+			: m === 'GET' && (r = p.match(/^\/v2\/invoices\/subscribe\/([A-Za-z0-9_%=+/-]+)$/)) ? () => {
+				const h = bytesParam(decodeURIComponent(r[1]));
+				const hex = h && h.length === 32 ? h.toString('hex') : null;
+				if (!hex || !invoices.has(hex)) return grpcErr(res, 404, 5, 'unable to locate invoice');
+				subscribe(req, res, hex);
+			}
+			: m === 'GET' && p === '/v1/invoices/subscribe' ? () => subscribe(req, res, null)
 			: m === 'POST' && p === '/v2/invoices/hodl' ? () => addHold(req, res)
 			: m === 'POST' && p === '/v2/invoices/settle' ? () => settleHold(req, res)
 			: m === 'POST' && p === '/v2/invoices/cancel' ? () => cancelHold(req, res)
@@ -369,8 +409,10 @@ export async function startLndDouble(opts = {}) {
 			inv.htlcs.push({ htlc_index: inv.htlcs.length, amt_msat: amt, accept_height: height,
 				accept_time: secs(), resolve_time: 0, expiry_height: height + inv.cltv_expiry, state: 'ACCEPTED' });
 			inv.amt_paid_msat = amt;
-			if (inv.hold) inv.state = 'ACCEPTED';
-			else settle(inv);
+			if (inv.hold) {
+				inv.state = 'ACCEPTED';
+				changed(inv);
+			} else settle(inv);
 		},
 		mine(n = 1) { height += n; for (const inv of invoices.values()) age(inv); },
 		state(hashHex) { const inv = invoices.get(hashHex); if (inv) age(inv); return inv?.state; },
@@ -380,6 +422,7 @@ export async function startLndDouble(opts = {}) {
 		setInvoiceMode(mode, count = Infinity) { knob = { mode, count }; },
 		close() {
 			for (const r of hung) r.destroy?.();
+			for (const st of streams) st.res.destroy();
 			return listener.close();
 		},
 	};
