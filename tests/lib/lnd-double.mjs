@@ -53,6 +53,8 @@
 //   d.corrupt([body...], status)  the next API answers are these raw bodies
 //   d.setInvoiceMode(mode, n)  'wrong_amount' | 'wrong_network' | 'wrong_hash'
 //   d.invoices (Map hex hash -> invoice), d.log, d.counters, await d.close()
+// CLI:    node tests/lib/lnd-double.mjs --dir DIR [--network regtest] writes
+//         DIR/tls.cert and DIR/invoice.macaroon, prints "READY https://...".
 import https from 'node:https';
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -60,6 +62,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { OTHER_NETWORK, mintInvoice } from './bolt11-mint.mjs';
 import { json, readBody, listenLocal } from './http-util.mjs';
 
@@ -427,3 +430,25 @@ export async function startLndDouble(opts = {}) {
 		},
 	};
 }
+
+// CLI, for the shell tests: writes DIR/tls.cert and DIR/invoice.macaroon
+// (binary, mode 0600), prints "READY https://127.0.0.1:PORT", runs until
+// SIGTERM.
+async function cli() {
+	const args = process.argv.slice(2);
+	let dir = null, network = 'regtest';
+	for (let i = 0; i < args.length; i++) {
+		if (args[i] === '--dir') dir = args[++i];
+		else if (args[i] === '--network') network = args[++i];
+		else { console.error('usage: lnd-double.mjs --dir DIR [--network regtest]'); process.exit(100); }
+	}
+	if (!dir) { console.error('usage: lnd-double.mjs --dir DIR [--network regtest]'); process.exit(100); }
+	const d = await startLndDouble({ network, dir });
+	fs.writeFileSync(path.join(dir, 'invoice.macaroon'), d.macaroon, { mode: 0o600 });
+	console.log(`READY ${d.url}`);
+	const stop = () => d.close().then(() => process.exit(0));
+	process.on('SIGTERM', stop);
+	process.on('SIGINT', stop);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === fs.realpathSync(process.argv[1])) cli();
