@@ -591,7 +591,8 @@ lnd_setup(struct lnd *ln, const struct conf *cf, char *err, size_t errlen)
 	size_t n;
 
 	if (!https && strncmp(u, "http://", 7) != 0) {
-		snprintf(err, errlen, "lnd_url must be an https:// URL (LND's REST port, e.g. https://127.0.0.1:8080)");
+		snprintf(err, errlen, "lnd_url must be an https:// URL "
+		    "(LND's REST port, e.g. https://127.0.0.1:8080)");
 		return -1;
 	}
 	if (cf->lnd_macaroon_file[0] == '\0') {

@@ -61,10 +61,12 @@ TEST(preimage_tampered_row_refused)
 	REQUIRE(hold_preimage_new(s, job_a, h, x) == 0);
 	store_close(s);
 	REQUIRE(sqlite3_open(db, &raw) == SQLITE_OK);
-	snprintf(sql, sizeof(sql), "UPDATE preimages SET preimage = zeroblob(32) WHERE payment_hash = '%s'", x);
+	snprintf(sql, sizeof(sql), "UPDATE preimages SET preimage = zeroblob(32)"
+	    " WHERE payment_hash = '%s'", x);
 	CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK);
 	/* The schema itself refuses a preimage that is not 32 bytes. */
-	snprintf(sql, sizeof(sql), "UPDATE preimages SET preimage = zeroblob(31) WHERE payment_hash = '%s'", x);
+	snprintf(sql, sizeof(sql), "UPDATE preimages SET preimage = zeroblob(31)"
+	    " WHERE payment_hash = '%s'", x);
 	CHECK(sqlite3_exec(raw, sql, NULL, NULL, NULL) != SQLITE_OK);
 	sqlite3_close(raw);
 	REQUIRE((s = store_open(db, err, sizeof(err))) != NULL);
