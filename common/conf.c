@@ -43,7 +43,7 @@ struct conf_key {
 
 static const char *const backend_names[] = { "ollama", "openai", NULL };
 static const char *const payment_names[] = { "after", "before", "free", NULL };
-static const char *const wallet_names[] = { "none", "lnbits", "nwc", "spark", NULL };
+static const char *const wallet_names[] = { "none", "lnbits", "nwc", "spark", "lnd", NULL };
 static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
 static const char *const network_names[] = { "bitcoin", "testnet", "signet",
 	"regtest", NULL };
@@ -186,6 +186,9 @@ static const struct conf_key conf_table[] = {
 	K_STR(spark_url, "", check_spark_url),
 	K_STR(spark_api_key_file, "", NULL),
 	K_STR(spark_mnemonic_file, "", NULL),
+	K_STR(lnd_url, "", check_http_url_or_empty),
+	K_STR(lnd_macaroon_file, "", NULL),
+	K_STR(lnd_tls_cert_file, "", NULL),
 	K_INT(invoice_poll_fast_ms, 1500, 100, 600000),
 	K_INT(invoice_poll_slow_ms, 15000, 100, 3600000),
 };

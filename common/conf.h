@@ -22,7 +22,7 @@
 
 enum infer_backend { BACKEND_OLLAMA, BACKEND_OPENAI };
 enum payment_mode { PAY_AFTER, PAY_BEFORE, PAY_FREE };
-enum wallet_kind { WALLET_NONE, WALLET_LNBITS, WALLET_NWC, WALLET_SPARK };
+enum wallet_kind { WALLET_NONE, WALLET_LNBITS, WALLET_NWC, WALLET_SPARK, WALLET_LND };
 
 struct conf_list {
 	size_t	 n;
@@ -98,6 +98,9 @@ struct conf {
 	char	*spark_url;		/* "" = unix:STATE_DIR/run/spark-bridge.sock */
 	char	*spark_api_key_file;
 	char	*spark_mnemonic_file;	/* set: scripts/dvm runs the bridge */
+	char	*lnd_url;		/* https://127.0.0.1:8080 (LND REST) */
+	char	*lnd_macaroon_file;	/* an invoice macaroon, binary or hex */
+	char	*lnd_tls_cert_file;	/* LND's tls.cert: the only CA for lnd_url */
 	int	 invoice_poll_fast_ms;	/* 1500: someone is waiting to pay */
 	int	 invoice_poll_slow_ms;	/* 15000 */
 

@@ -63,6 +63,9 @@ curlm_xfer_free(struct curlm_xfer *x)
 		curl_easy_cleanup(x->easy);
 	}
 	curl_slist_free_all(x->hdrs);
+	/* A request body may carry a secret (a hold invoice's preimage). */
+	if (x->reqbody != NULL)
+		explicit_bzero(x->reqbody, strlen(x->reqbody));
 	free(x->reqbody);
 	free(x->buf);
 	free(x);
@@ -337,6 +340,13 @@ curlm_setopts(struct curlm_xfer *x, const struct curlm_req *rq)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, rq->unix_socket);
 	if (rq->user_agent)
 		curl_easy_setopt(e, CURLOPT_USERAGENT, rq->user_agent);
+	if (rq->ca_pem) {
+		/* libcurl copies the blob; neither the system bundle nor CAPATH is consulted. */
+		struct curl_blob ca = { (void *)rq->ca_pem, rq->ca_len, CURL_BLOB_COPY };
+
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	}
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->reqbody);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(x->reqbody));

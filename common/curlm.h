@@ -47,6 +47,8 @@ struct curlm_req {
 	const char	*hdr_name;	/* one more (secret) header, or NULL */
 	const char	*hdr_value;
 	const char	*user_agent;	/* or NULL */
+	const char	*ca_pem;	/* PEM: the only CA trusted for this transfer; NULL: the system's */
+	size_t		 ca_len;
 	long		 connect_ms;	/* 0: CURLM_CONNECT_MS */
 	long		 total_ms;	/* 0: no limit at curl's level */
 	long		 bufsize;	/* curl's receive buffer; 0: its default */

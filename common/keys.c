@@ -302,6 +302,40 @@ secret_file_read(const char *path, size_t max, char **out, char *err, size_t err
 }
 
 int
+secret_file_read_bin(const char *path, size_t max, uint8_t **out, size_t *len,
+    char *err, size_t errlen)
+{
+	uint8_t *buf;
+	ssize_t n;
+	int fd, saved;
+
+	if ((fd = secret_file_open(path, err, errlen)) == -1)
+		return -1;
+	if (max > SIZE_MAX - 1 || (buf = malloc(max + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		close(fd);
+		return -1;
+	}
+	n = secret_file_slurp(fd, (char *)buf, max + 1);
+	saved = errno;
+	close(fd);
+	if (n <= 0 || (size_t)n > max) {
+		if (n < 0)
+			snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		else if (n == 0)
+			snprintf(err, errlen, "%s: empty", path);
+		else
+			snprintf(err, errlen, "%s: longer than %zu bytes", path, max);
+		OPENSSL_cleanse(buf, max + 1);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int
 keys_load_file(const char *path, struct keypair *kp, char *err, size_t errlen)
 {
 	char *text;

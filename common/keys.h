@@ -42,6 +42,9 @@ void	keys_wipe(struct keypair *);
  * and read at most max bytes of it, trailing whitespace stripped. *out malloc'd.
  */
 int	secret_file_read(const char *path, size_t max, char **out, char *err, size_t errlen);
+/* The same checks, the bytes as they are (a binary LND macaroon); *len > 0. */
+int	secret_file_read_bin(const char *path, size_t max, uint8_t **out, size_t *len,
+	    char *err, size_t errlen);
 
 /*
  * BIP-340 with an explicit aux_rand (the test vectors need it; events use

@@ -75,8 +75,13 @@ int	ws_send(struct ws *, const char *text, size_t len);
 int	ws_is_up(const struct ws *);
 void	ws_free(struct ws *);
 
-/* backends: one interface, three implementations */
-enum lookup_state { LK_PENDING, LK_PAID, LK_FAILED, LK_EXPIRED, LK_UNKNOWN };
+/* backends: one interface, four implementations */
+/*
+ * LK_HELD: a hold invoice whose payment is locked in but not settled (LND
+ * ACCEPTED, NWC "accepted"); the money moves only on hold_settle. For a
+ * hold invoice LK_PAID means settled and LK_FAILED cancelled.
+ */
+enum lookup_state { LK_PENDING, LK_PAID, LK_FAILED, LK_EXPIRED, LK_UNKNOWN, LK_HELD };
 
 struct create_result {
 	int	 ok;
@@ -91,6 +96,13 @@ struct lookup_result {
 	enum lookup_state state;
 	uint64_t received_msat;
 	int64_t	 settled_at;
+	uint32_t htlc_expiry_height;	/* LK_HELD: lowest HTLC expiry block; 0 unknown */
+	/*
+	 * LK_HELD, LND: the block at which that HTLC arrived. An invoice
+	 * macaroon may not ask getinfo for the height, so expiry - accept is
+	 * what the hold had left then (LND cancels 18 blocks before expiry).
+	 */
+	uint32_t htlc_accept_height;
 	char	 error[256];
 };
 struct balance_result {
@@ -104,6 +116,13 @@ typedef void (*lookup_cb)(const struct lookup_result *, void *arg);
 typedef void (*balance_cb)(const struct balance_result *, void *arg);
 typedef void (*paid_push_cb)(const char *payment_hash, uint64_t received_msat,
 	    int64_t settled_at, void *arg);
+/* hold_settle and hold_cancel: ok, or why not (retryable: ask again later). */
+struct hold_result {
+	int	 ok;
+	int	 retryable;
+	char	 error[256];
+};
+typedef void (*hold_cb)(const struct hold_result *, void *arg);
 
 struct backend {
 	const char *name;
@@ -117,7 +136,24 @@ struct backend {
 		    lookup_cb, void *arg);
 	int	(*balance)(struct backend *, balance_cb, void *arg);
 	void	(*free)(struct backend *);
-	/* Backends with notifications (NWC) call this as a fast path. */
+	/*
+	 * Hold invoices (escrow). hold_capable: 1 yes; 0 no, why in why; -1 not
+	 * known yet (NWC before the wallet's info event). The other three are
+	 * NULL unless the backend can ever do it. hold_create makes an invoice
+	 * on our payment hash (the preimage never leaves invoiced: see hold.c);
+	 * its create_result.payment_hash is that hash in hex. lookup reports
+	 * LK_HELD. Callbacks follow create's rule: on 0 exactly once, later.
+	 */
+	int	(*hold_capable)(struct backend *, char *why, size_t whylen);
+	int	(*hold_create)(struct backend *, uint64_t amount_msat, const char *memo,
+		    int expiry, const uint8_t hash[32], create_cb, void *arg);
+	int	(*hold_settle)(struct backend *, const uint8_t preimage[32], hold_cb, void *arg);
+	int	(*hold_cancel)(struct backend *, const char *payment_hash, hold_cb, void *arg);
+	/*
+	 * Backends with notifications (NWC: payment_received,
+	 * hold_invoice_accepted) call this as a fast path: something happened
+	 * to this hash, look it up now. The lookup decides, never the push.
+	 */
 	paid_push_cb	 on_paid;
 	void		*on_paid_arg;
 	void		*priv;
@@ -125,7 +161,7 @@ struct backend {
 
 /*
  * rest.c: the part of a JSON-over-HTTP wallet backend (LNbits, the Spark
- * bridge) that is the same for each: requests, answers, verdicts.
+ * bridge, LND) that is the same for each: requests, answers, verdicts.
  */
 #define REST_URL_MAX	(CONF_MAX_STR + 64)
 struct curlm;
@@ -153,6 +189,12 @@ struct rest_kind {
 	const char	*balance_path;
 	int		(*balanced)(const cJSON *, uint64_t *balance_msat);
 	long		 balance_timeout_ms;
+	const char	*key_header;	/* the header the key travels in; NULL: X-Api-Key */
+	int		 hash_base64;	/* created's payment hash is base64 bytes (LND), not hex */
+	/* Optional: 1 if this failed answer is a refusal that retrying cannot fix. */
+	int		(*refused)(long status, const cJSON *);
+	/* Why this API cannot escrow (hold_capable says it), or NULL. */
+	const char	*no_hold;
 };
 struct rest {
 	struct curlm	*cm;
@@ -160,7 +202,21 @@ struct rest {
 	char		*base;		/* http(s)://host[:port][/prefix] (< REST_URL_MAX) */
 	char		*unix_path;	/* HTTP over this Unix socket, or NULL */
 	char		*key;		/* sent as X-Api-Key, or NULL; never logged */
+	char		*ca_pem;	/* the only CA trusted for base, or NULL: the system's */
+	size_t		 ca_len;
 };
+/* One answer, for the calls a backend makes beyond create, lookup and balance. */
+struct rest_answer {
+	int		 ok;		/* the transfer completed (any HTTP status) */
+	long		 status;
+	const cJSON	*json;		/* the body parsed, NULL if not JSON */
+	int		 retryable;	/* as a failure: worth asking again */
+	char		 error[256];	/* as a failure, one line: "WHO: HTTP 500: message" */
+};
+typedef void (*rest_cb)(void *arg, const struct rest_answer *);
+/* One request with the key (and CA); 0 and cb runs once, later; -1 and it never runs. */
+int	rest_call(const struct rest *, const char *method, const char *path, const char *body,
+	    long timeout_ms, rest_cb, void *arg);
 /*
  * The backend api->kind describes, owning api (NULL: api is freed). Its
  * create, lookup and balance each make one request: 0 and the callback
@@ -175,6 +231,26 @@ struct backend *lnbits_new(const struct conf *, struct curlm *, char *err, size_
 struct backend *spark_new(const struct conf *, struct curlm *, char *err, size_t errlen);
 /* nwc.c */
 struct backend *nwc_new(const struct conf *, struct loop *, char *err, size_t errlen);
+/*
+ * 1 if an NWC info event's methods (its content) and notifications tag offer
+ * hold invoices (all three methods and hold_invoice_accepted); else 0 and
+ * what is missing in why.
+ */
+int	nwc_hold_support(const char *methods, const char *notifications, char *why, size_t whylen);
+/* lnd.c */
+struct backend *lnd_new(const struct conf *, struct curlm *, char *err, size_t errlen);
+
+/*
+ * hold.c: the preimages of hold invoices. hold_preimage_new draws 32 bytes
+ * from the OS CSPRNG and stores them for the job in invoices.db (committed,
+ * fsynced) before it returns the SHA-256 the backend is to use; only
+ * hold_preimage_get reads one back, for the settle. Neither logs it.
+ */
+struct store;
+int	hold_preimage_new(struct store *, const char *job, uint8_t hash[32], char hash_hex[65]);
+int	hold_preimage_get(struct store *, const char *payment_hash, uint8_t preimage[32]);
+/* be->hold_capable, or 0 with a reason for a backend without it. */
+int	hold_capable(struct backend *, char *why, size_t whylen);
 
 /* store.c: invoices.db */
 enum inv_status { INV_PENDING, INV_PAID, INV_EXPIRED };
@@ -208,6 +284,10 @@ int	store_set_paid(struct store *, const char *job, uint64_t received_msat, int6
 int	store_set_expired(struct store *, const char *job);
 int	store_set_acked(struct store *, const char *job);
 int	store_set_fast(struct store *, const char *job, int fast);
+/* Hold-invoice preimages, by payment hash (hex). 1 found, 0 not, -1 error. */
+int	store_put_preimage(struct store *, const char *job, const char *payment_hash,
+	    const uint8_t preimage[32]);
+int	store_get_preimage(struct store *, const char *payment_hash, uint8_t preimage[32]);
 typedef void (*store_row_cb)(const struct inv_row *, void *arg);
 /* Every pending invoice; every paid one not yet acked. */
 int	store_each_pending(struct store *, store_row_cb, void *arg);

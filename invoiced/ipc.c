@@ -351,7 +351,7 @@ op_invoice(struct ipc *ipc, struct srv_client *c, const cJSON *j, const char *jo
 		return;
 	}
 	/* LNbits and the Spark bridge invoice in whole sats. */
-	if (ipc->wallet_kind != WALLET_NWC && amount % 1000 != 0) {
+	if (ipc->wallet_kind != WALLET_NWC && ipc->wallet_kind != WALLET_LND && amount % 1000 != 0) {
 		send_and_free(c, msg_error(job, "bad_request",
 		    "this wallet backend takes whole sats: amount_msat must be a multiple of 1000", 0));
 		return;

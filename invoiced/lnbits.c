@@ -97,6 +97,9 @@ static const struct rest_kind lnbits_kind = {
 	.lookup_timeout_ms = LNBITS_LOOKUP_TIMEOUT_MS,
 	.balance_method = "GET", .balance_path = "/api/v1/wallet", .balanced = lnbits_balanced,
 	.balance_timeout_ms = LNBITS_LOOKUP_TIMEOUT_MS,
+	.no_hold = "LNbits cannot tell that a payment is held (it reads \"pending\"), and settles "
+	    "or cancels only with an admin key and an LND funding source: use wallet = lnd "
+	    "against that node",
 };
 
 struct backend *

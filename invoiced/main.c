@@ -32,7 +32,7 @@ static const char usage[] =
 "  --stdio        speak the NDJSON protocol on stdin/stdout instead of\n"
 "                 state_dir/run/invoiced/invoiced.sock; exit once stdin\n"
 "                 ends and the requests already read are answered\n"
-"  --wallet KIND  override the config's wallet: lnbits, nwc, spark or none\n"
+"  --wallet KIND  override the config's wallet: lnbits, nwc, spark, lnd or none\n"
 "  --notify-fd N  write a newline to fd N once ready, then close it\n"
 "  -v             debug logging\n"
 "  --allow-core   keep core dumps and debugger access (off by default: a core\n"
@@ -43,6 +43,7 @@ static const char usage[] =
 "testnet, signet, regtest: the network every invoice must be for),\n"
 "lnbits_url, lnbits_api_key_file, nwc_uri_file, spark_url (http://host:port\n"
 "or unix:/path; empty: STATE_DIR/run/spark-bridge.sock), spark_api_key_file,\n"
+"lnd_url, lnd_macaroon_file, lnd_tls_cert_file,\n"
 "invoice_poll_fast_ms, invoice_poll_slow_ms.\n"
 "Secret files must not be readable by group or others.\n"
 "\n"
@@ -60,6 +61,8 @@ wallet_from_name(const char *s)
 		return WALLET_NWC;
 	if (strcmp(s, "spark") == 0)
 		return WALLET_SPARK;
+	if (strcmp(s, "lnd") == 0)
+		return WALLET_LND;
 	return -1;
 }
 
@@ -69,7 +72,7 @@ invoiced_opt_wallet(void *ctx, const char *arg)
 	struct invoiced *iv = ctx;
 
 	if ((iv->opt_wallet = wallet_from_name(arg)) < 0)
-		fatalx(EXIT_PERM, "--wallet: unknown kind %s (lnbits, nwc, spark, none)", arg);
+		fatalx(EXIT_PERM, "--wallet: unknown kind %s (lnbits, nwc, spark, lnd, none)", arg);
 }
 
 static const struct daemon_opt invoiced_opts[] = {
@@ -93,6 +96,9 @@ backend_open(struct invoiced *iv)
 		break;
 	case WALLET_SPARK:
 		be = spark_new(cf, iv->curlm, err, sizeof(err));
+		break;
+	case WALLET_LND:
+		be = lnd_new(cf, iv->curlm, err, sizeof(err));
 		break;
 	case WALLET_NWC:
 		be = nwc_new(cf, iv->loop, err, sizeof(err));

@@ -36,7 +36,7 @@
 #define NWC_TICK_MS		500
 #define NWC_MAX_URI		2048
 
-enum nwc_kind { NWC_CREATE, NWC_LOOKUP, NWC_BALANCE };
+enum nwc_kind { NWC_CREATE, NWC_LOOKUP, NWC_BALANCE, NWC_HOLD };
 
 struct nwc_req {
 	struct nwc_req	*next;
@@ -45,9 +45,12 @@ struct nwc_req {
 	int		 published;
 	char		*plain;		/* {"method","params"} */
 	uint64_t	 deadline;
+	int64_t		 expiration;	/* NIP-40 tag: a late delivery is ignored (0: none) */
+	char		 hash[65];	/* make_hold_invoice: the hash we asked for */
 	create_cb	 ccb;
 	lookup_cb	 lcb;
 	balance_cb	 bcb;
+	hold_cb		 hcb;
 	void		*arg;
 };
 
@@ -62,6 +65,8 @@ struct nwc {
 	char		 relay[512];
 	int		 info_eose, resp_eose;
 	int		 nip04;		/* the wallet offers only NIP-04 */
+	int		 hold;		/* -1 no info event yet, else nwc_hold_support */
+	char		 hold_why[200];
 	struct nwc_req	*reqs;
 	size_t		 nreqs;
 	uint64_t	 tick;
@@ -85,6 +90,7 @@ nwc_req_fail(struct nwc_req *r, int retryable, const char *why)
 	struct create_result cr;
 	struct lookup_result lr;
 	struct balance_result br;
+	struct hold_result hr;
 
 	switch (r->kind) {
 	case NWC_CREATE:
@@ -102,6 +108,12 @@ nwc_req_fail(struct nwc_req *r, int retryable, const char *why)
 		memset(&br, 0, sizeof(br));
 		snprintf(br.error, sizeof(br.error), "nwc: %s", why);
 		r->bcb(&br, r->arg);
+		break;
+	case NWC_HOLD:
+		memset(&hr, 0, sizeof(hr));
+		hr.retryable = retryable;
+		snprintf(hr.error, sizeof(hr.error), "nwc: %s", why);
+		r->hcb(&hr, r->arg);
 		break;
 	}
 	nwc_req_free(r);
@@ -165,7 +177,7 @@ static int
 nwc_publish(struct nwc *n, struct nwc_req *r)
 {
 	struct event ev;
-	char *content;
+	char *content, exp[24];
 	cJSON *msg;
 
 	if ((content = nwc_encrypt(n, r->plain)) == NULL)
@@ -177,6 +189,8 @@ nwc_publish(struct nwc *n, struct nwc_req *r)
 	free(content);
 	if (event_add_tagv(&ev, "p", n->wallet_hex, NULL, NULL) != 0 ||
 	    (!n->nip04 && event_add_tagv(&ev, "encryption", "nip44_v2", NULL, NULL) != 0) ||
+	    (r->expiration > 0 && (snprintf(exp, sizeof(exp), "%lld", (long long)r->expiration) < 0 ||
+	    event_add_tagv(&ev, "expiration", exp, NULL, NULL) != 0)) ||
 	    event_sign(&ev, &n->kp) != 0) {
 		event_free(&ev);
 		return -1;
@@ -254,7 +268,41 @@ nwc_on_state(int up, void *arg)
 	}
 }
 
-/* The info event says which encryption the wallet speaks. */
+/* Is word a whole space-separated item of list? */
+static int
+nwc_lists(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = list; p != NULL && (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
+int
+nwc_hold_support(const char *methods, const char *notifications, char *why, size_t whylen)
+{
+	static const char *const need[] = {
+		"make_hold_invoice", "settle_hold_invoice", "cancel_hold_invoice",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!nwc_lists(methods, need[i])) {
+			snprintf(why, whylen, "the NWC wallet does not offer %s (its info event "
+			    "lists: %.100s)", need[i], methods != NULL ? methods : "");
+			return 0;
+		}
+	if (!nwc_lists(notifications, "hold_invoice_accepted")) {
+		snprintf(why, whylen, "the NWC wallet does not send the hold_invoice_accepted notification");
+		return 0;
+	}
+	return 1;
+}
+
+/* The info event says which encryption the wallet speaks, and what it can do. */
 static void
 nwc_info(struct nwc *n, const struct event *ev)
 {
@@ -268,7 +316,22 @@ nwc_info(struct nwc *n, const struct event *ev)
 	if (strstr(ev->content, "make_invoice") == NULL || strstr(ev->content, "lookup_invoice") == NULL)
 		log_warnx("nwc: the wallet does not list make_invoice and lookup_invoice: %.200s",
 		    ev->content);
-	log_info("nwc: wallet %.16s... speaks %s", n->wallet_hex, n->nip04 ? "NIP-04 only" : "NIP-44");
+	n->hold = nwc_hold_support(ev->content, tag_item(event_tag_find(ev, "notifications"), 1),
+	    n->hold_why, sizeof(n->hold_why));
+	log_info("nwc: wallet %.16s... speaks %s%s", n->wallet_hex, n->nip04 ? "NIP-04 only" : "NIP-44",
+	    n->hold ? ", offers hold invoices" : "");
+}
+
+static int
+nwc_hold_capable(struct backend *be, char *why, size_t whylen)
+{
+	struct nwc *n = be->priv;
+
+	if (n->hold == -1)
+		snprintf(why, whylen, "the NWC wallet's info event has not arrived yet");
+	else if (n->hold == 0)
+		snprintf(why, whylen, "%s", n->hold_why);
+	return n->hold;
 }
 
 static void
@@ -287,8 +350,18 @@ nwc_tx_lookup(const cJSON *tx, struct lookup_result *lr)
 			lr->state = LK_EXPIRED;
 		else if (strcmp(state->valuestring, "failed") == 0)
 			lr->state = LK_FAILED;
+		else if (strcmp(state->valuestring, "accepted") == 0)
+			lr->state = LK_HELD;	/* a hold invoice, paid but not settled */
 	} else if (has_settled)
 		lr->state = LK_PAID;	/* older services only set settled_at */
+	if (lr->state == LK_HELD) {
+		uint64_t h = 0;
+
+		/* Alby Hub's block height; on LND the raw HTLC expiry (hold-invoices.md §2.2). */
+		if (jsonx_get_u64(tx, "settle_deadline", &h) == 0 && h < UINT32_MAX)
+			lr->htlc_expiry_height = (uint32_t)h;
+		jsonx_get_u64(tx, "amount", &lr->received_msat);
+	}
 	if (lr->state == LK_PAID) {
 		if (jsonx_get_u64(tx, "amount", &lr->received_msat) != 0) {
 			lr->ok = 0;
@@ -310,6 +383,7 @@ nwc_answer(struct nwc_req *r, const cJSON *body)
 	struct create_result cr;
 	struct lookup_result lr;
 	struct balance_result br;
+	struct hold_result hr;
 	char why[256];
 
 	if (cJSON_IsObject(err)) {
@@ -342,6 +416,10 @@ nwc_answer(struct nwc_req *r, const cJSON *body)
 			nwc_req_fail(r, 1, "make_invoice result without invoice or payment_hash");
 			return;
 		}
+		if (r->hash[0] != '\0' && strcmp(hash->valuestring, r->hash) != 0) {
+			nwc_req_fail(r, 0, "make_hold_invoice answered with another payment_hash");
+			return;
+		}
 		cr.ok = 1;
 		snprintf(cr.bolt11, sizeof(cr.bolt11), "%s", inv->valuestring);
 		snprintf(cr.payment_hash, sizeof(cr.payment_hash), "%s", hash->valuestring);
@@ -358,6 +436,11 @@ nwc_answer(struct nwc_req *r, const cJSON *body)
 		br.ok = 1;
 		br.has_balance = jsonx_get_u64(res, "balance", &br.balance_msat) == 0;
 		r->bcb(&br, r->arg);
+		break;
+	case NWC_HOLD:
+		memset(&hr, 0, sizeof(hr));
+		hr.ok = 1;
+		r->hcb(&hr, r->arg);
 		break;
 	}
 	nwc_req_free(r);
@@ -405,11 +488,13 @@ nwc_notification(struct nwc *n, const struct event *ev)
 	type = cJSON_GetObjectItemCaseSensitive(body, "notification_type");
 	tx = cJSON_GetObjectItemCaseSensitive(body, "notification");
 	hash = cJSON_GetObjectItemCaseSensitive(tx, "payment_hash");
-	if (cJSON_IsString(type) && strcmp(type->valuestring, "payment_received") == 0 &&
+	/* Either is only a reason to look the invoice up now. */
+	if (cJSON_IsString(type) && (strcmp(type->valuestring, "payment_received") == 0 ||
+	    strcmp(type->valuestring, "hold_invoice_accepted") == 0) &&
 	    cJSON_IsString(hash) && hex_is_lower(hash->valuestring, 64) && n->be->on_paid != NULL) {
 		jsonx_get_u64(tx, "amount", &amount);
 		jsonx_get_u64(tx, "settled_at", &settled);
-		log_debug("nwc: payment_received for %.16s...", hash->valuestring);
+		log_debug("nwc: %s for %.16s...", type->valuestring, hash->valuestring);
 		n->be->on_paid(hash->valuestring, amount, (int64_t)settled, n->be->on_paid_arg);
 	}
 	cJSON_Delete(body);
@@ -584,6 +669,68 @@ nwc_balance(struct backend *be, balance_cb cb, void *arg)
 	return 0;
 }
 
+static int
+nwc_hold_create(struct backend *be, uint64_t amount_msat, const char *memo, int expiry,
+    const uint8_t hash[32], create_cb cb, void *arg)
+{
+	struct nwc_req *r;
+	cJSON *p = cJSON_CreateObject();
+	char hex[65];
+
+	/* Lowercase: Alby Hub matches the hash as a string (hold-invoices.md §1). */
+	hex_encode(hash, 32, hex);
+	cJSON_AddNumberToObject(p, "amount", (double)amount_msat);
+	cJSON_AddStringToObject(p, "description", memo);
+	cJSON_AddNumberToObject(p, "expiry", expiry);
+	cJSON_AddStringToObject(p, "payment_hash", hex);
+	if (nwc_request(be, NWC_CREATE, p, "make_hold_invoice", NWC_CREATE_TIMEOUT_MS, &r) != 0)
+		return -1;
+	snprintf(r->hash, sizeof(r->hash), "%s", hex);
+	r->ccb = cb;
+	r->arg = arg;
+	loop_add_timer(((struct nwc *)be->priv)->loop, 0, nwc_kick, be->priv);
+	return 0;
+}
+
+/* settle and cancel expire on the relay, so one delivered late is not acted on. */
+static int
+nwc_hold_call(struct backend *be, const char *method, const char *field, const char *value,
+    hold_cb cb, void *arg)
+{
+	struct nwc_req *r;
+	cJSON *p = cJSON_CreateObject();
+
+	/* A reference: the preimage's one copy is the caller's, which it wipes. */
+	cJSON_AddItemToObject(p, field, cJSON_CreateStringReference(value));
+	if (nwc_request(be, NWC_HOLD, p, method, NWC_CREATE_TIMEOUT_MS, &r) != 0)
+		return -1;
+	r->expiration = now_unix() + NWC_CREATE_TIMEOUT_MS / 1000;
+	r->hcb = cb;
+	r->arg = arg;
+	loop_add_timer(((struct nwc *)be->priv)->loop, 0, nwc_kick, be->priv);
+	return 0;
+}
+
+static int
+nwc_hold_settle(struct backend *be, const uint8_t preimage[32], hold_cb cb, void *arg)
+{
+	char hex[65];
+	int rc;
+
+	hex_encode(preimage, 32, hex);
+	rc = nwc_hold_call(be, "settle_hold_invoice", "preimage", hex, cb, arg);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return rc;
+}
+
+static int
+nwc_hold_cancel(struct backend *be, const char *payment_hash, hold_cb cb, void *arg)
+{
+	if (!hex_is_lower(payment_hash, 64))
+		return -1;
+	return nwc_hold_call(be, "cancel_hold_invoice", "payment_hash", payment_hash, cb, arg);
+}
+
 static void
 nwc_free(struct backend *be)
 {
@@ -687,6 +834,7 @@ nwc_new(const struct conf *cf, struct loop *l, char *err, size_t errlen)
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
 	n->be = be;
+	n->hold = -1;
 	n->loop = l;
 	n->lim.burst = 5;
 	n->lim.per_ms = 10000;
@@ -695,6 +843,10 @@ nwc_new(const struct conf *cf, struct loop *l, char *err, size_t errlen)
 	be->lookup = nwc_lookup;
 	be->balance = nwc_balance;
 	be->free = nwc_free;
+	be->hold_capable = nwc_hold_capable;
+	be->hold_create = nwc_hold_create;
+	be->hold_settle = nwc_hold_settle;
+	be->hold_cancel = nwc_hold_cancel;
 	be->priv = n;
 	if ((n->ws = ws_new(l, n->relay, nwc_on_msg, nwc_on_state, n, e2, sizeof(e2))) == NULL) {
 		snprintf(err, errlen, "%s: relay %s: %s", cf->nwc_uri_file, n->relay, e2);

@@ -1,6 +1,6 @@
 /*
  * rest.c: what every wallet backend with a JSON-over-HTTP API (LNbits, the
- * Spark bridge) does alike: one request with the key header, the answer
+ * Spark bridge, LND) does alike: one request with the key header, the answer
  * parsed, a failure described in one line, the caller's callback run once
  * and its context freed, and the result's verdict from the HTTP status.
  * A backend (lnbits.c, spark.c) keeps only what differs: its paths, its
@@ -11,27 +11,31 @@
 #include <string.h>
 
 #include "curlm.h"
+#include "encoding.h"
 #include "log.h"
 #include "invoiced.h"
 
 #define REST_CONNECT_MS		5000L
 #define REST_TIMEOUT_MS		15000L
 
-struct rest_reply {
-	int		 ok;		/* the transfer completed (any status) */
-	long		 status;
-	const cJSON	*json;		/* the body parsed, NULL if not JSON */
-	char		 error[256];	/* the failure as one line */
-};
-
 struct rest_pending {
 	const struct rest *api;
-	void		(*handler)(struct rest_pending *, const struct rest_reply *);
+	void		(*handler)(struct rest_pending *, const struct rest_answer *);
 	create_cb	 ccb;
 	lookup_cb	 lcb;
 	balance_cb	 bcb;
+	rest_cb		 rcb;
 	void		*arg;
 };
+
+/* 5xx (LNbits' 520 is its funding source failing), 429, 408, no answer: try later. */
+static int
+rest_retryable(const struct rest *api, const struct curlm_result *r, const cJSON *j)
+{
+	if (r->ok && api->kind->refused != NULL && api->kind->refused(r->status, j))
+		return 0;
+	return !r->ok || r->status >= 500 || r->status == 429 || r->status == 408;
+}
 
 /* "WHO: <transport error>", or "WHO: HTTP <status>[: <the body's error field>]". */
 static void
@@ -53,7 +57,7 @@ static void
 rest_done(void *arg, struct curlm_xfer *x, const struct curlm_result *r)
 {
 	struct rest_pending *p = arg;
-	struct rest_reply rep;
+	struct rest_answer rep;
 	cJSON *j = NULL;
 
 	memset(&rep, 0, sizeof(rep));
@@ -62,6 +66,7 @@ rest_done(void *arg, struct curlm_xfer *x, const struct curlm_result *r)
 	if (r->ok)
 		j = cJSON_ParseWithLength(r->body, r->len);
 	rep.json = j;
+	rep.retryable = rest_retryable(p->api, r, j);
 	rest_describe(p->api, r, j, rep.error, sizeof(rep.error));
 	p->handler(p, &rep);
 	cJSON_Delete(j);
@@ -69,31 +74,44 @@ rest_done(void *arg, struct curlm_xfer *x, const struct curlm_result *r)
 }
 
 static int
-rest_ok(const struct rest_reply *r, long a, long b)
+rest_ok(const struct rest_answer *r, long a, long b)
 {
 	return r->ok && (r->status == a || r->status == b);
 }
 
-/* 5xx (LNbits' 520 is its funding source failing), 429, 408, no answer: try later. */
-static int
-rest_retryable(const struct rest_reply *r)
+/* LND sends the hash as base64 bytes: the hex of exactly 32 of them, or "". */
+static const char *
+rest_hash_hex(const char *b64, char hex[65])
 {
-	return !r->ok || r->status >= 500 || r->status == 429 || r->status == 408;
+	uint8_t *raw = NULL;
+	size_t n = 0;
+
+	hex[0] = '\0';
+	if (b64_decode(b64, strlen(b64), &raw, &n) == 0 && n == 32)
+		hex_encode(raw, 32, hex);
+	free(raw);
+	return hex;
 }
 
 static void
-rest_created(struct rest_pending *p, const struct rest_reply *r)
+rest_created(struct rest_pending *p, const struct rest_answer *r)
 {
 	struct create_result res;
 	const char *hash, *bolt11, *ref;
+	char hex[65];
+	int parsed = 0;
 
 	memset(&res, 0, sizeof(res));
+	if (rest_ok(r, 201, 200) && p->api->kind->created(r->json, &hash, &bolt11, &ref) == 0) {
+		parsed = 1;
+		if (p->api->kind->hash_base64)
+			hash = ref = rest_hash_hex(hash, hex);
+	}
 	if (!rest_ok(r, 201, 200)) {
-		res.retryable = rest_retryable(r);
+		res.retryable = r->retryable;
 		snprintf(res.error, sizeof(res.error), "%s", r->error);
-	} else if (p->api->kind->created(r->json, &hash, &bolt11, &ref) == -1 ||
-	    strlen(hash) != 64 || strlen(bolt11) > BOLT11_MAX_LEN || ref[0] == '\0' ||
-	    strlen(ref) >= sizeof(res.ref)) {
+	} else if (!parsed || strlen(hash) != 64 || strlen(bolt11) > BOLT11_MAX_LEN ||
+	    ref[0] == '\0' || strlen(ref) >= sizeof(res.ref)) {
 		snprintf(res.error, sizeof(res.error), "%s: malformed create response",
 		    p->api->kind->who);
 		res.retryable = 1;
@@ -107,7 +125,7 @@ rest_created(struct rest_pending *p, const struct rest_reply *r)
 }
 
 static void
-rest_looked_up(struct rest_pending *p, const struct rest_reply *r)
+rest_looked_up(struct rest_pending *p, const struct rest_answer *r)
 {
 	struct lookup_result res;
 
@@ -124,14 +142,14 @@ rest_looked_up(struct rest_pending *p, const struct rest_reply *r)
 			    p->api->kind->who);
 	} else {
 		res.ok = 1;
-		if (res.state == LK_PAID)
+		if (res.state == LK_PAID && res.settled_at == 0)
 			res.settled_at = now_unix();
 	}
 	p->lcb(&res, p->arg);
 }
 
 static void
-rest_balanced(struct rest_pending *p, const struct rest_reply *r)
+rest_balanced(struct rest_pending *p, const struct rest_answer *r)
 {
 	struct balance_result res;
 
@@ -168,9 +186,11 @@ rest_start(const struct rest *api, const char *method, const char *path, const c
 	rq.body = body;
 	rq.accept = "application/json";
 	if (api->key != NULL) {
-		rq.hdr_name = "X-Api-Key";
+		rq.hdr_name = api->kind->key_header != NULL ? api->kind->key_header : "X-Api-Key";
 		rq.hdr_value = api->key;
 	}
+	rq.ca_pem = api->ca_pem;
+	rq.ca_len = api->ca_len;
 	rq.user_agent = "sellcompute-invoiced/1";
 	rq.connect_ms = REST_CONNECT_MS;
 	rq.total_ms = timeout_ms > 0 ? timeout_ms : REST_TIMEOUT_MS;
@@ -184,7 +204,7 @@ rest_start(const struct rest *api, const char *method, const char *path, const c
 }
 
 static struct rest_pending *
-rest_pending_new(void (*handler)(struct rest_pending *, const struct rest_reply *), void *arg)
+rest_pending_new(void (*handler)(struct rest_pending *, const struct rest_answer *), void *arg)
 {
 	struct rest_pending *p = calloc(1, sizeof(*p));
 
@@ -246,11 +266,30 @@ rest_balance(struct backend *be, balance_cb cb, void *arg)
 	    strcmp(k->balance_method, "POST") == 0 ? "{}" : NULL, k->balance_timeout_ms, p);
 }
 
+static void
+rest_called(struct rest_pending *p, const struct rest_answer *r)
+{
+	p->rcb(p->arg, r);
+}
+
+int
+rest_call(const struct rest *api, const char *method, const char *path, const char *body,
+    long timeout_ms, rest_cb cb, void *arg)
+{
+	struct rest_pending *p = rest_pending_new(rest_called, arg);
+
+	if (p == NULL)
+		return -1;
+	p->rcb = cb;
+	return rest_start(api, method, path, body, timeout_ms, p);
+}
+
 void
 rest_free(struct rest *api)
 {
 	if (api == NULL)
 		return;
+	free(api->ca_pem);
 	if (api->key != NULL) {
 		explicit_bzero(api->key, strlen(api->key));
 		free(api->key);
@@ -258,6 +297,13 @@ rest_free(struct rest *api)
 	free(api->base);
 	free(api->unix_path);
 	free(api);
+}
+
+static int
+rest_no_hold(struct backend *be, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "%s", ((const struct rest *)be->priv)->kind->no_hold);
+	return 0;
 }
 
 static void
@@ -285,6 +331,8 @@ rest_backend_new(struct rest *api, char *err, size_t errlen)
 	be->lookup = rest_lookup;
 	be->balance = rest_balance;
 	be->free = rest_backend_free;
+	if (api->kind->no_hold != NULL)
+		be->hold_capable = rest_no_hold;
 	be->priv = api;
 	return be;
 }

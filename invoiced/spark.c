@@ -128,6 +128,8 @@ static const struct rest_kind spark_kind = {
 	.lookup_timeout_ms = SPARK_TIMEOUT_MS,
 	.balance_method = "POST", .balance_path = "/v1/balance", .balanced = spark_balanced,
 	.balance_timeout_ms = SPARK_TIMEOUT_MS,
+	.no_hold = "Spark has no way to cancel a held payment (it returns to the payer only "
+	    "when the HTLC expires), so a failed job could not refund at once",
 };
 
 struct backend *

@@ -34,7 +34,13 @@ static const char schema[] =
     " updated_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS invoices_status ON invoices(status, acked);"
     /* settings invoiced keeps for itself: "payee", the wallet's node id */
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    /* Hold invoices: the secret that settles one, stored before it exists. */
+    "CREATE TABLE IF NOT EXISTS preimages ("
+    " payment_hash TEXT PRIMARY KEY,"
+    " job TEXT NOT NULL,"
+    " preimage BLOB NOT NULL CHECK (length(preimage) = 32),"
+    " created_at INTEGER NOT NULL);";
 
 /*
  * One payment settles one job: two jobs on the same payment hash would both
@@ -323,4 +329,46 @@ int
 store_each_unacked(struct store *s, store_row_cb cb, void *arg)
 {
 	return store_each(s, "status = 'paid' AND acked = 0", cb, arg);
+}
+
+int
+store_put_preimage(struct store *s, const char *job, const char *payment_hash,
+    const uint8_t preimage[32])
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO preimages (payment_hash, job, preimage,"
+	    " created_at) VALUES (?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, payment_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, job, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, preimage, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_unix());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("store: preimage for job %s: %s", job, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_get_preimage(struct store *s, const char *payment_hash, uint8_t preimage[32])
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT preimage FROM preimages WHERE payment_hash = ?",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, payment_hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(preimage, sqlite3_column_blob(st, 0), 32);
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? (found ? 1 : -1) : rc == SQLITE_DONE ? 0 : -1;
 }

@@ -5,8 +5,9 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
+# openssl (the CLI): the LND double makes its self-signed tls.cert with it.
 debs="build-essential pkg-config clang libsecp256k1-dev libwebsockets-dev
-libcurl4-openssl-dev libcjson-dev libssl-dev libsqlite3-dev sqlite3
+libcurl4-openssl-dev libcjson-dev libssl-dev libsqlite3-dev sqlite3 openssl
 s6 runit shellcheck cppcheck valgrind curl util-linux procps psmisc"
 
 missing=""

@@ -551,7 +551,8 @@ import { startOllamaDouble } from '../lib/ollama-double.mjs';
 import { startLnbitsDouble } from '../lib/lnbits-double.mjs';
 import { startHostileRelay } from '../lib/hostile-relay.mjs';
 import { startNwcWallet } from '../lib/nwc-wallet.mjs';
-export { startOllamaDouble, startLnbitsDouble, startHostileRelay, startNwcWallet };
+import { startLndDouble } from '../lib/lnd-double.mjs';
+export { startOllamaDouble, startLnbitsDouble, startHostileRelay, startNwcWallet, startLndDouble };
 
 export const MODEL = 'llama3.2';
 
@@ -576,7 +577,8 @@ export function priceMsat(tokens, kv) {
 
 export class World {
   // o: relays (number of real relays), hostile (bool or opts), conf, ollama
-  // (double opts), wallet (true: LNbits double), lnbits (its opts),
+  // (double opts), wallet (true: LNbits double; 'nwc', 'lnd': those doubles),
+  // lnbits, nwc, lnd (their opts),
   // minConnected (relays that must be up before the scenarios start).
   constructor(o = {}) { this.o = o; }
   async start() {
@@ -606,6 +608,14 @@ export class World {
       writeFileSync(uriFile, this.nwc.uri + '\n', { mode: 0o600 });
       Object.assign(kv, { wallet: 'nwc', nwc_uri_file: uriFile, lightning_network: 'regtest',
         payment_mode: 'after', invoice_expiry: 600 });
+    } else if (o.wallet === 'lnd') {
+      // LND's REST port over https with its own self-signed tls.cert.
+      this.lnd = await startLndDouble({ network: 'regtest', dir: this.dir, ...(o.lnd || {}) });
+      const macFile = join(this.dir, 'invoice.macaroon');
+      writeFileSync(macFile, this.lnd.macaroon, { mode: 0o600 });
+      Object.assign(kv, { wallet: 'lnd', lnd_url: this.lnd.url, lnd_macaroon_file: macFile,
+        lnd_tls_cert_file: this.lnd.certFile, lightning_network: 'regtest', payment_mode: 'after',
+        invoice_expiry: 600 });
     } else if (o.wallet !== false) {
       this.lnbits = await startLnbitsDouble({ network: 'regtest', ...(o.lnbits || {}) });
       const keyFile = join(this.dir, 'lnbits.key');
@@ -669,9 +679,10 @@ export class World {
   // Invoices the wallet double made, as {bolt11, hash}.
   invoices() {
     if (this.nwc) return [...this.nwc.txs.values()].map(t => ({ bolt11: t.invoice, hash: t.payment_hash }));
+    if (this.lnd) return [...this.lnd.invoices.values()].map(i => ({ bolt11: i.payment_request, hash: i.hash.toString('hex') }));
     return [...this.lnbits.payments.values()];
   }
-  pay(hash) { return this.nwc ? this.nwc.pay(hash) : this.lnbits.pay(hash); }
+  pay(hash) { return (this.nwc || this.lnd || this.lnbits).pay(hash); }
   invoiceOf(bolt) { return this.invoices().find(p => p.bolt11 === bolt); }
 
   async stopAll(rep) {
@@ -692,6 +703,7 @@ export class World {
     if (this.ollama) await this.ollama.close();
     if (this.lnbits) await this.lnbits.close();
     if (this.nwc) await this.nwc.close();
+    if (this.lnd) await this.lnd.close();
     if (this.nwcRelay) await this.nwcRelay.kill();
   }
 }

@@ -17,10 +17,10 @@
 // Like LNbits, it returns the preimage before payment (it knows it): a client
 // must decide on "paid" alone.
 //
-// The invoices are REAL BOLT11 strings, signed (npm bolt11) with the BOLT11
-// spec's test node key, with the network prefix of opts.network, a payee `n`
-// field, the current timestamp and the requested expiry, so the client's own
-// decoder and signature check run for real.
+// The invoices are REAL BOLT11 strings (tests/lib/bolt11-mint.mjs), signed
+// with the BOLT11 spec's test node key, with the network prefix of
+// opts.network, a payee `n` field, the current timestamp and the requested
+// expiry, so the client's own decoder and signature check run for real.
 //
 // Test-only endpoints (no auth):
 //   POST /_test/pay/{hash}      {"amount_msat"?}  mark paid (amount defaults to the invoice's)
@@ -38,81 +38,12 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { NETWORKS, OTHER_NETWORK, SPEC_NODE_KEY, mintInvoice, corruptSignature, nodePubkey }
+	from './bolt11-mint.mjs';
 import { fileURLToPath } from 'node:url';
+import { json, readBody, listenLocal } from './http-util.mjs';
 
-const require = createRequire(import.meta.url);
-const bolt11 = require('bolt11');
-const bech32 = require('bech32');
-
-// The BOLT11 spec's example node key (payments.md §3).
-export const SPEC_NODE_KEY = 'e126f68f7eafcc8b74f54d269fe206be715000f94dac067d1c04a8ca3b2db734';
-export const SPEC_NODE_ID = '03e7156ae33b0a208d0744199163177e909e80176e55d97a2f221ede0f934dd9ad';
-
-const NETWORKS = {
-	bitcoin: { bech32: 'bc', pubKeyHash: 0x00, scriptHash: 0x05, validWitnessVersions: [0, 1] },
-	testnet: { bech32: 'tb', pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] },
-	signet: { bech32: 'tbs', pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] },
-	regtest: { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] },
-};
-
-// A valid invoice for another network, for the wrong_network knob.
-const OTHER_NETWORK = { bitcoin: 'regtest', testnet: 'bitcoin', signet: 'bitcoin', regtest: 'bitcoin' };
-
-export function mintInvoice({ network, amountMsat, memo, expiry, paymentHash, nodeKey = SPEC_NODE_KEY, timestamp }) {
-	const net = NETWORKS[network];
-	if (!net) throw new Error(`unknown network ${network}`);
-	const tags = [
-		{ tagName: 'payment_hash', data: paymentHash },
-		{ tagName: 'payment_secret', data: crypto.randomBytes(32).toString('hex') },
-		{ tagName: 'description', data: memo ?? '' },
-		{ tagName: 'expire_time', data: expiry },
-		{ tagName: 'payee_node_key', data: nodePubkey(nodeKey) },
-	];
-	const enc = bolt11.encode({
-		network: net,
-		millisatoshis: String(amountMsat),
-		timestamp: timestamp ?? Math.floor(Date.now() / 1000),
-		tags,
-	});
-	return bolt11.sign(enc, nodeKey).paymentRequest;
-}
-
-// Flip one word of r inside the signature and re-checksum: the string is still
-// valid bech32, but the signature no longer matches the `n` field.
-export function corruptSignature(pr) {
-	const d = bech32.decode(pr, 100000);
-	const words = d.words.slice();
-	const i = words.length - 104 + 10;
-	words[i] ^= 1;
-	return bech32.encode(d.prefix, words, 100000);
-}
-
-function nodePubkey(sk) {
-	const ecdh = crypto.createECDH('secp256k1');
-	ecdh.setPrivateKey(Buffer.from(sk, 'hex'));
-	return ecdh.getPublicKey('hex', 'compressed');
-}
-
-function json(res, status, body) {
-	const s = JSON.stringify(body);
-	res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
-	res.end(s);
-}
-
-function readBody(req, max = 1 << 20) {
-	return new Promise((resolve, reject) => {
-		let len = 0;
-		const parts = [];
-		req.on('data', (c) => {
-			len += c.length;
-			if (len > max) { reject(new Error('body too large')); req.destroy(); return; }
-			parts.push(c);
-		});
-		req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-		req.on('error', reject);
-	});
-}
+export { SPEC_NODE_KEY, SPEC_NODE_ID, mintInvoice, corruptSignature } from './bolt11-mint.mjs';
 
 export async function startLnbitsDouble(opts = {}) {
 	const network = opts.network ?? 'regtest';
@@ -319,13 +250,8 @@ export async function startLnbitsDouble(opts = {}) {
 			if (!res.headersSent) json(res, 500, { detail: String(e.message ?? e) });
 		});
 	});
-	const sockets = new Set();
-	server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-	await new Promise((resolve, reject) => {
-		server.once('error', reject);
-		server.listen(opts.port ?? 0, '127.0.0.1', resolve);
-	});
-	const port = server.address().port;
+	const listener = await listenLocal(server, opts.port ?? 0);
+	const port = listener.port;
 	const url = `http://127.0.0.1:${port}`;
 
 	return {
@@ -342,8 +268,7 @@ export async function startLnbitsDouble(opts = {}) {
 		setInvoiceMode(mode, count = Infinity) { knob = { mode, count }; },
 		close() {
 			for (const r of hung) r.destroy?.();
-			for (const s of sockets) s.destroy();
-			return new Promise((resolve) => server.close(() => resolve()));
+			return listener.close();
 		},
 	};
 }

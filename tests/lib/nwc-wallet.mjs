@@ -19,11 +19,33 @@
 //   - payment_received notifications: kind 23197 (NIP-44) and, when nip04 is
 //     offered, kind 23196 (NIP-04), {"notification_type":"payment_received",
 //     "notification": transaction}.
-// Invoices are real signed BOLT11 (the LNbits double's minter).
+//   - with holds: true, hold invoices as NIP-47 and Alby Hub, their reference
+//     implementation, do them (hold-invoices.md §2, §9): the info event lists
+//     make_hold_invoice settle_hold_invoice cancel_hold_invoice and the
+//     notifications tag hold_invoice_accepted; get_info returns methods,
+//     notifications and block_height; make_hold_invoice {amount, payment_hash
+//     (required: else BAD_REQUEST), description?, expiry?} -> transaction
+//     state "pending", preimage "", settled_at null, settle_deadline null;
+//     pay() holds it: state "accepted", settle_deadline = height + 80, and a
+//     hold_invoice_accepted notification (23197, and 23196 with nip04);
+//     lookup shows "accepted", "expired" once expires_at passed unsettled
+//     (Alby's override, also while accepted), "failed" after a cancel,
+//     "settled" with preimage and settled_at after a settle;
+//     settle_hold_invoice {preimage} needs sha256 to match an accepted row,
+//     else INTERNAL "failed to find accepted hold invoice" (also on a repeat),
+//     then {} and a payment_received notification; cancel_hold_invoice
+//     {payment_hash} NOT_FOUND unless accepted (exact lowercase match), else
+//     {} and state "failed". holdMode: 'not_implemented' answers every hold
+//     method INTERNAL "not implemented" (Alby on phoenixd/Cashu).
+//     envelope: 'alby' omits "error" on success (Alby), 'spec' sends null.
+// Invoices are real signed BOLT11 (tests/lib/bolt11-mint.mjs).
 //
 // Module: const w = await startNwcWallet({ relayUrl, network: 'regtest',
-//           encryption: 'nip44_v2 nip04' | 'nip44_v2' | 'nip04' | null (no tag) })
-//         w.uri (nostr+walletconnect://...), w.pay(hash, amountMsat?),
+//           encryption: 'nip44_v2 nip04' | 'nip44_v2' | 'nip04' | null (no tag),
+//           holds?: bool, holdMode?: 'ok' | 'not_implemented', envelope?: 'spec' | 'alby',
+//           missingHashCode?: 'BAD_REQUEST' | 'OTHER' })
+//         w.uri (nostr+walletconnect://...), w.pay(hash, amountMsat?) (a hold
+//         invoice: held), w.height, w.mine(n),
 //         w.fail(n, code?) (next n requests answered with an error),
 //         w.silence(n) (next n requests ignored: client timeouts),
 //         w.log (requests seen: {method, encryption}), w.counters, w.connections
@@ -34,12 +56,18 @@ import WebSocket from 'ws';
 import { generateSecretKey, getPublicKey, finalizeEvent, verifyEvent } from 'nostr-tools/pure';
 import * as nip44 from 'nostr-tools/nip44';
 import * as nip04 from 'nostr-tools/nip04';
-import { mintInvoice } from './lnbits-double.mjs';
+import { mintInvoice } from './bolt11-mint.mjs';
 
 const hex = (b) => Buffer.from(b).toString('hex');
 
+const HOLD_METHODS = 'make_hold_invoice settle_hold_invoice cancel_hold_invoice';
+
 export async function startNwcWallet({ relayUrl, network = 'regtest', encryption = 'nip44_v2 nip04',
-	balanceMsat = 42_000_000, methods = 'make_invoice lookup_invoice get_balance' } = {}) {
+	balanceMsat = 42_000_000, methods = 'make_invoice lookup_invoice get_balance', holds = false,
+	holdMode = 'ok', envelope = 'spec', missingHashCode = 'BAD_REQUEST' } = {}) {
+	if (holds) methods = `${methods} get_info ${HOLD_METHODS}`;
+	const notifications = holds ? 'payment_received hold_invoice_accepted' : 'payment_received';
+	let height = 800;
 	const sk = generateSecretKey();
 	const pk = getPublicKey(sk);
 	const clientSk = generateSecretKey();
@@ -47,7 +75,7 @@ export async function startNwcWallet({ relayUrl, network = 'regtest', encryption
 	const offers = (encryption ?? 'nip04').split(' ');
 	const txs = new Map();	// payment_hash -> transaction
 	const log = [];
-	const counters = { requests: 0, created: 0, lookups: 0, notifications: 0 };
+	const counters = { requests: 0, created: 0, lookups: 0, notifications: 0, settles: 0, cancels: 0 };
 	let failN = 0, failCode = 'INTERNAL', silenceN = 0;
 	let ws, closed = false;
 
@@ -68,9 +96,61 @@ export async function startNwcWallet({ relayUrl, network = 'regtest', encryption
 
 	function txView(t) {
 		const v = { ...t };
-		if (t.state !== 'settled') delete v.preimage;
-		if (t.state === 'pending' && now() >= t.expires_at) v.state = 'expired';
+		delete v.hold;
+		if (t.state !== 'settled' && !t.hold) delete v.preimage;
+		if (t.hold && t.state !== 'settled') v.preimage = '';
+		if ((t.state === 'pending' || (t.hold && t.state === 'accepted')) && now() >= t.expires_at)
+			v.state = 'expired';
 		return v;
+	}
+
+	function notify(type, t) {
+		const n = JSON.stringify({ notification_type: type, notification: txView(t) });
+		if (offers.includes('nip44_v2')) publish(23197, enc('nip44_v2', clientPk, n), [['p', clientPk]]);
+		if (offers.includes('nip04')) publish(23196, enc('nip04', clientPk, n), [['p', clientPk]]);
+		counters.notifications++;
+	}
+
+	function holdMethod(method, params) {
+		if (holdMode === 'not_implemented') return { error: { code: 'INTERNAL', message: 'not implemented' } };
+		if (method === 'make_hold_invoice') {
+			if (typeof params?.payment_hash !== 'string' || !/^[0-9a-fA-F]{64}$/.test(params.payment_hash))
+				return { error: { code: missingHashCode, message: 'payment_hash is required for make_hold_invoice' } };
+			if (!Number.isInteger(params.amount) || params.amount <= 0)
+				return { error: { code: 'OTHER', message: 'amount (msat) required' } };
+			const hash = params.payment_hash.toLowerCase();
+			if (txs.has(hash)) return { error: { code: 'INTERNAL', message: 'invoice already exists' } };
+			const expiry = Number.isInteger(params.expiry) && params.expiry > 0 ? params.expiry : 86400;
+			const t = {
+				type: 'incoming', state: 'pending', hold: true,
+				invoice: mintInvoice({ network, amountMsat: params.amount, memo: params.description ?? '', expiry, paymentHash: hash }),
+				description: params.description ?? '', description_hash: '', preimage: '',
+				payment_hash: hash, amount: params.amount, fees_paid: 0,
+				created_at: now(), expires_at: now() + expiry, settled_at: null, settle_deadline: null, metadata: {},
+			};
+			txs.set(hash, t);
+			counters.created++;
+			return { result: txView(t) };
+		}
+		if (method === 'settle_hold_invoice') {
+			const pre = typeof params?.preimage === 'string' && /^[0-9a-fA-F]{64}$/.test(params.preimage)
+				? Buffer.from(params.preimage, 'hex') : null;
+			const t = pre && txs.get(crypto.createHash('sha256').update(pre).digest('hex'));
+			if (!t || !t.hold || t.state !== 'accepted')
+				return { error: { code: 'INTERNAL', message: 'failed to find accepted hold invoice' } };
+			t.state = 'settled';
+			t.preimage = params.preimage.toLowerCase();
+			t.settled_at = now();
+			counters.settles++;
+			setTimeout(() => notify('payment_received', t), 10);
+			return { result: {} };
+		}
+		// cancel_hold_invoice: Alby finds only ACCEPTED rows, by exact string.
+		const t = typeof params?.payment_hash === 'string' ? txs.get(params.payment_hash) : null;
+		if (!t || !t.hold || t.state !== 'accepted') return { error: { code: 'NOT_FOUND', message: 'invoice not found' } };
+		t.state = 'failed';
+		counters.cancels++;
+		return { result: {} };
 	}
 
 	function handle(method, params) {
@@ -99,6 +179,9 @@ export async function startNwcWallet({ relayUrl, network = 'regtest', encryption
 			return { result: txView(t) };
 		}
 		if (method === 'get_balance') return { result: { balance: balanceMsat } };
+		if (method === 'get_info' && holds)
+			return { result: { methods: methods.split(' '), notifications: notifications.split(' '), block_height: height } };
+		if (holds && HOLD_METHODS.split(' ').includes(method)) return holdMethod(method, params);
 		return { error: { code: 'NOT_IMPLEMENTED', message: `${method} is not supported` } };
 	}
 
@@ -115,16 +198,21 @@ export async function startNwcWallet({ relayUrl, network = 'regtest', encryption
 		}
 		let req;
 		try { req = JSON.parse(dec(scheme, ev.pubkey, ev.content)); } catch { return; }
-		log.push({ method: req.method, encryption: scheme, params: req.params });
+		const expTag = ev.tags.find((t) => t[0] === 'expiration');
+		log.push({ method: req.method, encryption: scheme, params: req.params, expiration: expTag ? Number(expTag[1]) : null });
 		if (silenceN > 0) { silenceN--; return; }
 		let out;
 		if (failN > 0) { failN--; out = { error: { code: failCode, message: 'injected failure (test double)' } }; }
 		else out = handle(req.method, req.params);
 		const body = { result_type: req.method, error: out.error ?? null, result: out.result ?? null };
+		if (envelope === 'alby') {
+			if (!out.error) delete body.error;
+			if (!out.result) delete body.result;
+		}
 		publish(23195, enc(scheme, ev.pubkey, JSON.stringify(body)), [['e', ev.id], ['p', ev.pubkey]]);
 	}
 
-	const infoTags = [['notifications', 'payment_received']];
+	const infoTags = [['notifications', notifications]];
 	if (encryption !== null) infoTags.unshift(['encryption', encryption]);
 	let connected = 0;
 
@@ -161,17 +249,24 @@ export async function startNwcWallet({ relayUrl, network = 'regtest', encryption
 	return {
 		pk, clientPk, clientSecret: hex(clientSk), log, counters, txs,
 		uri: `nostr+walletconnect://${pk}?relay=${relayParam}&secret=${hex(clientSk)}`,
+		// A payer pays: a normal invoice settles; a hold invoice is held.
 		pay(hash, amountMsat) {
 			const t = txs.get(hash);
 			if (!t) throw new Error('unknown payment hash');
-			t.state = 'settled';
 			t.amount = amountMsat ?? t.amount;
+			if (t.hold) {
+				if (t.state !== 'pending') throw new Error(`hold invoice is ${t.state}`);
+				t.state = 'accepted';
+				t.settle_deadline = height + 80;
+				notify('hold_invoice_accepted', t);
+				return;
+			}
+			t.state = 'settled';
 			t.settled_at = now();
-			const n = JSON.stringify({ notification_type: 'payment_received', notification: txView(t) });
-			if (offers.includes('nip44_v2')) publish(23197, enc('nip44_v2', clientPk, n), [['p', clientPk]]);
-			if (offers.includes('nip04')) publish(23196, enc('nip04', clientPk, n), [['p', clientPk]]);
-			counters.notifications++;
+			notify('payment_received', t);
 		},
+		get height() { return height; },
+		mine(n = 1) { height += n; },
 		fail(n = 1, code = 'INTERNAL') { failN = n; failCode = code; },
 		get connections() { return connected; },
 		silence(n = 1) { silenceN = n; },

@@ -13,7 +13,7 @@
 // Test hooks: advance(id, status), settle(id, {sats, complete}) walks the
 // Spark statuses, fail(n) makes the next n SDK calls throw.
 import crypto from 'node:crypto';
-import { mintInvoice } from './lnbits-double.mjs';
+import { mintInvoice } from './bolt11-mint.mjs';
 
 export function fakeSparkWallet({ network = 'regtest' } = {}) {
 	const reqs = new Map();

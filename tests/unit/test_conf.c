@@ -98,6 +98,14 @@ TEST(derived_defaults)
 	REQUIRE(load(&c, "wallet = nwc\n", err, sizeof(err)) == 0);
 	CHECK(c.payment_mode == PAY_AFTER);
 	conf_free(&c);
+	REQUIRE(load(&c, "wallet = lnd\nlnd_url = https://127.0.0.1:8080\n"
+	    "lnd_macaroon_file = /m\nlnd_tls_cert_file = /c\n", err, sizeof(err)) == 0);
+	CHECK(c.wallet == WALLET_LND && c.payment_mode == PAY_AFTER);
+	CHECK(strcmp(c.lnd_url, "https://127.0.0.1:8080") == 0);
+	CHECK(strcmp(c.lnd_macaroon_file, "/m") == 0 && strcmp(c.lnd_tls_cert_file, "/c") == 0);
+	conf_free(&c);
+	CHECK(fails_with("lnd_url = 127.0.0.1:8080\n",
+	    "1: lnd_url: bad value \"127.0.0.1:8080\": not an http:// or https:// URL"));
 }
 
 TEST(values_of_every_type)
@@ -187,7 +195,7 @@ TEST(error_bad_bool)
 TEST(error_bad_enum)
 {
 	CHECK(fails_with("wallet = paypal\n",
-	    "1: wallet: bad value \"paypal\" (none|lnbits|nwc|spark)"));
+	    "1: wallet: bad value \"paypal\" (none|lnbits|nwc|spark|lnd)"));
 	CHECK(fails_with("payment_mode = later\n",
 	    "1: payment_mode: bad value \"later\" (after|before|free)"));
 	CHECK(fails_with("infer_backend = vllm\n",
