@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "model.h"
 
 #define CONF_MAX_FILE	(1024 * 1024)
 #define STR_(x)		#x
@@ -153,10 +154,16 @@ static const struct conf_key conf_table[] = {
 	K_BOOL(start_online, "yes"),
 	K_STR(name, "sellcompute", check_nonempty),
 	K_STR(about, "LLM text generation (kind 5050) served by sellcompute", NULL),
+	K_STR(picture, "", check_http_url_or_empty),
+	K_STR(lud16, "", NULL),
+	K_INT(heartbeat_interval, 300, 10, 86400),
 
 	K_ENUM(infer_backend, "ollama", backend_names),
 	K_LIST(infer_urls, "http://127.0.0.1:11434", check_http_url),
 	K_STR(model, "llama3.2", check_nonempty),
+	K_STR(models, "", NULL),
+	K_STR(models_exclude, "", NULL),
+	K_STR(model_prices, "", model_prices_check),
 	K_INT(max_tokens, 512, 1, 1000000),
 	K_DBL(temperature, 0.7, 0, 2),
 	K_INT(top_k, 40, 0, 100000),

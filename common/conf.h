@@ -63,11 +63,17 @@ struct conf {
 	int	 start_online;		/* yes */
 	char	*name;			/* "sellcompute" */
 	char	*about;			/* a sentence */
+	char	*picture;		/* "": none; announcement picture URL */
+	char	*lud16;			/* "": none; announcement lightning address */
+	int	 heartbeat_interval;	/* s between kind-11998 beats while online: 300 */
 
 	/* inference (inferd; jobd for defaults and clamps) */
 	enum infer_backend infer_backend;	/* ollama */
 	struct conf_list infer_urls;	/* http://127.0.0.1:11434 */
-	char	*model;			/* llama3.2 */
+	char	*model;			/* llama3.2: the default model */
+	char	*models;		/* "": just model; "*": all completion models; else names */
+	char	*models_exclude;	/* "": none; shell globs taken out of models */
+	char	*model_prices;		/* "": none; NAME=MIN/PER1K ... */
 	int	 max_tokens;		/* 512: default and maximum */
 	double	 temperature;		/* 0.7 */
 	int	 top_k;			/* 40 */

@@ -35,21 +35,6 @@ pool_set_limits(struct inferd *in, int max_inflight)
 		in->pool.b[i].max_inflight = max_inflight;
 }
 
-/* "llama3.2" and "llama3.2:latest" name the same model. */
-static int
-model_match(const char *have, const char *want)
-{
-	size_t hl = strlen(have), wl = strlen(want);
-
-	if (strcmp(have, want) == 0)
-		return 1;
-	if (hl == wl + 7 && strncmp(have, want, wl) == 0 && strcmp(have + wl, ":latest") == 0)
-		return 1;
-	if (wl == hl + 7 && strncmp(want, have, hl) == 0 && strcmp(want + hl, ":latest") == 0)
-		return 1;
-	return 0;
-}
-
 void
 pool_mark(struct backend *b, int ok, const char *why)
 {
@@ -78,7 +63,10 @@ models_clear(struct backend *b)
 	b->nmodels = 0;
 }
 
-/* Collect arr[].key strings as the model list (at most 1024). */
+/*
+ * Collect arr[].key strings as the model list (at most 1024), and feed the
+ * debounced catalog (catalog.c). Names match as Ollama matches them.
+ */
 static int
 models_set(struct backend *b, const cJSON *arr, const char *key)
 {
@@ -100,10 +88,9 @@ models_set(struct backend *b, const cJSON *arr, const char *key)
 		n++;
 	}
 	b->nmodels = n;
-	b->model_ok = 0;
-	for (n = 0; n < b->nmodels; n++)
-		if (model_match(b->models[n], b->in->conf.model))
-			b->model_ok = 1;
+	if (catalog_probe(b, arr, key) == -1)
+		return -1;
+	b->model_ok = catalog_has(b, b->in->conf.model);
 	return 0;
 }
 
@@ -115,6 +102,9 @@ probe_finished(struct backend *b)
 
 	b->hx = NULL;
 	b->hlen = 0;
+	if (!b->ok && catalog_probe(b, NULL, NULL) == 0)
+		b->model_ok = catalog_has(b, b->in->conf.model);
+	catalog_publish(b->in);
 	if (!b->probed) {
 		b->probed = 1;
 		if (b->ok && !b->model_ok)
@@ -306,12 +296,14 @@ pool_free(struct inferd *in)
 
 		curlm_abort(in->curlm, b->hx);
 		models_clear(b);
+		catalog_clear(b);
 		free(b->url);
 		free(b->name);
 		free(b->error);
 		free(b->hbody);
 	}
 	free(pl->b);
+	free(pl->catalog_last);
 	memset(pl, 0, sizeof(*pl));
 }
 
@@ -321,7 +313,7 @@ pool_free(struct inferd *in)
  * *all_busy is set when every candidate was at its limit.
  */
 struct backend *
-pool_pick(struct inferd *in, const struct backend *exclude, int *all_busy)
+pool_pick(struct inferd *in, const char *model, const struct backend *exclude, int *all_busy)
 {
 	struct backend *best = NULL;
 	int best_rank = 0, candidates = 0;
@@ -337,7 +329,7 @@ pool_pick(struct inferd *in, const struct backend *exclude, int *all_busy)
 		candidates++;
 		if (b->inflight >= b->max_inflight)
 			continue;
-		rank = b->ok && b->model_ok ? 0 : b->ok ? 1 : 2;
+		rank = b->ok && catalog_has(b, model) ? 0 : b->ok ? 1 : 2;
 		/* Compare load as a fraction of each backend's own limit. */
 		if (best == NULL || rank < best_rank || (rank == best_rank &&
 		    (long)b->inflight * best->max_inflight < (long)best->inflight * b->max_inflight)) {
@@ -352,13 +344,13 @@ pool_pick(struct inferd *in, const struct backend *exclude, int *all_busy)
 
 /* 1 if a backend other than b was probed ok and has the model. */
 int
-pool_model_elsewhere(const struct backend *b)
+pool_model_elsewhere(const struct backend *b, const char *model)
 {
 	const struct pool *pl = &b->in->pool;
 	size_t i;
 
 	for (i = 0; i < pl->n; i++)
-		if (&pl->b[i] != b && pl->b[i].ok && pl->b[i].model_ok)
+		if (&pl->b[i] != b && pl->b[i].ok && catalog_has(&pl->b[i], model))
 			return 1;
 	return 0;
 }

@@ -134,6 +134,18 @@ struct srv_client;
 struct backend;
 struct job;
 
+/* One model a backend lists (catalog.c). */
+struct bmodel {
+	char		*name, *family, *psize, *quant;
+	long		 ctx;		/* context length, 0: unknown */
+	int		 completion;	/* can complete text */
+	int		 cloud;		/* an Ollama cloud model */
+	int		 seen;		/* in the last probe */
+	int		 hits, misses;	/* consecutive probes with, without it */
+	int		 confirmed;	/* in the catalog */
+	int		 gone;		/* a job was told it is not there */
+};
+
 /* backend.c: the pool. */
 struct backend {
 	struct inferd	*in;
@@ -144,6 +156,9 @@ struct backend {
 	char		*error;		/* why not ok; malloc'd or NULL */
 	char		**models;
 	size_t		 nmodels;
+	struct bmodel	*bm;		/* debounced listing (catalog.c) */
+	size_t		 nbm;
+	int		 listed;	/* a probe has listed models once */
 	int		 inflight, max_inflight;
 	struct curlm_xfer *hx;		/* health probe in progress */
 	int		 hstage;	/* 0 version/models, 1 tags */
@@ -156,15 +171,26 @@ struct pool {
 	void		(*on_first)(struct inferd *);
 	int		 first_done;
 	uint64_t	 timer;
+	char		*catalog_last;	/* the last catalog sent, to send only changes */
 };
 int	 pool_init(struct inferd *, void (*on_first_probe)(struct inferd *));
 void	 pool_free(struct inferd *);
-struct backend *pool_pick(struct inferd *, const struct backend *exclude, int *all_busy);
+struct backend *pool_pick(struct inferd *, const char *model, const struct backend *exclude,
+	    int *all_busy);
 void	 pool_mark(struct backend *, int ok, const char *why);
 cJSON	*pool_health_json(struct inferd *);
 void	 pool_probe_all(struct inferd *);
 size_t	 pool_size(struct inferd *);
-int	 pool_model_elsewhere(const struct backend *);
+int	 pool_model_elsewhere(const struct backend *, const char *model);
+
+/* catalog.c: each backend's models, debounced, and their union */
+int	 catalog_probe(struct backend *, const cJSON *arr, const char *key);
+void	 catalog_clear(struct backend *);
+int	 catalog_has(const struct backend *, const char *model);
+void	 catalog_gone(struct backend *, const char *model);
+cJSON	*catalog_json(struct inferd *);
+cJSON	*catalog_message(struct inferd *);
+void	 catalog_publish(struct inferd *);
 void	 pool_set_limits(struct inferd *, int max_inflight);
 
 /* cache.c: a list in arrival order, the oldest at the head. */

@@ -79,10 +79,22 @@ handle_health(struct srv_client *c, const cJSON *msg, void *arg)
 	cJSON_Delete(o);
 }
 
+/* The models of the healthy backends; also sent unasked whenever it changes. */
+static void
+handle_catalog(struct srv_client *c, const cJSON *msg, void *arg)
+{
+	cJSON *o = catalog_message(arg);
+
+	if (o != NULL)
+		srv_send(c, o);
+	cJSON_Delete(o);
+}
+
 static const struct srv_op ipc_ops[] = {
 	{ "infer", handle_infer },
 	{ "cancel", handle_cancel },
 	{ "health", handle_health },
+	{ "catalog", handle_catalog },
 };
 
 static int

@@ -375,12 +375,12 @@ job_attempt_failed(struct job *j, enum fail_kind k, const char *msg)
 	    j->be ? j->be->name : "-", fails[k].code, msg);
 	/* A missing model is only worth another try where the model is known to be. */
 	if (fails[k].failover && j->tlen == 0 && j->attempts < 2 && pool_size(j->in) > 1 &&
-	    (k != F_UNKNOWN_MODEL || pool_model_elsewhere(j->be))) {
+	    (k != F_UNKNOWN_MODEL || pool_model_elsewhere(j->be, j->req.model))) {
 		int busy;
 		struct backend *nb;
 
 		j->failed_be = j->be;
-		nb = pool_pick(j->in, j->failed_be, &busy);
+		nb = pool_pick(j->in, j->req.model, j->failed_be, &busy);
 		if (nb != NULL) {
 			job_stop_xfer(j);
 			job_attempt(j);
@@ -407,6 +407,7 @@ job_http_error(struct job *j, long status)
 	if (status == 404) {
 		snprintf(msg, sizeof(msg), "model %s not found on backend %s (%.300s)",
 		    j->req.model, url, said);
+		catalog_gone(j->be, j->req.model);
 		job_attempt_failed(j, F_UNKNOWN_MODEL, msg);
 	} else {
 		snprintf(msg, sizeof(msg), "backend %s: HTTP %ld: %.300s", url, status, said);
@@ -522,7 +523,7 @@ job_attempt(struct job *j)
 	struct backend *b;
 	int busy;
 
-	if ((b = pool_pick(j->in, j->failed_be, &busy)) == NULL) {
+	if ((b = pool_pick(j->in, j->req.model, j->failed_be, &busy)) == NULL) {
 		job_fail(j, busy ? F_BUSY : F_BACKEND_DOWN, busy ?
 		    "every backend is at its in-flight limit" : "no backend available");
 		return;
