@@ -32,6 +32,10 @@ int	 show_ok(const cJSON *);
 int	 show_jobs(const cJSON *);
 int	 show_stats(const cJSON *);
 
+/* models.c */
+int	 show_models(FILE *, const cJSON *);
+void	 show_stats_models(FILE *, const cJSON *);
+
 /* keys.c */
 int	 keyfile_generate(const char *path);
 int	 keyfile_print_npub(const char *path);

@@ -27,7 +27,9 @@ static const char usage[] =
 "  online            subscribe to job requests again\n"
 "  offline           stop taking new jobs; running jobs finish\n"
 "  jobs [--limit N]  recent jobs, newest first (default 20, at most 1000)\n"
-"  stats             jobs by state, rejections, tokens, sats, latency\n"
+"  stats             jobs by state, rejections, tokens, sats, latency, per model\n"
+"  models            the models the backends have: price, max tokens, context,\n"
+"                    backends, whether it is served\n"
 "  conf [KEY]        print KEY's value as the daemons resolve it (file,\n"
 "                    DVM_<KEY> environment override, derived default);\n"
 "                    without KEY, every key as \"key = value\"\n"
@@ -162,6 +164,8 @@ run_control(const struct conf *c, const struct args *a)
 		r = show_jobs(ans) == -1;
 	else if (strcmp(a->cmd, "stats") == 0)
 		r = show_stats(ans) == -1;
+	else if (strcmp(a->cmd, "models") == 0)
+		r = show_models(stdout, ans) == -1;
 	else
 		r = show_ok(ans) == -1;
 	cJSON_Delete(ans);
@@ -208,7 +212,7 @@ main(int argc, char **argv)
 		r = keyfile_print_npub(c.secret_key_file) == -1 ? EXIT_PERM : 0;
 	else if (strcmp(a.cmd, "status") == 0 || strcmp(a.cmd, "online") == 0 ||
 	    strcmp(a.cmd, "offline") == 0 || strcmp(a.cmd, "jobs") == 0 ||
-	    strcmp(a.cmd, "stats") == 0)
+	    strcmp(a.cmd, "stats") == 0 || strcmp(a.cmd, "models") == 0)
 		r = run_control(&c, &a);
 	else {
 		conf_free(&c);

@@ -293,5 +293,6 @@ show_stats(const cJSON *a)
 	    num(lat, "p50", 0), num(lat, "p90", 0), num(lat, "p99", 0));
 	fprintf(out, "events\n  %-24s %lld\n  %-24s %lld\n", "seen",
 	    num(a, "events_seen", 0), "verified", num(a, "events_verified", 0));
+	show_stats_models(out, a);
 	return 0;
 }

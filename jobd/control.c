@@ -283,12 +283,37 @@ op_jobs(struct srv_client *c, const cJSON *m, void *arg)
 	ctl_reply(c, o);
 }
 
+/* The catalog with prices and whether each model is served (store.c). */
+static void
+op_models(struct srv_client *c, const cJSON *m, void *arg)
+{
+	struct jobd *jd = arg;
+	cJSON *o = cJSON_CreateObject(), *models = store_models_json(jd, 0);
+	int cut = 0, dropped;
+
+	if (o == NULL || models == NULL) {
+		cJSON_Delete(o);
+		cJSON_Delete(models);
+		ctl_error(c, "cannot build the answer");
+		return;
+	}
+	dropped = jobs_fit(models, CTL_MAX_ANSWER - CTL_ENVELOPE, &cut);
+	cJSON_AddStringToObject(o, "op", "models");
+	cJSON_AddStringToObject(o, "default_model", jd->store.nserved ? jd->store.served[0] :
+	    jd->conf.model);
+	cJSON_AddBoolToObject(o, "catalog", jd->store.have);
+	cJSON_AddItemToObject(o, "models", models);
+	cJSON_AddNumberToObject(o, "omitted", dropped);
+	ctl_reply(c, o);
+}
+
 static const struct srv_op ctl_ops[] = {
 	{ "status", op_status },
 	{ "online", op_online },
 	{ "offline", op_online },
 	{ "jobs", op_jobs },
 	{ "stats", op_stats },
+	{ "models", op_models },
 };
 
 /* The protocol answers every bad control line, naming what was wrong. */
@@ -297,7 +322,7 @@ ctl_bad(struct srv_client *c, const cJSON *msg, const char *why, void *arg)
 {
 	char m[128];
 
-	snprintf(m, sizeof(m), "%s (ops: status, online, offline, jobs, stats)", why);
+	snprintf(m, sizeof(m), "%s (ops: status, online, offline, jobs, stats, models)", why);
 	ctl_error(c, m);
 }
 

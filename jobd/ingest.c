@@ -97,6 +97,10 @@ ingest_job(struct jobd *jd, const struct event *ev, const char *relay)
 		ingest_reject(jd, ev, relay, REJ_DUPLICATE, NULL, 0);
 		return;
 	}
+	if (store_skip_untargeted(jd, ev)) {	/* another DVM may sell that model */
+		ingest_reject(jd, ev, relay, REJ_MODEL_NOT_SERVED, NULL, 0);
+		return;
+	}
 	if (!ratelimit_take(&jd->rl, ev->pubhex, jd->conf.rate_limit_per_min, now_ms())) {
 		ingest_reject(jd, ev, relay, REJ_RATE_LIMITED, NULL, 0);
 		return;
@@ -146,6 +150,11 @@ ingest_event(struct jobd *jd, const char *relay, const char *sub, const cJSON *o
 		return;
 	if (event_from_cjson(&ev, obj, err, sizeof(err)) == -1) {
 		ingest_reject(jd, NULL, relay, REJ_MALFORMED, NULL, 0);
+		return;
+	}
+	if (ev.kind == 7007) {			/* a ping (announce.c) */
+		announce_on_ping(jd, &ev, relay);
+		event_free(&ev);
 		return;
 	}
 	if (validate_pre(&jd->conf, &ev, jd->kp.pkhex, now_unix(), &why) == -1)
@@ -208,6 +217,7 @@ resolve_finish(struct jobd *jd, struct job *j)
 		resolve_fail(jd, j, REJ_TOO_LARGE, err);
 		return;
 	}
+	store_cap_tokens(jd, j);
 	job_mark_changed(jd, j);	/* the prompt and params */
 	job_start(jd, j);
 }
@@ -256,6 +266,10 @@ ingest_resolve(struct jobd *jd, struct job *j)
 		return;
 	}
 	cJSON_Delete(tags);
+	if (store_choose(jd, j, err, sizeof(err)) == -1) {
+		resolve_fail(jd, j, REJ_MODEL_NOT_SERVED, err);
+		return;
+	}
 	for (i = 0; i < j->req.nin; i++)
 		if (j->req.in[i].ref) {
 			j->pending++;

@@ -332,13 +332,9 @@ send_infer(struct jobd *jd, struct job *j)
 static void
 processing_feedback(struct jobd *jd, struct job *j)
 {
-	char msg[JOBD_MAX_MODEL * 2 + 96];
+	char msg[JOBD_MAX_MODEL + 96];
 
-	if (j->req.asked_model[0] && strcmp(j->req.asked_model, j->req.model) != 0)
-		snprintf(msg, sizeof(msg), "processing with model %s (model %s is not "
-		    "served here)", j->req.model, j->req.asked_model);
-	else
-		snprintf(msg, sizeof(msg), "processing with model %s", j->req.model);
+	snprintf(msg, sizeof(msg), "processing with model %s", j->req.model);
 	publish_feedback(jd, j, "processing", msg, 0, NULL);
 }
 
@@ -352,6 +348,18 @@ job_schedule(struct jobd *jd)
 	    j = j->next) {
 		if (j->state != ST_QUEUED)
 			continue;
+		/*
+		 * Its model left the catalog (store.c). Unpaid: an error, no
+		 * invoice. Paid: runs on and meets inferd's unknown_model (hook
+		 * for the money-safety rules: wait for the model, then refund).
+		 */
+		if (!store_available(jd, j->req.model) && j->paid_msat == 0) {
+			char gone[JOBD_MAX_MODEL + 48];
+
+			snprintf(gone, sizeof(gone), "model %s is no longer available", j->req.model);
+			job_fail(jd, j, ST_ERROR, gone);	/* schedules the rest */
+			return;
+		}
 		if (job_move(jd, j, ST_PROCESSING, NULL) == -1)
 			continue;
 		processing_feedback(jd, j);
@@ -373,8 +381,9 @@ job_start(struct jobd *jd, struct job *j)
 	char msg[256];
 
 	if (mode == PAY_BEFORE) {
-		j->quote_msat = price_quote_msat(&jd->conf, plen, j->req.max_tokens);
-		covered = price_tokens_covered(&jd->conf, j->quote_msat, plen);
+		j->quote_msat = price_quote_msat(store_price(jd, j->req.model), plen,
+		    j->req.max_tokens);
+		covered = price_tokens_covered(store_price(jd, j->req.model), j->quote_msat, plen);
 		if (covered < j->req.max_tokens)
 			j->req.max_tokens = (int)covered;
 		if (j->req.bid_msat >= 0 && j->req.bid_msat < j->quote_msat) {
@@ -393,11 +402,12 @@ job_start(struct jobd *jd, struct job *j)
 		return;
 	}
 	if (mode == PAY_AFTER && j->req.bid_msat >= 0) {
-		covered = price_tokens_covered(&jd->conf, j->req.bid_msat, plen);
+		covered = price_tokens_covered(store_price(jd, j->req.model), j->req.bid_msat, plen);
 		if (covered < 1) {
 			snprintf(msg, sizeof(msg), "bid %lld msat is below the minimum price of "
 			    "%d sats for this input", (long long)j->req.bid_msat,
-			    (int)(price_msat(&jd->conf, price_estimate_tokens(plen), 1) / 1000));
+			    (int)(price_msat(store_price(jd, j->req.model),
+			    price_estimate_tokens(plen), 1) / 1000));
 			jd->rejections[REJ_BID_TOO_LOW]++;
 			job_fail(jd, j, ST_REJECTED, msg);
 			return;
@@ -452,7 +462,7 @@ job_after_infer(struct jobd *jd, struct job *j)
 {
 	if (job_mode(jd, j) == PAY_AFTER) {
 		if (j->price_msat == 0) {
-			j->price_msat = price_msat(&jd->conf, j->prompt_tokens,
+			j->price_msat = price_msat(store_price(jd, j->req.model), j->prompt_tokens,
 			    j->completion_tokens);
 			/*
 			 * A bid is a promise: max_tokens was cut to fit it, but the

@@ -18,6 +18,7 @@
 #include "netaddr.h"
 #include "sock.h"
 #include "ledger.h"
+#include "model.h"
 
 #define JOBD_MAX_CTL		16	/* control clients at once */
 #define JOBD_INFER_RETRIES	3	/* retryable inferd errors before giving up */
@@ -45,6 +46,7 @@ enum reject_reason {
 	REJ_BAD_INPUT,		/* unsupported input type, unresolvable event/job */
 	REJ_BAD_PARAM,
 	REJ_BID_TOO_LOW,
+	REJ_MODEL_NOT_SERVED,	/* a model we do not sell (store.c) */
 	REJ__COUNT
 };
 
@@ -84,6 +86,36 @@ struct asked {
 	} v[JOBD_ASKED_MAX];
 };
 
+/* The storefront (store.c): inferd's catalog, the served set, prices. */
+#define STORE_SERVED_MAX	256
+struct store_model {
+	char	 name[MODEL_NAME_MAX];
+	char	 family[64], psize[64], quant[64];
+	char	 backends[256];		/* names, space-separated */
+	long	 ctx;			/* context length, 0: unknown */
+	int	 completion, cloud;
+};
+struct store {
+	struct store_model *cat;	/* inferd's last catalog */
+	size_t		 ncat;
+	int		 have;		/* a catalog came */
+	char		 served[STORE_SERVED_MAX][MODEL_NAME_MAX];	/* default first */
+	size_t		 nserved;
+	struct model_price prices[MODEL_PRICES_MAX];
+	size_t		 nprices;
+	struct conf	 pconf;		/* store_price's view */
+};
+
+/* The announcement and liveness events (announce.c). */
+struct announce {
+	char		 hash[65];	/* of the last content published */
+	int64_t		 last;		/* when (unix s), 0: never */
+	int		 pending;	/* a republish is owed */
+	uint64_t	 timer;		/* the pending republish */
+	uint64_t	 beat_timer;
+	int64_t		 started;	/* unix s: announce without a catalog after a while */
+};
+
 struct jobd {
 	struct conf	 conf;
 	const char	*conf_path;
@@ -110,6 +142,8 @@ struct jobd {
 	uint64_t	 health_timer;	/* re-asks spokes that report trouble */
 	struct asked	 asked;		/* relays we may sign AUTH for */
 	int		 stopping;
+	struct store	 store;		/* store.c */
+	struct announce	 ann;		/* announce.c */
 };
 
 /* validate.c: the checks of a request that need no state */
@@ -177,6 +211,7 @@ int		 publish_result_build(struct jobd *, const struct job *, char id[65],
 void		 publish_send_stored(struct jobd *, const char *json, const char *relays_json);
 int		 publish_announce(struct jobd *);
 int		 publish_auth(struct jobd *, const char *relay, const char *challenge);
+int		 publish_signed(struct jobd *, struct event *, int store);
 void		 publish_replay(struct jobd *, int64_t older_than_ms);
 
 /* asked.c: the relays jobd named to relayd (NIP-42 AUTH only for those) */
@@ -207,6 +242,33 @@ void		 health_inference_ok(const cJSON *health, int *ok, int *model_ok);
 void		 health_poll(struct jobd *);
 void		 health_start(struct jobd *);
 void		 health_stop(struct jobd *);
+
+/* store.c: the served models, their prices, the model a request chose */
+void		 store_apply(struct jobd *);
+const char	*store_on_catalog(struct jobd *, const cJSON *msg);
+void		 store_ask_catalog(struct jobd *);
+void		 store_model_price(struct jobd *, const char *model, int64_t *min_sats,
+		    double *per1k);
+const struct conf *store_price(struct jobd *, const char *model);
+long		 store_context_length(struct jobd *, const char *model);
+int		 store_max_tokens(struct jobd *, const char *model);
+int		 store_serves(struct jobd *, const char *asked);
+void		 store_served_words(struct jobd *, char *buf, size_t len, size_t max);
+int		 store_choose(struct jobd *, struct job *, char *err, size_t errlen);
+void		 store_cap_tokens(struct jobd *, struct job *);
+int		 store_available(struct jobd *, const char *model);
+int		 store_skip_untargeted(struct jobd *, const struct event *);
+cJSON		*store_models_json(struct jobd *, int served_only);
+void		 store_free(struct store *);
+
+/* announce.c: NIP-89 announcement, kind-11998 heartbeat, kind-7007 ping */
+char		*announce_content(struct jobd *);
+void		 announce_now(struct jobd *);
+void		 announce_changed(struct jobd *);
+void		 announce_start(struct jobd *);
+void		 announce_stop(struct jobd *);
+void		 announce_online(struct jobd *);
+void		 announce_on_ping(struct jobd *, const struct event *, const char *relay);
 
 /* control.c */
 int		 control_open(struct jobd *);

@@ -782,6 +782,34 @@ stats_latency(sqlite3 *db, cJSON *out)
 	cJSON_AddNumberToObject(lat, "n", (double)n);
 }
 
+/* Jobs, tokens and sats per model (the model is in each job's params). */
+static void
+stats_models(sqlite3 *db, cJSON *out)
+{
+	sqlite3_stmt *st = prep(db, "SELECT coalesce(json_extract(params, '$.model'), ''), "
+	    "count(*), total(prompt_tokens + completion_tokens), "
+	    "total(CASE WHEN bolt11 IS NOT NULL THEN max(price_msat, quote_msat) ELSE 0 END), "
+	    "total(paid_msat) FROM jobs WHERE json_valid(params) GROUP BY 1 ORDER BY 2 DESC "
+	    "LIMIT 256");
+	cJSON *by = cJSON_AddObjectToObject(out, "models"), *m;
+
+	if (st == NULL || by == NULL) {
+		stmt_done(st);
+		return;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if ((m = cJSON_AddObjectToObject(by, col_text(st, 0))) == NULL)
+			continue;
+		cJSON_AddNumberToObject(m, "jobs", sqlite3_column_int(st, 1));
+		cJSON_AddNumberToObject(m, "tokens", sqlite3_column_double(st, 2));
+		cJSON_AddNumberToObject(m, "sats_invoiced",
+		    (double)((int64_t)sqlite3_column_double(st, 3) / 1000));
+		cJSON_AddNumberToObject(m, "sats_received",
+		    (double)((int64_t)sqlite3_column_double(st, 4) / 1000));
+	}
+	stmt_done(st);
+}
+
 /* The ledger's part of dvmctl stats. */
 cJSON *
 ledger_stats_json(sqlite3 *db)
@@ -812,5 +840,6 @@ ledger_stats_json(sqlite3 *db)
 		stmt_done(st);
 	}
 	stats_latency(db, o);
+	stats_models(db, o);
 	return o;
 }

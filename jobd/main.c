@@ -89,8 +89,10 @@ reload(struct jobd *jd)
 	jd->conf = nc;
 	if (log_parse_level(jd->conf.log_level) >= 0)
 		log_set_level(log_parse_level(jd->conf.log_level));
+	store_apply(jd);
 	subscribe_jobs(jd);
 	job_schedule(jd);
+	announce_changed(jd);
 	log_info("config reloaded");
 }
 
@@ -140,6 +142,8 @@ cleanup(struct jobd *jd)
 		jd->jobs = j->next;
 		job_free(j);
 	}
+	announce_stop(jd);
+	store_free(&jd->store);
 	ledger_close(jd->db);
 	ratelimit_free(&jd->rl);
 	keys_wipe(&jd->kp);
@@ -169,6 +173,8 @@ main(int argc, char **argv)
 	open_state(&jd);
 
 	spoke_init(&jd);
+	store_apply(&jd);
+	announce_start(&jd);
 	jd.resolve = ingest_resolve;
 	if ((n = job_load_open(&jd, 24 * 3600)) == -1)
 		fatalx(EXIT_TEMP, "ledger: cannot load open jobs");

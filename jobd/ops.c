@@ -103,6 +103,13 @@ op_job(struct jobd *jd, enum spoke_id id, const char *op, const cJSON *m)
 	return NULL;
 }
 
+/* inferd's catalog of models (sent on request and whenever it changes) */
+static const char *
+op_catalog(struct jobd *jd, enum spoke_id id, const char *op, const cJSON *m)
+{
+	return store_on_catalog(jd, m);
+}
+
 static const struct op relayd_ops[] = {
 	{ "event", op_event },
 	{ "eose", op_eose },
@@ -117,6 +124,7 @@ static const struct op relayd_ops[] = {
 
 static const struct op inferd_ops[] = {
 	{ "health", op_health },
+	{ "catalog", op_catalog },
 	{ "chunk", op_job },
 	{ "done", op_job },
 	{ "error", op_job },

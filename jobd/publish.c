@@ -273,45 +273,22 @@ publish_result_build(struct jobd *jd, const struct job *j, char id[65], char **j
 	return cut < len ? 1 : 0;
 }
 
-/* NIP-89 handler information, stable d tag so a new one replaces the old. */
+/*
+ * NIP-89 handler information (announce.c builds it and decides when);
+ * here for the callers that announce on connect and on going online.
+ */
 int
 publish_announce(struct jobd *jd)
 {
-	struct event ev;
-	cJSON *c = cJSON_CreateObject(), *p, *enc;
-	char *content, kind[16];
-	size_t i;
+	announce_online(jd);
+	return 0;
+}
 
-	if (c == NULL)
-		return -1;
-	cJSON_AddStringToObject(c, "name", jd->conf.name);
-	cJSON_AddStringToObject(c, "about", jd->conf.about);
-	cJSON_AddStringToObject(c, "model", jd->conf.model);
-	p = cJSON_AddObjectToObject(c, "pricing");
-	cJSON_AddStringToObject(p, "mode", jd->conf.wallet == WALLET_NONE ? "free" :
-	    conf_payment_mode_name(jd->conf.payment_mode));
-	cJSON_AddStringToObject(p, "unit", "sat");
-	cJSON_AddNumberToObject(p, "min_price_sats", jd->conf.min_price_sats);
-	cJSON_AddNumberToObject(p, "price_per_1k_tokens", jd->conf.price_per_1k_tokens);
-	cJSON_AddNumberToObject(c, "max_tokens", jd->conf.max_tokens);
-	cJSON_AddNumberToObject(c, "max_prompt_bytes", jd->conf.max_prompt_bytes);
-	enc = cJSON_AddArrayToObject(c, "encryption");
-	cJSON_AddItemToArray(enc, cJSON_CreateString("nip04"));
-	cJSON_AddItemToArray(enc, cJSON_CreateString("nip44"));
-	cJSON_AddBoolToObject(c, "encryptionSupported", 1);
-	content = cJSON_PrintUnformatted(c);
-	cJSON_Delete(c);
-	if (content == NULL || event_init(&ev, 31990, content, 0) == -1) {
-		free(content);
-		return -1;
-	}
-	free(content);
-	event_add_tagv(&ev, "d", "sellcompute", NULL, NULL);
-	for (i = 0; i < jd->conf.njob_kinds; i++) {
-		snprintf(kind, sizeof(kind), "%d", jd->conf.job_kinds[i]);
-		event_add_tagv(&ev, "k", kind, NULL, NULL);
-	}
-	return sign_store_send(jd, &ev, NULL, 1);
+/* Sign and send an event built elsewhere (announce.c); stored when store is set. */
+int
+publish_signed(struct jobd *jd, struct event *ev, int store)
+{
+	return sign_store_send(jd, ev, NULL, store);
 }
 
 /* NIP-42: answer a challenge through relayd, only from a relay we asked for. */

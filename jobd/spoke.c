@@ -214,6 +214,8 @@ spoke_connect(struct jobd *jd, struct spoke *s)
 		if (jd->online)
 			publish_announce(jd);
 	}
+	if (id == SPOKE_INFERD)
+		store_ask_catalog(jd);
 	job_resync(jd, (enum spoke_id)id);
 	health_poll(jd);
 }

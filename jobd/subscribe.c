@@ -64,6 +64,13 @@ subscribe_jobs(struct jobd *jd)
 		cJSON_AddItemToArray(p, cJSON_CreateString(jd->kp.pkhex));
 	}
 	cJSON_AddItemToArray(filters, f);
+	/* kind-7007 pings for us (announce.c) */
+	f = cJSON_CreateObject();
+	cJSON_AddItemToObject(f, "kinds", kinds_array((const int[]){ 7007 }, 1));
+	cJSON_AddNumberToObject(f, "since", (double)since);
+	p = cJSON_AddArrayToObject(f, "#p");
+	cJSON_AddItemToArray(p, cJSON_CreateString(jd->kp.pkhex));
+	cJSON_AddItemToArray(filters, f);
 	spoke_send(jd, SPOKE_RELAYD, m);
 }
 

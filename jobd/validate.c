@@ -29,6 +29,7 @@ static const char *reject_names[REJ__COUNT] = {
 	[REJ_BAD_INPUT] = "bad_input",
 	[REJ_BAD_PARAM] = "bad_param",
 	[REJ_BID_TOO_LOW] = "bid_too_low",
+	[REJ_MODEL_NOT_SERVED] = "model_not_served",
 };
 
 const char *
