@@ -239,7 +239,7 @@ export class Client {
       this.conns.set(url, conn);
       ws.on('open', () => {
         conn.ready = true;
-        ws.send(JSON.stringify(['REQ', 'e2e', { kinds: [6050, 6051, 7000, 31990, 5], since: this.since }]));
+        ws.send(JSON.stringify(['REQ', 'e2e', { kinds: [6050, 6051, 7000, 31990, 11998, 5], since: this.since }]));
         resolve();
       });
       ws.on('message', (d) => this.onMessage(conn, d));

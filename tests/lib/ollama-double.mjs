@@ -69,8 +69,18 @@
 //   down               true: refuse connections (the listener is closed and
 //                      every open connection is reset); false: listen again on
 //                      the same port. downForMs: come back after that long.
-//   models             model names for /api/tags, /v1/models and the model check
+//   models             model names for /api/tags, /v1/models and the model check;
+//                      an entry may be an object {name, family, parameter_size,
+//                      quantization_level, context_length, capabilities,
+//                      remote_host} (Ollama v0.30+ /api/tags fields, api/types.go
+//                      822-833). A model without "completion" in capabilities
+//                      answers /api/chat and /v1 with 400 "\"X\" does not
+//                      support chat" (server/routes.go:2636). MULTI_MODELS is a
+//                      ready list: three completion models, one embedding-only
+//                      model and one cloud model.
 //   answer, answerWords  see above
+//   answerWithModel    start the echo answer with "<model as asked>: " (which
+//                      model answered, per request)
 //   textInDone         put the last token's text in the done chunk itself
 //   sseKeepAliveMs     /v1: send ": keep-alive" every N ms while silent
 //                      (headers go out at once, like llama.cpp)
@@ -108,6 +118,7 @@ const DEFAULTS = {
 	down: false,
 	downForMs: null,
 	models: ['llama3.2'],
+	answerWithModel: false,
 	answer: null,
 	answerWords: null,
 	textInDone: false,
@@ -127,7 +138,26 @@ const FAIL_BODIES = {
 const MAX_BODY = 16 * 1024 * 1024;
 
 function fullName(m) {
+	if (typeof m === 'object')
+		m = m.name;
 	return m.includes(':') ? m : m + ':latest';
+}
+
+// Several models, as a GPU owner's Ollama lists them (/api/tags since v0.30).
+export const MULTI_MODELS = [
+	{ name: 'llama3.2', family: 'llama', parameter_size: '3.2B', quantization_level: 'Q4_K_M', context_length: 131072, capabilities: ['completion', 'tools'] },
+	{ name: 'qwen2.5:7b', family: 'qwen2', parameter_size: '7.6B', quantization_level: 'Q4_K_M', context_length: 32768, capabilities: ['completion', 'tools'] },
+	{ name: 'mistral', family: 'llama', parameter_size: '7.2B', quantization_level: 'Q4_0', context_length: 32768, capabilities: ['completion'] },
+	{ name: 'nomic-embed-text', family: 'nomic-bert', parameter_size: '137M', quantization_level: 'F16', context_length: 2048, capabilities: ['embedding'] },
+	{ name: 'gpt-oss:120b-cloud', family: 'gptoss', parameter_size: '116.8B', quantization_level: 'MXFP4', context_length: 131072, capabilities: ['completion', 'tools', 'thinking'], remote_host: 'https://ollama.com:443' },
+];
+
+function modelInfo(m) {
+	const o = typeof m === 'object' ? m : { name: m };
+	return {
+		family: 'llama', parameter_size: '3.2B', quantization_level: 'Q4_K_M',
+		capabilities: ['completion', 'tools'], ...o, name: fullName(o.name),
+	};
 }
 
 function words(s) {
@@ -179,7 +209,18 @@ export async function startOllamaDouble(opts = {}) {
 		return knobs.models.some((m) => fullName(m) === want);
 	}
 
+	function canChat(name) {
+		const m = knobs.models.find((x) => fullName(x) === fullName(name));
+		return modelInfo(m).capabilities.includes('completion');
+	}
+
 	function answerFor(kind, body) {
+		if (knobs.answerWithModel && typeof knobs.answer !== 'string')
+			return body.model + ': ' + echoFor(kind, body);
+		return echoFor(kind, body);
+	}
+
+	function echoFor(kind, body) {
 		if (typeof knobs.answer === 'string')
 			return knobs.answer;
 		if (Number.isInteger(knobs.answerWords)) {
@@ -519,6 +560,10 @@ export async function startOllamaDouble(opts = {}) {
 			const msg = `model '${body.model ?? ''}' not found`;
 			return oai ? oaiError(res, 404, msg, entry) : sendJSON(res, 404, { error: msg }, entry);
 		}
+		if (!canChat(body.model)) {
+			const msg = `"${body.model}" does not support chat`;
+			return oai ? oaiError(res, 400, msg, entry) : sendJSON(res, 400, { error: msg }, entry);
+		}
 		if (oai && body.stream !== true && body.stream_options)
 			return oaiError(res, 400, 'stream_options can only be set when stream is true', entry);
 		const fail = takeFailure();
@@ -538,21 +583,32 @@ export async function startOllamaDouble(opts = {}) {
 
 	function tagsBody() {
 		return {
-			models: knobs.models.map((m) => ({
-				name: fullName(m),
-				model: fullName(m),
-				modified_at: '2026-08-01T12:00:00.000000000Z',
-				size: 2019393189,
-				digest: fakeDigest(m),
-				details: {
-					parent_model: '',
-					format: 'gguf',
-					family: 'llama',
-					families: ['llama'],
-					parameter_size: '3.2B',
-					quantization_level: 'Q4_K_M',
-				},
-			})),
+			models: knobs.models.map((m) => {
+				const i = modelInfo(m);
+				const e = {
+					name: i.name,
+					model: i.name,
+					modified_at: '2026-08-01T12:00:00.000000000Z',
+					size: 2019393189,
+					digest: fakeDigest(typeof m === 'object' ? m.name : m),
+					details: {
+						parent_model: '',
+						format: 'gguf',
+						family: i.family,
+						families: [i.family],
+						parameter_size: i.parameter_size,
+						quantization_level: i.quantization_level,
+					},
+					capabilities: i.capabilities,
+				};
+				if (i.context_length)
+					e.details.context_length = i.context_length;
+				if (i.remote_host) {
+					e.remote_model = i.name.replace(/-cloud$/, '');
+					e.remote_host = i.remote_host;
+				}
+				return e;
+			}),
 		};
 	}
 
@@ -741,7 +797,7 @@ function parseArgs(argv) {
 			throw new Error('unexpected argument ' + a);
 		let [k, v] = a.slice(2).split(/=(.*)/s, 2);
 		k = camel(k);
-		const booleans = ['hang', 'down', 'textInDone', 'sseComments', 'sseCrlf', 'paced'];
+		const booleans = ['hang', 'down', 'textInDone', 'sseComments', 'sseCrlf', 'paced', 'answerWithModel'];
 		if (v === undefined) {
 			if (booleans.includes(k)) {
 				o[k] = true;

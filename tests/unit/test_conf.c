@@ -213,6 +213,38 @@ TEST(error_bad_list_item)
 	CHECK(fails_with("infer_urls = \n", "1: infer_urls: empty list"));
 }
 
+/* The storefront keys (issue 15): defaults, values, and each bad value. */
+TEST(storefront_keys)
+{
+	struct conf c;
+	char err[256];
+
+	REQUIRE(load(&c, "", err, sizeof(err)) == 0);
+	CHECK(strcmp(c.models, "") == 0 && strcmp(c.models_exclude, "") == 0);
+	CHECK(strcmp(c.model_prices, "") == 0 && strcmp(c.picture, "") == 0);
+	CHECK(strcmp(c.lud16, "") == 0 && c.heartbeat_interval == 300);
+	conf_free(&c);
+	REQUIRE(load(&c, "models = llama3.2 qwen2.5:7b mistral\nmodels_exclude = *embed* *-cloud\n"
+	    "model_prices = qwen2.5:7b=5/4 mistral=3/1.5\npicture = https://x.example/a.png\n"
+	    "lud16 = dvm@x.example\nheartbeat_interval = 60\n", err, sizeof(err)) == 0);
+	CHECK(strcmp(c.models, "llama3.2 qwen2.5:7b mistral") == 0);
+	CHECK(strcmp(c.models_exclude, "*embed* *-cloud") == 0);
+	CHECK(strcmp(c.model_prices, "qwen2.5:7b=5/4 mistral=3/1.5") == 0);
+	CHECK(strcmp(c.picture, "https://x.example/a.png") == 0 && strcmp(c.lud16, "dvm@x.example") == 0);
+	CHECK(c.heartbeat_interval == 60);
+	conf_free(&c);
+	CHECK(fails_with("\nmodel_prices = a=1/2 mistral=3\n",
+	    "2: model_prices: bad value \"a=1/2 mistral=3\": want NAME=MIN/PER1K ... (sats; MIN whole, PER1K may have a fraction, "
+	    "e.g. qwen2.5:7b=5/4 mistral=3/1.5)"));
+	CHECK(fails_with("model_prices = a=1.5/2\n",
+	    "1: model_prices: bad value \"a=1.5/2\": want NAME=MIN/PER1K ... (sats; MIN whole, PER1K may have a fraction, "
+	    "e.g. qwen2.5:7b=5/4 mistral=3/1.5)"));
+	CHECK(fails_with("heartbeat_interval = 5\n",
+	    "1: heartbeat_interval: bad value \"5\" (an integer 10..86400)"));
+	CHECK(fails_with("picture = ftp://x\n",
+	    "1: picture: bad value \"ftp://x\": not an http:// or https:// URL"));
+}
+
 TEST(error_too_many_list_items)
 {
 	char buf[CONF_MAX_LINE];
@@ -447,6 +479,7 @@ main(void)
 	RUN(error_bad_enum);
 	RUN(error_bad_list_item);
 	RUN(error_too_many_list_items);
+	RUN(storefront_keys);
 	RUN(error_duplicate_key);
 	RUN(error_missing_equals);
 	RUN(error_line_too_long);

@@ -170,6 +170,19 @@ price_tokens_covered(const struct conf *c, int64_t msat, size_t bytes)
 	return msat / 1000 - price_estimate_tokens(bytes);
 }
 
+/* store.c: one price for every model; every model stays available */
+const struct conf *
+store_price(struct jobd *d, const char *model)
+{
+	return &d->conf;
+}
+
+int
+store_available(struct jobd *d, const char *model)
+{
+	return 1;
+}
+
 void
 request_free(struct request *r)
 {
