@@ -216,20 +216,32 @@ catalog_probe(struct backend *b, const cJSON *arr, const char *key)
 	return 0;
 }
 
+/*
+ * The same model for routing: as model_find says, or (any backend kind)
+ * "x" and "x:latest", which Ollama's OpenAI shim lists and accepts alike.
+ */
+static int
+same_model(enum infer_backend kind, const char *have, const char *want)
+{
+	const char *names[1] = { have };
+	size_t hl = strlen(have), wl = strlen(want);
+
+	if (model_find(kind, want, names, 1) == 0)
+		return 1;
+	if (hl == wl + 7 && strncmp(have, want, wl) == 0 && strcmp(have + wl, ":latest") == 0)
+		return 1;
+	return wl == hl + 7 && strncmp(want, have, hl) == 0 && strcmp(want + hl, ":latest") == 0;
+}
+
 /* Does b have the model (confirmed, and no job found it missing since)? */
 int
 catalog_has(const struct backend *b, const char *model)
 {
-	const char *names[1];
 	size_t i;
 
-	for (i = 0; i < b->nbm; i++) {
-		if (!b->bm[i].confirmed || b->bm[i].gone)
-			continue;
-		names[0] = b->bm[i].name;
-		if (model_find(b->kind, model, names, 1) == 0)
+	for (i = 0; i < b->nbm; i++)
+		if (b->bm[i].confirmed && !b->bm[i].gone && same_model(b->kind, b->bm[i].name, model))
 			return 1;
-	}
 	return 0;
 }
 
@@ -237,14 +249,11 @@ catalog_has(const struct backend *b, const char *model)
 void
 catalog_gone(struct backend *b, const char *model)
 {
-	const char *names[1];
 	size_t i;
 
-	for (i = 0; i < b->nbm; i++) {
-		names[0] = b->bm[i].name;
-		if (model_find(b->kind, model, names, 1) == 0)
+	for (i = 0; i < b->nbm; i++)
+		if (same_model(b->kind, b->bm[i].name, model))
 			b->bm[i].gone = 1;
-	}
 }
 
 static cJSON *
