@@ -85,7 +85,9 @@ model_glob_any(const char *name, const char *patterns)
 	const char *p = patterns, *e;
 	size_t len;
 
-	while (p != NULL && *p != '\0') {
+	if (p == NULL)
+		return 0;
+	while (*p != '\0') {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		for (e = p; *e != '\0' && *e != ' ' && *e != '\t'; e++)
@@ -153,7 +155,9 @@ model_prices_parse(const char *s, struct model_price *out, size_t max, size_t *n
 	size_t len;
 
 	*n = 0;
-	while (s != NULL && *s != '\0') {
+	if (s == NULL)
+		return 0;
+	while (*s != '\0') {
 		while (*s == ' ' || *s == '\t')
 			s++;
 		if (*s == '\0')

@@ -268,9 +268,8 @@ store_serves(struct jobd *jd, const char *asked)
 	return asks_default(asked) || served_find(jd, asked) >= 0;
 }
 
-/* "a (3 sats min + 2/1k tok), b (...)": the served set in words, at most max names. */
-void
-store_served_words(struct jobd *jd, char *buf, size_t len, size_t max)
+static void
+served_words(struct jobd *jd, char *buf, size_t len, size_t max, int priced)
 {
 	size_t i, off = 0;
 	int64_t min;
@@ -279,12 +278,23 @@ store_served_words(struct jobd *jd, char *buf, size_t len, size_t max)
 	buf[0] = '\0';
 	for (i = 0; i < jd->store.nserved && i < max && off < len; i++) {
 		store_model_price(jd, jd->store.served[i], &min, &rate);
-		off += (size_t)snprintf(buf + off, len - off, "%s%s (%lld sats min + %g/1k tok)",
-		    i ? ", " : "", jd->store.served[i], (long long)min, rate);
+		if (priced)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s (%lld sats min + "
+			    "%g/1k tok)", i ? ", " : "", jd->store.served[i], (long long)min, rate);
+		else
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+			    jd->store.served[i]);
 	}
 	if (jd->store.nserved > max && off < len)
 		snprintf(buf + off, len - off, ", and %zu more in our announcement",
 		    jd->store.nserved - max);
+}
+
+/* "a (3 sats min + 2/1k tok), b (...)": the served set in words, at most max names. */
+void
+store_served_words(struct jobd *jd, char *buf, size_t len, size_t max)
+{
+	served_words(jd, buf, len, max, 1);
 }
 
 /*
@@ -295,7 +305,8 @@ int
 store_choose(struct jobd *jd, struct job *j, char *err, size_t errlen)
 {
 	char list[JOBD_MAX_ERRMSG];
-	int k;
+	int k, priced, n;
+	size_t max;
 
 	if (asks_default(j->req.asked_model)) {
 		if (jd->store.nserved > 0)
@@ -306,10 +317,16 @@ store_choose(struct jobd *jd, struct job *j, char *err, size_t errlen)
 		snprintf(j->req.model, sizeof(j->req.model), "%s", jd->store.served[k]);
 		return 0;
 	}
-	store_served_words(jd, list, sizeof(list), STORE_LIST_NAMES);
-	snprintf(err, errlen, "model \"%.*s\" is not served here; served: %s",
-	    (int)utf8_cut(j->req.asked_model, strlen(j->req.asked_model), 48),
-	    j->req.asked_model, list);
+	/* What fits: prices, else names only, else fewer names. */
+	for (priced = 1; priced >= 0; priced--)
+		for (max = STORE_LIST_NAMES; max > (priced ? STORE_LIST_NAMES - 1 : 0); max--) {
+			served_words(jd, list, sizeof(list), max, priced);
+			n = snprintf(err, errlen, "model \"%.*s\" is not served here; served: %s",
+			    (int)utf8_cut(j->req.asked_model, strlen(j->req.asked_model), 48),
+			    j->req.asked_model, list);
+			if (n >= 0 && (size_t)n < errlen)
+				return -1;
+		}
 	err[utf8_cut(err, strlen(err), errlen - 1)] = '\0';
 	return -1;
 }
