@@ -9,6 +9,7 @@
 //   s.relayd.published          every event jobd asked to publish (objects)
 //   s.relayd.autoOk = false     stop answering publish with ok
 //   s.inferd.hold = true        keep infer jobs running until s.inferd.release(job)
+//   s.inferd.send(msg)          send inferd's unasked line msg (e.g. a catalog)
 //   s.inferd.infers             every infer message received
 //   s.inferd.fail = {code, message, retryable}  the error to answer: the next
 //                               s.inferd.failNext infers, or all with s.inferd.failAlways
@@ -189,6 +190,7 @@ export async function startFakeSpokes(runDir, opts = {}) {
         ...(ok ? {} : { error: 'connection refused' }) }], jobs: inferd.running.size, bad_lines: 0 });
     }
   }, (c) => { inferConn = c; });
+  inferd.send = (m) => { if (inferConn) i.send(inferConn, m); };	// unasked lines, e.g. catalog
   inferd.release = (job) => finish(job);
   inferd.releaseAll = () => { for (const j of [...inferd.running.keys()]) finish(j); };
 
