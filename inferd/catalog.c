@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding.h"
 #include "inferd.h"
 #include "model.h"
 
@@ -32,7 +33,9 @@ dup_field(const cJSON *o, const char *k)
 
 	if (!cJSON_IsString(v))
 		return strdup("");
-	snprintf(buf, sizeof(buf), "%s", v->valuestring);
+	/* Cut on a character: these go into signed public events. */
+	snprintf(buf, sizeof(buf), "%.*s", (int)utf8_cut(v->valuestring,
+	    strlen(v->valuestring), sizeof(buf) - 1), v->valuestring);
 	return strdup(buf);
 }
 
