@@ -14,7 +14,7 @@
 //     served set) once inferd's probes confirm it
 //   - models = * serves the completion models only (no embedding, no cloud)
 import { finalizeEvent } from 'nostr-tools/pure';
-import { World, Report, check, eq, tag, words, promptTokensOf, sleep, waitFor, newKey } from '../e2e/lib.mjs';
+import { World, Report, check, eq, tag, words, promptTokensOf, sleep, waitFor, newKey, ctlRaw } from '../e2e/lib.mjs';
 import { MULTI_MODELS } from '../lib/ollama-double.mjs';
 
 const rep = new Report(import.meta.url, 230000);
@@ -99,6 +99,8 @@ async function announcement() {
   const m = await w.pipe.ctl('models');
   eq(JSON.stringify(m.models.filter((x) => x.served).map((x) => x.name)), JSON.stringify(names), 'dvmctl models served');
   check(m.models.some((x) => x.name === 'nomic-embed-text:latest' && !x.served), 'embedding model listed, not served');
+  const text = await ctlRaw(w.pipe.confPath, ['models']);
+  check(text.code === 0 && /^qwen2\.5:7b +yes +5\+4\/1k +256 +32768 +http/m.test(text.stdout), `dvmctl models: ${text.stdout}`);
 }
 
 async function ping() {

@@ -52,10 +52,25 @@ await T.run('pay-first: quote at the model\'s price, kept across a SIGHUP that c
   assert(tag(res, 'amount')[1] === '50000', 'result amount after the reload ' + JSON.stringify(tag(res, 'amount')));
   const inf = spokes.inferd.infers.find((m) => m.job === req.id);
   assert(inf.model === 'qwen2.5:7b', 'model sent to inferd: ' + inf.model);
+  const st = await jobd.ctl({ op: 'stats' });
+  const q = st.models && st.models['qwen2.5:7b'];
+  assert(q && q.jobs === 1 && q.sats_invoiced === 50 && q.tokens === 30, 'stats per model ' + JSON.stringify(st.models));
   const req2 = request([['i', 'quote me again', 'text'], ['param', 'model', 'qwen2.5:7b'], ['p', jobd.pubkey]]);
   spokes.relayd.inject(req2);
   const pr2 = await spokes.waitFor(() => feedbackOf(spokes.relayd.published, req2.id).find((e) => statusOf(e) === 'payment-required'), 5000, 'payment-required 2');
   assert(tag(pr2, 'amount')[1] === '70000', 'new quote ' + JSON.stringify(tag(pr2, 'amount')));
+});
+
+await T.run('pay-after: the bid is checked against the chosen model\'s minimum', async () => {
+  const { spokes, jobd } = await rig({ ...paid, payment_mode: 'after', models: 'llama3.2 qwen2.5:7b',
+    model_prices: 'qwen2.5:7b=50/10' });
+  const low = request([['i', 'cheap', 'text'], ['param', 'model', 'qwen2.5:7b'], ['bid', '10000'], ['p', jobd.pubkey]]);
+  const ok = request([['i', 'cheap', 'text'], ['bid', '10000'], ['p', jobd.pubkey]]);
+  spokes.relayd.inject(low);
+  spokes.relayd.inject(ok);
+  const er = await spokes.waitFor(() => feedbackOf(spokes.relayd.published, low.id).find((e) => statusOf(e) === 'error'), 5000, 'error');
+  assert(/below the minimum price of 50 sats/.test(tag(er, 'status')[2]), 'message ' + tag(er, 'status')[2]);
+  await spokes.waitFor(() => spokes.relayd.published.find((e) => e.kind === 6050 && tag(e, 'e')[1] === ok.id), 5000, 'the default model within the same bid');
 });
 
 await T.run('a queued job whose model leaves the catalog: error, no inference, no invoice', async () => {
