@@ -18,6 +18,7 @@
 #include "netaddr.h"
 #include "sock.h"
 #include "ledger.h"
+#include "index.h"
 
 #define JOBD_MAX_CTL		16	/* control clients at once */
 #define JOBD_INFER_RETRIES	3	/* retryable inferd errors before giving up */
@@ -96,6 +97,7 @@ struct jobd {
 	char		 ctl_path[512];
 	int		 online;
 	struct job	*jobs;		/* open jobs, oldest first */
+	struct job_index index;		/* the same jobs by id (index.c) */
 	int		 running;	/* jobs in ST_PROCESSING; job.c's alone */
 	int		 ndirty;	/* jobs whose row job_flush must write */
 	/* parse and resolve a received job's request (ingest_resolve) */

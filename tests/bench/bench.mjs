@@ -174,7 +174,7 @@ function benchRaw() {
 
 // 2. Ingest: a blaster relay sends every frame as soon as relayd subscribes.
 async function benchIngest() {
-  const N = 20000;
+  const N = Number(process.env.BENCH_INGEST_N || 20000);
   const dir = mkdtempSync(join(tmpdir(), 'sc-bench-'));
   const keyed = pipelineConf(dir, {});
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
