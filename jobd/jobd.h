@@ -57,6 +57,8 @@ struct srv;
 struct ratelimit {
 	struct rl_entry	*e;
 	size_t		 n, cap;
+	size_t		*slot;		/* entry index + 1 by pubkey hash; 0 is free */
+	size_t		 nslot;		/* a power of two, at least 2 * cap */
 };
 
 /* A connection to relayd, inferd or invoiced. */
