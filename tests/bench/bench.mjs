@@ -104,10 +104,35 @@ function pssByMapping(pid, into = {}) {
   return into;
 }
 
+// What the four would cost alone on the machine: every private page, and
+// each shared mapping's pages once (the most any of them has resident).
+// PSS divides shared pages by every process mapping them, so it falls when
+// other programs (other engineers' daemons, here) map the same libraries.
+function aloneKb(pids) {
+  let priv = 0;
+  const shared = {};
+  for (const pid of pids) {
+    let name = '', sc = 0;
+    try {
+      for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+        const h = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(l);
+        if (h) { name = h[1] || `[anon ${pid}]`; continue; }
+        const m = /^(Shared|Private)_(Clean|Dirty):\s+(\d+)/.exec(l);
+        if (!m) continue;
+        if (m[1] === 'Private') priv += Number(m[3]);
+        else { sc = Number(m[3]); shared[name] = shared[name] || {}; shared[name][pid] = (shared[name][pid] || 0) + sc; }
+      }
+    } catch { /* gone */ }
+  }
+  return priv + Object.values(shared).reduce((a, o) => a + Math.max(...Object.values(o)), 0);
+}
+
 // Start one daemon and wait for its readiness line on fd 3.
 async function startDaemon(name, args) {
+  // As scripts/dvm starts them: libcurl's GnuTLS (never used) not initialised.
+  const env = ['inferd', 'invoiced'].includes(name) ? { ...process.env, GNUTLS_NO_IMPLICIT_INIT: '1' } : process.env;
   const p = spawn(join(BIN, name), [...args, '--notify-fd', '3'],
-    { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env });
   let err = '';
   const log = process.env.BENCH_LOGDIR ? join(process.env.BENCH_LOGDIR, `${name}.${procs.length}.log`) : null;
   p.stderr.on('data', d => {
@@ -221,6 +246,7 @@ async function benchIngest() {
   await sleep(200);
   results.flood_pss_kb = Object.fromEntries(Object.entries(d).map(([n, x]) => [n, pssKb(x.pid)]));
   results.flood_rss_kb = Object.fromEntries(Object.entries(d).map(([n, x]) => [n, rssKb(x.pid)]));
+  results.flood_alone_kb = aloneKb(Object.values(d).map(x => x.pid));
   await stopAll();
   wss.close();
   rmSync(dir, { recursive: true, force: true });
@@ -368,13 +394,15 @@ async function benchConcurrency() {
   const p = await startPipeline({ max_concurrent_jobs: J, max_queue: 4 * J,
     infer_max_inflight: J, rate_limit_per_min: 100000 },
     { tokenDelayMs: tokenMs, answerWords: 50, paced: true }, true, true);
-  const idle = {}, idlePriv = {}, idlePss = {}, libs = {};
+  const idle = {}, idlePriv = {}, idlePss = {}, libs = {}, byDaemon = {};
   for (const [n, proc] of Object.entries(p.d)) {
     idle[n] = rssKb(proc.pid);
     idlePriv[n] = privateKb(proc.pid);
     idlePss[n] = pssKb(proc.pid);
     pssByMapping(proc.pid, libs);
+    byDaemon[n] = pssByMapping(proc.pid);
   }
+  const idleAlone = aloneKb(Object.values(p.d).map(x => x.pid));
   const peak = { ...idle }, peakPriv = { ...idlePriv }, peakPss = { ...idlePss };
   const sampler = setInterval(() => {
     for (const [n, proc] of Object.entries(p.d)) {
@@ -413,7 +441,7 @@ async function benchConcurrency() {
   const sum = o => Object.values(o).reduce((a, b) => a + b, 0);
   results.memory_kb = { idle, peak, idle_total: sum(idle), peak_total: sum(peak),
     idle_private: idlePriv, peak_private: peakPriv, idle_pss: idlePss, peak_pss: peakPss,
-    idle_pss_total: sum(idlePss), peak_pss_total: sum(peakPss), idle_pss_by_mapping: libs,
+    idle_pss_total: sum(idlePss), peak_pss_total: sum(peakPss), idle_pss_by_mapping: libs, idle_alone: idleAlone, idle_pss_by_daemon_mapping: byDaemon,
     idle_private_total: sum(idlePriv), peak_private_total: sum(peakPriv) };
   for (const c of cs) c.close();
   await p.stop();
@@ -476,6 +504,7 @@ function table() {
     const m = r.memory_kb;
     row('5 PSS idle, all four', `${mb(m.idle_pss_total)} MB (${per(m.idle_pss)})`, '', '<= 12 MB', m.idle_pss_total <= 12 * 1024);
     row('  RSS idle, all four', `${mb(m.idle_total)} MB (${per(m.idle)})`, '', '');
+    row('  idle, the four alone (private + shared once)', `${mb(m.idle_alone)} MB`, '', '');
     row('  PSS peak with 100 jobs in flight (4)', `${mb(m.peak_pss_total)} MB (${per(m.peak_pss)})`, '', '<= 20 MB', m.peak_pss_total <= 20 * 1024);
     row('  RSS peak during (4)', `${mb(m.peak_total)} MB (${per(m.peak)})`, '', '');
     row('  private (Private_Clean+Dirty) idle / (4)', `${mb(m.idle_private_total)} / ${mb(m.peak_private_total)} MB`, '', '');
@@ -487,6 +516,7 @@ function table() {
     const fr = Object.values(r.flood_rss_kb).reduce((a, b) => a + b, 0);
     row('  PSS after the 20,000-event flood of (2)', `${mb(ft)} MB (${per(r.flood_pss_kb)})`, '', '<= 20 MB', ft <= 20 * 1024);
     row('  RSS after the flood', `${mb(fr)} MB (${per(r.flood_rss_kb)})`, '', '');
+    row('  after the flood, the four alone', `${mb(r.flood_alone_kb)} MB`, '', '');
   }
   if (r.stream) {
     const t = r.stream;
