@@ -232,6 +232,10 @@ async function benchIngest() {
   d.jobd = await startDaemon('jobd', ['-c', conf]);
   const { relayd, jobd } = d;
   let seen = 0, t1 = 0;
+  // The limit again just before the flood: on a shared machine the load
+  // moves in seconds, and only a raw figure taken beside this one compares.
+  results.raw_at_ingest_per_s = Number(/verify_per_s (\d+)/.exec(
+    execFileSync(join(BENCHDIR, 'bench_verify'), ['1']).toString())[1]);
   const deadline = performance.now() + 120000;
   while (performance.now() < deadline) {
     const st = await control(dir, 'stats').catch(() => null);
@@ -473,9 +477,9 @@ function table() {
   row('  one BIP-340 verify / one signature', `${r.verify_us.toFixed(1)} / ${r.sign_us.toFixed(1)} us`, '', '');
   row('1 raw BIP-340 verify, one core', `${r.raw_verify_per_s}/s`, '', '');
   if (r.ingest_per_s !== undefined) {
-    const ratio = r.ingest_per_s / r.raw_verify_per_s;
+    const raw = r.raw_at_ingest_per_s || r.raw_verify_per_s, ratio = r.ingest_per_s / raw;
     row('2 ingest relayd -> jobd (verify+drop)', `${r.ingest_per_s}/s = ${(100 * ratio).toFixed(1)} % of raw (${r.ingest_events} seen, ${r.ingest_verified} verified)`,
-      `raw ${r.raw_verify_per_s}/s`, '>= 90 % of raw', ratio >= 0.9 && r.ingest_verified >= r.ingest_events);
+      `raw ${raw}/s just before`, '>= 90 % of raw', ratio >= 0.9 && r.ingest_verified >= r.ingest_events);
   }
   if (r.overhead) {
     const o = r.overhead;
