@@ -332,10 +332,11 @@ event_check_tags(const cJSON *tags)
 	return NULL;
 }
 
-int
-event_from_cjson(struct event *ev, const cJSON *obj, char *err, size_t errlen)
+/* The checks of event_from_cjson; on success f[] holds the fields. */
+static int
+event_check_cjson(struct event *ev, const cJSON *obj, const cJSON *f[F_N], char *err,
+    size_t errlen)
 {
-	const cJSON *f[F_N];
 	const char *why;
 	int64_t kind;
 	size_t clen;
@@ -363,15 +364,41 @@ event_from_cjson(struct event *ev, const cJSON *obj, char *err, size_t errlen)
 	clen = strlen(f[F_CONTENT]->valuestring);
 	if (!utf8_valid(f[F_CONTENT]->valuestring, clen))
 		return event_fail(err, errlen, "content: invalid UTF-8");
+	ev->content_len = clen;
+	hex_encode(ev->id, 32, ev->idhex);
+	hex_encode(ev->pubkey, 32, ev->pubhex);
+	return 0;
+}
+
+int
+event_from_cjson(struct event *ev, const cJSON *obj, char *err, size_t errlen)
+{
+	const cJSON *f[F_N];
+	size_t clen;
+
+	if (event_check_cjson(ev, obj, f, err, errlen) == -1)
+		return -1;
+	clen = ev->content_len;
 	if ((ev->tags = cJSON_Duplicate(f[F_TAGS], 1)) == NULL ||
 	    (ev->content = malloc(clen + 1)) == NULL) {
 		event_free(ev);
 		return event_fail(err, errlen, "out of memory");
 	}
 	memcpy(ev->content, f[F_CONTENT]->valuestring, clen + 1);
-	ev->content_len = clen;
-	hex_encode(ev->id, 32, ev->idhex);
-	hex_encode(ev->pubkey, 32, ev->pubhex);
+	return 0;
+}
+
+int
+event_view_cjson(struct event *ev, const cJSON *obj, char *err, size_t errlen)
+{
+	const cJSON *f[F_N];
+
+	if (event_check_cjson(ev, obj, f, err, errlen) == -1)
+		return -1;
+	/* cJSON's API is not const-correct; a view never changes the tree. */
+	ev->tags = (cJSON *)(uintptr_t)f[F_TAGS];
+	ev->content = f[F_CONTENT]->valuestring;
+	ev->view = 1;
 	return 0;
 }
 
@@ -407,8 +434,11 @@ event_free(struct event *ev)
 {
 	if (ev == NULL)
 		return;
-	cJSON_Delete(ev->tags);
-	free(ev->content);
+	if (!ev->view) {
+		cJSON_Delete(ev->tags);
+		free(ev->content);
+	}
+	ev->view = 0;
 	ev->tags = NULL;
 	ev->content = NULL;
 	ev->content_len = 0;
@@ -416,11 +446,16 @@ event_free(struct event *ev)
 
 /* ---- canonical serialization ---- */
 
-/* A growing output buffer; err sticks after the first allocation failure. */
+/*
+ * A growing output buffer; err sticks after the first allocation failure.
+ * It may start in the caller's buffer (ext), and moves to the heap only
+ * if it outgrows it.
+ */
 struct sbuf {
 	char	*p;
 	size_t	 len, cap;
 	int	 err;
+	char	*ext;
 };
 
 static int
@@ -440,10 +475,12 @@ sb_reserve(struct sbuf *b, size_t more)
 	want = b->cap ? b->cap : 256;
 	while (want - b->len < more)
 		want *= 2;
-	if ((np = realloc(b->p, want)) == NULL) {
+	if ((np = realloc(b->p == b->ext ? NULL : b->p, want)) == NULL) {
 		b->err = 1;
 		return -1;
 	}
+	if (b->p != NULL && b->p == b->ext)
+		memcpy(np, b->p, b->len);
 	b->p = np;
 	b->cap = want;
 	return 0;
@@ -490,12 +527,12 @@ static const char esc_short[256] = {
 	['\t'] = 't', ['\b'] = 'b', ['\f'] = 'f',
 };
 
-static size_t
+static inline size_t
 esc_len(unsigned char c)
 {
-	if (esc_short[c])
-		return 2;
-	return c < 0x20 ? 6 : 1;
+	if (c >= 0x20 && c != '"' && c != '\\')
+		return 1;
+	return esc_short[c] ? 2 : 6;
 }
 
 /* A quoted, escaped JSON string. */
@@ -513,6 +550,12 @@ sb_str(struct sbuf *b, const char *str, size_t n)
 		return;
 	o = b->p + b->len;
 	*o++ = '"';
+	if (need == n + 2) {	/* nothing to escape, the usual case: one copy */
+		memcpy(o, s, n);
+		o[n] = '"';
+		b->len += need;
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = s[i];
 
@@ -559,7 +602,8 @@ sb_finish(struct sbuf *b, char **out, size_t *len)
 {
 	sb_put(b, "", 1);
 	if (b->err) {
-		free(b->p);
+		if (b->p != b->ext)
+			free(b->p);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -569,10 +613,10 @@ sb_finish(struct sbuf *b, char **out, size_t *len)
 	return 0;
 }
 
-int
-event_serialize(const struct event *ev, char **out, size_t *len)
+static int
+event_serialize_into(const struct event *ev, struct sbuf *bp, char **out, size_t *len)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct sbuf b = *bp;
 
 	/* One guess big enough for most events avoids regrowing. */
 	sb_reserve(&b, 160 + ev->content_len + ev->content_len / 8);
@@ -591,17 +635,44 @@ event_serialize(const struct event *ev, char **out, size_t *len)
 }
 
 int
+event_serialize(const struct event *ev, char **out, size_t *len)
+{
+	struct sbuf b = { NULL, 0, 0, 0, NULL };
+
+	return event_serialize_into(ev, &b, out, len);
+}
+
+/*
+ * SHA-256, fetched once: EVP_sha256() makes every EVP_Digest look the
+ * algorithm up in the provider store again (a lock and a hash lookup,
+ * a third of the hashing cost of a small event). The handle is immutable
+ * and lives until exit.
+ */
+static const EVP_MD *
+sha256_md(void)
+{
+	static EVP_MD *md;
+
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return md != NULL ? md : EVP_sha256();
+}
+
+int
 event_compute_id(const struct event *ev, uint8_t id[32])
 {
-	char *ser;
+	/* Most events fit on the stack: no malloc per verified event. */
+	char stack[4096], *ser;
+	struct sbuf b = { stack, 0, sizeof(stack), 0, stack };
 	size_t len;
 	unsigned int mdlen = 32;
 	int ok;
 
-	if (event_serialize(ev, &ser, &len) == -1)
+	if (event_serialize_into(ev, &b, &ser, &len) == -1)
 		return -1;
-	ok = EVP_Digest(ser, len, id, &mdlen, EVP_sha256(), NULL);
-	free(ser);
+	ok = EVP_Digest(ser, len, id, &mdlen, sha256_md(), NULL);
+	if (ser != stack)
+		free(ser);
 	return ok ? 0 : -1;
 }
 
@@ -624,7 +695,7 @@ event_verify(const struct event *ev)
 char *
 event_to_json(const struct event *ev)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct sbuf b = { NULL, 0, 0, 0, NULL };
 	char sighex[129], *out;
 
 	hex_encode(ev->sig, 64, sighex);
@@ -707,7 +778,7 @@ event_add_tag(struct event *ev, const char *const *vals, size_t n)
 	cJSON *tag, *s;
 	size_t i;
 
-	if (ev->tags == NULL || n == 0 || n > EVENT_MAX_TAG_ITEMS ||
+	if (ev->tags == NULL || ev->view || n == 0 || n > EVENT_MAX_TAG_ITEMS ||
 	    cJSON_GetArraySize(ev->tags) >= EVENT_MAX_TAGS) {
 		errno = EINVAL;
 		return -1;

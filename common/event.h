@@ -29,6 +29,7 @@ struct event {
 	cJSON	*tags;		/* array of arrays of strings; owned */
 	char	*content;	/* owned, NUL-terminated */
 	size_t	 content_len;
+	int	 view;		/* tags and content belong to a cJSON tree (event_view_cjson) */
 };
 
 /*
@@ -54,6 +55,13 @@ int	event_parse(struct event *, const char *json, size_t len, char *err, size_t 
  * Numbers must be integral here; event_parse also rejects 1.0 and 1e3.
  */
 int	event_from_cjson(struct event *, const cJSON *obj, char *err, size_t errlen);
+/*
+ * The same checks, without copying: the event's tags and content point into
+ * obj, which must outlive it and not change (event_free then frees
+ * nothing). For the hot path, where every event is read from a tree that
+ * is freed right after. Never pass a view to event_add_tag or event_sign.
+ */
+int	event_view_cjson(struct event *, const cJSON *obj, char *err, size_t errlen);
 /*
  * 0 if JSON text is valid UTF-8 with no raw control characters in strings,
  * no "\u0000" and no lone surrogate escapes; -1 with the reason in err.

@@ -148,7 +148,8 @@ ingest_event(struct jobd *jd, const char *relay, const char *sub, const cJSON *o
 	}
 	if (strcmp(sub, "jobs") != 0 || !jd->online)
 		return;
-	if (event_from_cjson(&ev, obj, err, sizeof(err)) == -1) {
+	/* a view: obj outlives ev here, and job_new copies what it keeps */
+	if (event_view_cjson(&ev, obj, err, sizeof(err)) == -1) {
 		ingest_reject(jd, NULL, relay, REJ_MALFORMED, NULL, 0);
 		return;
 	}

@@ -161,6 +161,7 @@ job_admit(struct jobd *jd, struct job *j)
 	for (tail = &jd->jobs; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = j;
+	job_index_add(&jd->index, j);
 	job_mark_changed(jd, j);
 	subscribe_cancel(jd);	/* its deletion must reach us from now on */
 }
@@ -187,17 +188,21 @@ job_load_open(struct jobd *jd, int64_t max_age_s)
 	int n = ledger_load_open(jd->db, &jd->jobs, max_age_s);
 
 	jd->running = 0;
-	for (j = jd->jobs; j != NULL; j = j->next)
+	for (j = jd->jobs; j != NULL; j = j->next) {
+		job_index_add(&jd->index, j);
 		if (j->state == ST_PROCESSING)
 			jd->running++;
+	}
 	return n;
 }
 
 struct job *
 job_find(struct jobd *jd, const char *id)
 {
-	struct job *j;
+	struct job *j = job_index_get(&jd->index, id);
 
+	if (j != NULL || jd->index.unindexed == 0)
+		return j;
 	for (j = jd->jobs; j != NULL; j = j->next)
 		if (strcmp(j->id, id) == 0)
 			return j;
@@ -229,6 +234,7 @@ job_close(struct jobd *jd, struct job *j)
 	for (pp = &jd->jobs; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == j) {
 			*pp = j->next;
+			job_index_remove(&jd->index, j);
 			break;
 		}
 	if (j->retry_timer)

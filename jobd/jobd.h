@@ -19,6 +19,7 @@
 #include "sock.h"
 #include "ledger.h"
 #include "model.h"
+#include "index.h"
 
 #define JOBD_MAX_CTL		16	/* control clients at once */
 #define JOBD_INFER_RETRIES	3	/* retryable inferd errors before giving up */
@@ -58,6 +59,8 @@ struct srv;
 struct ratelimit {
 	struct rl_entry	*e;
 	size_t		 n, cap;
+	size_t		*slot;		/* entry index + 1 by pubkey hash; 0 is free */
+	size_t		 nslot;		/* a power of two, at least 2 * cap */
 };
 
 /* A connection to relayd, inferd or invoiced. */
@@ -128,6 +131,7 @@ struct jobd {
 	char		 ctl_path[512];
 	int		 online;
 	struct job	*jobs;		/* open jobs, oldest first */
+	struct job_index index;		/* the same jobs by id (index.c) */
 	int		 running;	/* jobs in ST_PROCESSING; job.c's alone */
 	int		 ndirty;	/* jobs whose row job_flush must write */
 	/* parse and resolve a received job's request (ingest_resolve) */

@@ -103,6 +103,12 @@ TEST(ratelimit_table_bounded)
 	CHECK(rl.n == 8);
 	/* the most recent keys are still limited */
 	CHECK(ratelimit_take(&rl, "k99", 1, 100) == 0);
+	/* every kept key is still found after 92 reuses of the table's entries */
+	for (i = 92; i < 100; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		CHECKF(ratelimit_take(&rl, key, 1, 100) == 0, "%s", key);
+	}
+	CHECK(rl.n == 8);
 	ratelimit_free(&rl);
 }
 

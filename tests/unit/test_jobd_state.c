@@ -7,7 +7,7 @@
  * 15 s tick's timeouts, and that job.c resolves inputs only through the
  * callback it is given.
  */
-/* LINK: jobd/job.c jobd/state.c jobd/reason.c */
+/* LINK: jobd/job.c jobd/index.c jobd/state.c jobd/reason.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +245,7 @@ add_job(int n, enum job_state s)
 	for (tail = &jd.jobs; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = j;
+	job_index_add(&jd.index, j);	/* as job_admit and job_load_open do */
 	if (s == ST_PROCESSING)	/* as job_load_open counts them */
 		jd.running++;
 	return j;
