@@ -907,8 +907,7 @@ job_resync(struct jobd *jd, enum spoke_id s)
 		if (s == SPOKE_INFERD && a == ACT_INFER) {
 			partial_restart(j);	/* inferd re-sends the text so far */
 			send_infer(jd, j);
-		}
-		else if (s == SPOKE_INVOICED && a == ACT_INVOICE)
+		} else if (s == SPOKE_INVOICED && a == ACT_INVOICE)
 			send_invoice(jd, j, j->state == ST_QUOTED ? j->quote_msat :
 			    j->price_msat, j->state == ST_QUOTED);
 		else if (s == SPOKE_INVOICED && a == ACT_LOOKUP)
