@@ -955,8 +955,8 @@ job_replay_local(struct jobd *jd)
 /*
  * The 15 s tick's timeouts: inputs that could not be fetched, results no
  * relay accepted for a day (the outbox stopped retrying: keep memory
- * bounded), and pay-first invoices past their expiry with no word from
- * invoiced (ask it).
+ * bounded), pay-first invoices past their expiry with no word from
+ * invoiced (ask it), and waiting jobs past inference_deadline (wait.c).
  */
 void
 job_tick(struct jobd *jd)
