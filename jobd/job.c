@@ -358,6 +358,8 @@ job_schedule(struct jobd *jd)
 {
 	struct job *j;
 
+	if (wait_holds_queue(jd))
+		return;		/* an older paid job goes first (wait.c) */
 	for (j = jd->jobs; j != NULL && jd->running < jd->conf.max_concurrent_jobs;
 	    j = j->next) {
 		if (j->state != ST_QUEUED)
@@ -496,9 +498,10 @@ retry_cb(struct loop *l, void *arg)
 	if (j != NULL) {
 		j->retry_timer = 0;
 		j->retry_arg = NULL;
-		if (r->what == 0 && j->state == ST_PROCESSING)
+		if (r->what == 0 && j->state == ST_PROCESSING) {
 			send_infer(r->jd, j);
-		else if (r->what == 1 && j->state == ST_QUOTED)
+			job_schedule(r->jd);	/* it went first: the queue moves again */
+		} else if (r->what == 1 && j->state == ST_QUOTED)
 			send_invoice(r->jd, j, j->quote_msat, 1);
 		else if (r->what == 1 && j->state == ST_INFERRED)
 			send_invoice(r->jd, j, j->price_msat, 0);

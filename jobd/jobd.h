@@ -168,6 +168,7 @@ void		 job_on_ok(struct jobd *, const char *id, int accepted);
 int64_t		 wait_retry_ms(struct jobd *, struct job *, const char *code, int retryable);
 int64_t		 wait_deadline_ms(const struct jobd *, const struct job *);
 int		 wait_overdue(const struct jobd *, const struct job *, int64_t now_ms);
+int		 wait_holds_queue(const struct jobd *);
 void		 wait_fail(struct jobd *, struct job *);
 
 /* partial.c: what partial feedback may give away before an invoice exists */

@@ -87,6 +87,23 @@ wait_retry_ms(struct jobd *jd, struct job *j, const char *code, int retryable)
 }
 
 /*
+ * 1 while a paid or promised job waits for its next try: newer queued
+ * jobs are not started meanwhile, so the waiting one is asked again
+ * before them (FIFO), and a backend in trouble is not handed more work.
+ */
+int
+wait_holds_queue(const struct jobd *jd)
+{
+	const struct job *j;
+
+	for (j = jd->jobs; j != NULL; j = j->next)
+		if (j->state == ST_PROCESSING && j->retry_timer != 0 &&
+		    job_mode(jd, j) != PAY_FREE)
+			return 1;
+	return 0;
+}
+
+/*
  * The deadline failure: inference did not come back in time. Ends j in
  * error with the payment's fate in its words. The hold-invoice escrow
  * calls this too (and makes reason_paid_failure say "refunded").

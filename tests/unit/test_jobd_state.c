@@ -584,6 +584,25 @@ TEST(tick_ends_overdue_waiting_jobs)
 	CHECK(young->state == ST_PROCESSING && jd.running == 1);
 }
 
+/* While a paid job waits for its next try, newer queued jobs do not start. */
+TEST(waiting_job_keeps_its_place)
+{
+	struct job *w, *q;
+
+	setup(4);
+	w = add_job(1, ST_PROCESSING);
+	w->pay_mode = PAY_BEFORE + 1;
+	w->retry_timer = 99;	/* a retry pending (never fires here) */
+	q = add_job(2, ST_QUEUED);
+	q->pay_mode = PAY_BEFORE + 1;
+	job_schedule(&jd);
+	CHECK(q->state == ST_QUEUED && !was_sent("inferd:infer"));
+	w->pay_mode = PAY_FREE + 1;	/* a free job's retry holds nobody up */
+	job_schedule(&jd);
+	CHECK(q->state == ST_PROCESSING && jd.running == 2);
+	w->retry_timer = 0;
+}
+
 TEST(resolving_goes_through_the_callback)
 {
 	struct job *j;
@@ -617,6 +636,7 @@ main(void)
 	RUN(paid_job_waits_for_inference);
 	RUN(job_keeps_its_payment_mode);
 	RUN(tick_ends_overdue_waiting_jobs);
+	RUN(waiting_job_keeps_its_place);
 	while ((j = jd.jobs) != NULL) {
 		jd.jobs = j->next;
 		job_free(j);
