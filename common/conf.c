@@ -151,6 +151,8 @@ static const struct conf_key conf_table[] = {
 	K_INT(max_queue, 64, 0, 100000),
 	K_BOOL(partial_results, "no"),
 	K_INT(partial_interval_ms, 1000, 50, 600000),
+	K_INT(partial_max_percent, 50, 0, 90),
+	K_INT(inference_deadline, 300, 5, 86400),
 	K_BOOL(start_online, "yes"),
 	K_STR(name, "sellcompute", check_nonempty),
 	K_STR(about, "LLM text generation (kind 5050) served by sellcompute", NULL),

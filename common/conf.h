@@ -60,6 +60,8 @@ struct conf {
 	int	 max_queue;		/* 64 */
 	int	 partial_results;	/* no */
 	int	 partial_interval_ms;	/* 1000 */
+	int	 partial_max_percent;	/* pay-after: share of the streamed text partials carry: 50 */
+	int	 inference_deadline;	/* s from first queued that a started job waits for inference: 300 */
 	int	 start_online;		/* yes */
 	char	*name;			/* "sellcompute" */
 	char	*about;			/* a sentence */

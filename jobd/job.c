@@ -24,10 +24,17 @@
 #define UNACKED_GIVE_UP_MS	(24LL * 3600 * 1000)	/* result no relay took: error */
 #define LOOKUP_AFTER_EXPIRY_S	30	/* ask invoiced about an invoice this late */
 
-/* The payment mode a job runs under: pay-first once quoted, else the config's. */
-static enum payment_mode
+/*
+ * The payment mode a job runs under: the one it started with (job_start
+ * fixes it, the ledger keeps it: a SIGHUP to another mode or to wallet =
+ * none changes new jobs only, never gives a started one away), else
+ * pay-first once quoted, else the config's.
+ */
+enum payment_mode
 job_mode(const struct jobd *jd, const struct job *j)
 {
+	if (j->pay_mode > 0)
+		return (enum payment_mode)(j->pay_mode - 1);
 	if (j->quote_msat > 0)
 		return PAY_BEFORE;
 	if (jd->conf.wallet == WALLET_NONE)
@@ -94,6 +101,8 @@ job_move(struct jobd *jd, struct job *j, enum job_state s, const struct outbox_r
 		}
 	} else
 		job_mark_changed(jd, j);
+	if (s == ST_QUEUED && j->queued_ms == 0)
+		j->queued_ms = ledger_now_ms();	/* the inference deadline counts from here */
 	if (old == ST_PROCESSING)
 		jd->running--;
 	if (s == ST_PROCESSING)
@@ -220,6 +229,7 @@ job_free(struct job *j)
 	free(j->bolt11);
 	free(j->text);
 	free(j->partial);
+	free(j->sent);
 	free(j->retry_arg);
 	free(j->partial_arg);
 	free(j);
@@ -350,6 +360,8 @@ job_schedule(struct jobd *jd)
 {
 	struct job *j;
 
+	if (wait_holds_queue(jd))
+		return;		/* an older paid job goes first (wait.c) */
 	for (j = jd->jobs; j != NULL && jd->running < jd->conf.max_concurrent_jobs;
 	    j = j->next) {
 		if (j->state != ST_QUEUED)
@@ -386,6 +398,7 @@ job_start(struct jobd *jd, struct job *j)
 	int64_t covered;
 	char msg[256];
 
+	j->pay_mode = (int)mode + 1;
 	if (mode == PAY_BEFORE) {
 		j->quote_msat = price_quote_msat(store_price(jd, j->req.model), plen,
 		    j->req.max_tokens);
@@ -501,9 +514,10 @@ retry_cb(struct loop *l, void *arg)
 	if (j != NULL) {
 		j->retry_timer = 0;
 		j->retry_arg = NULL;
-		if (r->what == 0 && j->state == ST_PROCESSING)
+		if (r->what == 0 && j->state == ST_PROCESSING) {
 			send_infer(r->jd, j);
-		else if (r->what == 1 && j->state == ST_QUOTED)
+			job_schedule(r->jd);	/* it went first: the queue moves again */
+		} else if (r->what == 1 && j->state == ST_QUOTED)
 			send_invoice(r->jd, j, j->quote_msat, 1);
 		else if (r->what == 1 && j->state == ST_INFERRED)
 			send_invoice(r->jd, j, j->price_msat, 0);
@@ -516,10 +530,9 @@ retry_cb(struct loop *l, void *arg)
  * copy of the id, so a job closed meanwhile is simply not found.
  */
 static void
-retry_later(struct jobd *jd, struct job *j, int what)
+retry_in(struct jobd *jd, struct job *j, int what, uint64_t ms)
 {
 	struct retry *r = calloc(1, sizeof(*r));
-	uint64_t ms = 1000ull << (j->retries < 6 ? j->retries : 6);
 
 	if (r == NULL)
 		return;
@@ -539,13 +552,27 @@ retry_later(struct jobd *jd, struct job *j, int what)
 }
 
 static void
+retry_later(struct jobd *jd, struct job *j, int what)
+{
+	retry_in(jd, j, what, 1000ull << (j->retries < 6 ? j->retries : 6));
+}
+
+/* Send what partial.c allows of the buffered text; the rest stays buffered. */
+static void
 partial_flush(struct jobd *jd, struct job *j)
 {
-	if (j->partial_len == 0)
+	size_t n = partial_allowed(jd, j);
+	char keep;
+
+	if (n == 0)
 		return;
+	keep = j->partial[n];
+	j->partial[n] = '\0';
 	publish_feedback(jd, j, "partial", "partial result", 0, j->partial);
-	j->partial_len = 0;
-	j->partial[0] = '\0';
+	partial_keep_sent(j, j->partial, n);
+	j->partial[n] = keep;
+	memmove(j->partial, j->partial + n, j->partial_len - n + 1);
+	j->partial_len -= n;
 	j->partial_last_ms = now_ms();
 }
 
@@ -579,8 +606,9 @@ job_chunk(struct jobd *jd, struct job *j, const char *text)
 	char *p;
 	struct partial_arg *pa;
 
-	if (!jd->conf.partial_results || n == 0)
+	if (!jd->conf.partial_results || n == 0 || j->partial_off)
 		return;
+	j->streamed += n;
 	if (j->partial_len + n > 60000)
 		return;		/* a partial is a preview; the result has it all */
 	if ((p = realloc(j->partial, j->partial_len + n + 1)) == NULL)
@@ -633,7 +661,8 @@ infer_done(struct jobd *jd, struct job *j, const cJSON *m)
 		free(j->partial_arg);
 		j->partial_arg = NULL;
 	}
-	/* the rest of the stream, so that the partials add up to the result */
+	/* the rest of the stream, so that the partials add up to the result
+	 * (pay-after: only up to partial_max_percent of it) */
 	partial_flush(jd, j);
 	free(j->text);
 	if ((j->text = strdup(text)) == NULL)
@@ -652,19 +681,26 @@ infer_error(struct jobd *jd, struct job *j, const cJSON *m)
 {
 	const char *code = jsonx_str(m, "code"), *msg = jsonx_str(m, "message");
 	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(m, "retryable");
+	char why[JOBD_MAX_ERRMSG];
+	int64_t ms;
 
 	if (code == NULL)
 		code = "unknown";
 	if (strcmp(code, "cancelled") == 0)
 		return;		/* we asked for it: the job is already cancelled */
-	if (cJSON_IsTrue(rt) && j->retries < JOBD_INFER_RETRIES) {
-		log_warnx("job %.12s: inferd %s, retrying", j->id, code);
-		retry_later(jd, j, 0);
-		return;
-	}
 	/* The spoke's message may name backends: the log gets it, the requester not. */
 	log_warnx("job %.12s: inferd %s: %.300s", j->id, code, msg ? msg : "");
-	job_fail(jd, j, ST_ERROR, reason_infer(code));
+	if ((ms = wait_retry_ms(jd, j, code, cJSON_IsTrue(rt))) > 0) {
+		partial_restart(j);
+		retry_in(jd, j, 0, (uint64_t)ms);
+		return;
+	}
+	if (ms == 0) {
+		wait_fail(jd, j);
+		return;
+	}
+	job_fail(jd, j, ST_ERROR, reason_paid_failure(why, sizeof(why), j, job_mode(jd, j),
+	    reason_infer(code)));
 }
 
 /* chunk, done, error from inferd. */
@@ -843,6 +879,15 @@ job_on_deletion(struct jobd *jd, const struct event *ev)
 			continue;
 		if (j->state == ST_PROCESSING)
 			send_job_op(jd, SPOKE_INFERD, "cancel", j->id);
+		if (j->state == ST_PROCESSING && partial_bill_sent(jd, j) == 0 &&
+		    job_move(jd, j, ST_INFERRED, NULL) == 0) {
+			/* pay-after partials went out: invoiced for what was sent */
+			log_info("job %.12s: stopped by its requester after partial results",
+			    j->id);
+			job_after_infer(jd, j);
+			job_schedule(jd);
+			continue;
+		}
 		log_info("job %.12s: cancelled by its requester", j->id);
 		job_fail(jd, j, ST_CANCELLED, "cancelled by the requester");
 	}
@@ -878,9 +923,10 @@ job_resync(struct jobd *jd, enum spoke_id s)
 		enum replay_action a = state_replay_action(j->state, job_mode(jd, j));
 
 		next = j->next;
-		if (s == SPOKE_INFERD && a == ACT_INFER)
+		if (s == SPOKE_INFERD && a == ACT_INFER) {
+			partial_restart(j);	/* inferd re-sends the text so far */
 			send_infer(jd, j);
-		else if (s == SPOKE_INVOICED && a == ACT_INVOICE)
+		} else if (s == SPOKE_INVOICED && a == ACT_INVOICE)
 			send_invoice(jd, j, j->state == ST_QUOTED ? j->quote_msat :
 			    j->price_msat, j->state == ST_QUOTED);
 		else if (s == SPOKE_INVOICED && a == ACT_LOOKUP)
@@ -928,8 +974,8 @@ job_replay_local(struct jobd *jd)
 /*
  * The 15 s tick's timeouts: inputs that could not be fetched, results no
  * relay accepted for a day (the outbox stopped retrying: keep memory
- * bounded), and pay-first invoices past their expiry with no word from
- * invoiced (ask it).
+ * bounded), pay-first invoices past their expiry with no word from
+ * invoiced (ask it), and waiting jobs past inference_deadline (wait.c).
  */
 void
 job_tick(struct jobd *jd)
@@ -952,5 +998,8 @@ job_tick(struct jobd *jd)
 		} else if (j->state == ST_PAYMENT_REQUIRED && j->invoice_expires > 0 &&
 		    now > j->invoice_expires + LOOKUP_AFTER_EXPIRY_S)
 			send_job_op(jd, SPOKE_INVOICED, "lookup", j->id);
+		else if (j->state == ST_PROCESSING && (j->retry_timer != 0 ||
+		    !jd->spokes[SPOKE_INFERD].connected) && wait_overdue(jd, j, ms))
+			wait_fail(jd, j);	/* waiting, and no answer will come in time */
 	}
 }

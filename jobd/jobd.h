@@ -178,6 +178,7 @@ void		 ratelimit_free(struct ratelimit *);
 int		 ratelimit_take(struct ratelimit *, const char *pubkey, int per_min, uint64_t now_ms);
 
 /* job.c: the state machine; the only writer of a job's state and of running */
+enum payment_mode job_mode(const struct jobd *, const struct job *);
 int		 job_move(struct jobd *, struct job *, enum job_state,
 		    const struct outbox_row *);
 void		 job_mark_changed(struct jobd *, struct job *);
@@ -200,6 +201,19 @@ void		 job_on_infer(struct jobd *, const char *op, const cJSON *msg);
 void		 job_on_invoice(struct jobd *, const char *op, const cJSON *msg);
 void		 job_on_deletion(struct jobd *, const struct event *);
 void		 job_on_ok(struct jobd *, const char *id, int accepted);
+
+/* wait.c: a paid or promised job waits for inference, up to inference_deadline */
+int64_t		 wait_retry_ms(struct jobd *, struct job *, const char *code, int retryable);
+int64_t		 wait_deadline_ms(const struct jobd *, const struct job *);
+int		 wait_overdue(const struct jobd *, const struct job *, int64_t now_ms);
+int		 wait_holds_queue(const struct jobd *);
+void		 wait_fail(struct jobd *, struct job *);
+
+/* partial.c: what partial feedback may give away before an invoice exists */
+size_t		 partial_allowed(const struct jobd *, const struct job *);
+int		 partial_keep_sent(struct job *, const char *text, size_t n);
+void		 partial_restart(struct job *);
+int		 partial_bill_sent(const struct jobd *, struct job *);
 
 /* ingest.c: an event from relayd through the validation pipeline */
 void		 ingest_event(struct jobd *, const char *relay, const char *sub, const cJSON *ev);
@@ -226,6 +240,9 @@ int		 asked_has(const struct asked *, const struct conf *, const char *relay,
 /* reason.c: the public words for a spoke's error code */
 const char	*reason_infer(const char *code);
 const char	*reason_wallet(const char *code);
+const char	*reason_waiting(void);
+const char	*reason_paid_failure(char *buf, size_t len, const struct job *,
+		    enum payment_mode, const char *why);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);

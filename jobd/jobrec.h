@@ -76,6 +76,13 @@ struct job {
 	uint64_t	 partial_last_ms;
 	uint64_t	 partial_timer;
 	void		*partial_arg;	/* owned while partial_timer is set */
+	char		*sent;		/* every partial text sent: a cancel is invoiced for it */
+	size_t		 sent_len;
+	size_t		 streamed;	/* bytes of text streamed by inferd so far */
+	int		 partial_off;	/* no more partials (the inference was run again) */
+	int		 pay_mode;	/* enum payment_mode + 1, fixed at job_start; 0: not yet */
+	int64_t		 queued_ms;	/* first queued, wall-clock ms (the inference deadline) */
+	int64_t		 wait_said_ms;	/* last "waiting" feedback (wait.c); 0: none */
 	int		 dirty;		/* moved or changed since its row was written */
 };
 

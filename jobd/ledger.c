@@ -37,7 +37,8 @@ static const char *schema =
 	" invoice_expires INTEGER NOT NULL DEFAULT 0,"
 	" prompt_tokens INTEGER NOT NULL DEFAULT 0,"
 	" completion_tokens INTEGER NOT NULL DEFAULT 0,"
-	" text TEXT, result_id TEXT, error TEXT);"
+	" text TEXT, result_id TEXT, error TEXT,"
+	" pay_mode INTEGER NOT NULL DEFAULT 0, queued_ms INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);"
 	"CREATE INDEX IF NOT EXISTS jobs_pubkey ON jobs(pubkey);"
 	"CREATE INDEX IF NOT EXISTS jobs_received ON jobs(received_ms);"
@@ -46,6 +47,21 @@ static const char *schema =
 	" relays TEXT, created_ms INTEGER NOT NULL, acked INTEGER NOT NULL DEFAULT 0,"
 	" tries INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS outbox_acked ON outbox(acked, created_ms);";
+
+/*
+ * Columns added after the first release: ledger_open adds each one that an
+ * older jobs.db lacks (SCHEMA_VERSION stays "1"; a default keeps old rows
+ * meaning what they meant).
+ */
+static const struct {
+	const char	*name;
+	const char	*decl;
+} added_columns[] = {
+	/* the payment mode a job started with, + 1 (0: not started; job.c) */
+	{ "pay_mode",	"INTEGER NOT NULL DEFAULT 0" },
+	/* first queued, ms: the inference deadline counts from it (wait.c) */
+	{ "queued_ms",	"INTEGER NOT NULL DEFAULT 0" },
+};
 
 int64_t
 ledger_now_ms(void)
@@ -165,6 +181,32 @@ col_text(sqlite3_stmt *st, int i)
 	return s ? (const char *)s : "";
 }
 
+/* Give an older jobs.db the columns of added_columns it lacks. */
+static int
+add_columns(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char sql[256];
+	size_t i;
+	int have;
+
+	for (i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+		if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('jobs') "
+		    "WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_text(st, 1, added_columns[i].name, -1, SQLITE_STATIC);
+		have = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (have)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE jobs ADD COLUMN %s %s;",
+		    added_columns[i].name, added_columns[i].decl);
+		if (exec(db, sql) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Open (creating) the ledger. Refuses a database written by a newer
  * schema: silently misreading job states would break exactly-once.
@@ -184,7 +226,7 @@ ledger_open(sqlite3 **dbp, const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(db, 5000);
 	if (exec(db, "PRAGMA journal_mode=WAL;") == -1 ||
 	    exec(db, "PRAGMA synchronous=FULL;") == -1 ||
-	    exec(db, schema) == -1) {
+	    exec(db, schema) == -1 || add_columns(db) == -1) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		ledger_close(db);
 		return -1;
@@ -376,6 +418,21 @@ ledger_insert(sqlite3 *db, const struct job *j)
 	return sqlite3_changes(db) > 0 ? 1 : 0;
 }
 
+/* The columns of added_columns, after row_update made the row. */
+static int
+row_added(sqlite3 *db, const struct job *j)
+{
+	sqlite3_stmt *st = prep(db, "UPDATE jobs SET pay_mode = ?1, queued_ms = ?2 "
+	    "WHERE id = ?3");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int(st, 1, j->pay_mode);
+	sqlite3_bind_int64(st, 2, j->queued_ms);
+	sqlite3_bind_text(st, 3, j->id, -1, SQLITE_STATIC);
+	return step_done(db, st);
+}
+
 /*
  * A job's whole row: created by its first write (a new job reaches the
  * ledger with the moves of its first wake-up), every mutable field after.
@@ -430,7 +487,7 @@ row_update(sqlite3 *db, const struct job *j)
 	sqlite3_bind_text(st, 21, j->request_json, -1, SQLITE_STATIC);
 	rc = step_done(db, st);
 	free(params);
-	return rc;
+	return rc == -1 ? -1 : row_added(db, j);
 }
 
 static struct job *
@@ -468,6 +525,8 @@ row_job(sqlite3_stmt *st)
 		j->text = strdup(col_text(st, 17));
 	snprintf(j->result_id, sizeof(j->result_id), "%s", col_text(st, 18));
 	snprintf(j->error, sizeof(j->error), "%s", col_text(st, 19));
+	j->pay_mode = sqlite3_column_int(st, 20);
+	j->queued_ms = sqlite3_column_int64(st, 21);
 	return j;
 }
 
@@ -507,8 +566,8 @@ ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
 		return -1;
 	st = prep(db, "SELECT id, pubkey, kind, created_at, received_ms, state, enc, "
 	    "relay, request, params, quote_msat, price_msat, paid_msat, bolt11, "
-	    "invoice_expires, prompt_tokens, completion_tokens, text, result_id, error "
-	    "FROM jobs WHERE state NOT IN ('acked','rejected','error','cancelled','expired') "
+	    "invoice_expires, prompt_tokens, completion_tokens, text, result_id, error, "
+	    "pay_mode, queued_ms FROM jobs WHERE state NOT IN ('acked','rejected','error','cancelled','expired') "
 	    "ORDER BY received_ms, rowid");
 	if (st == NULL)
 		return -1;
@@ -604,13 +663,11 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 int
 ledger_job_write(sqlite3 *db, const struct job *j, const struct outbox_row *row)
 {
-	if (row == NULL)
-		return row_update(db, j);
 	/* A savepoint, not BEGIN: it may run inside a batch (ledger_batch_begin). */
 	if (exec(db, "SAVEPOINT job_write") == -1)
 		return -1;
-	if (ledger_outbox_put(db, row->id, j->id, row->kind, row->json, row->relays) == -1 ||
-	    row_update(db, j) == -1) {
+	if ((row != NULL && ledger_outbox_put(db, row->id, j->id, row->kind, row->json,
+	    row->relays) == -1) || row_update(db, j) == -1) {
 		exec(db, "ROLLBACK TO job_write");
 		exec(db, "RELEASE job_write");
 		return -1;

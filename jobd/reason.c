@@ -6,6 +6,7 @@
  * from a fixed vocabulary by the error's code alone; the spoke's message
  * goes to the log (docs/NOSTR.md lists the words).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "jobd.h"
@@ -57,4 +58,33 @@ const char *
 reason_wallet(const char *code)
 {
 	return reason_find(wallet_reasons, code);
+}
+
+/* Said (status processing) while a paid or promised job waits for inference. */
+const char *
+reason_waiting(void)
+{
+	return "waiting for the inference backend";
+}
+
+/*
+ * The words for a started job that fails (why: a reason_infer text, or
+ * NULL when inference did not come back by inference_deadline), saying
+ * what became of the payment. The one place for that wording: with hold
+ * invoices a held payment is "refunded" here. Returns buf.
+ */
+const char *
+reason_paid_failure(char *buf, size_t len, const struct job *j, enum payment_mode mode,
+    const char *why)
+{
+	(void)j;	/* the escrow looks at the job's payment */
+	if (why == NULL)
+		why = "inference unavailable";
+	if (mode == PAY_BEFORE)
+		snprintf(buf, len, "%s; your payment was kept, contact the operator", why);
+	else if (mode == PAY_AFTER)
+		snprintf(buf, len, "%s; nothing was charged", why);
+	else
+		snprintf(buf, len, "%s", why);
+	return buf;
 }

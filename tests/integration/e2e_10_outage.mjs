@@ -1,13 +1,15 @@
 // e2e 10: backends down (issue 8, scenario 10).
-//   - The Ollama double stops listening: a request gets `error` feedback,
+//   - The Ollama double stops listening: a (pay-after, so promised) request
+//     gets one "waiting for the inference backend" feedback and no error,
 //     `dvmctl status --json` shows inference unhealthy; it comes back: status
-//     healthy again and a request is served.
+//     healthy again, the waiting job gets its result with its invoice, and a
+//     new request is served (issue 13 point 3).
 //   - The LNbits double stops listening in pay-after mode: a request gets
 //     `error` feedback and no result while the wallet is down (no free
 //     result: any result that shows up later carries an invoice).
 import { World, Report, check, eq, sleep, waitFor, startLnbitsDouble } from '../e2e/lib.mjs';
 
-const rep = new Report(import.meta.url, 120000);
+const rep = new Report(import.meta.url, 170000);
 const w = new World({ relays: 1, conf: { payment_mode: 'after' } });
 
 // jobd refreshes the spokes' health on its own timer (seconds apart), so
@@ -15,18 +17,27 @@ const w = new World({ relays: 1, conf: { payment_mode: 'after' } });
 // request that must fail.
 const STATUS_MS = 25000;
 
+const WAITING = 'waiting for the inference backend';
+const waitings = async (r) => (await w.feedback(r, 'processing')).filter((d) => d.message === WAITING);
+
 async function ollamaDown() {
   await w.ollama.control({ down: true });
+  let r;
   try {
-    const r = await w.request({ prompt: 'asked while ollama is down' });
-    const [er] = await Promise.all([
-      w.waitFeedback(r, 'error', 30000),
+    r = await w.request({ prompt: 'asked while ollama is down' });
+    await Promise.all([
+      w.client.waitAbout(r.id, w.dvm, async () => (await waitings(r))[0], 30000, 'waiting feedback'),
       waitFor(async () => { const s = await w.pipe.ctl('status'); return s.inference && s.inference.ok === false && s.earning === false; },
         STATUS_MS, 'dvmctl status shows inference unhealthy and not earning', 250),
     ]);
-    check(er.message.length > 0, 'error feedback without a message');
     eq((await w.results(r)).length, 0, 'results while inference is down');
+    eq((await w.feedback(r, 'error')).length, 0, 'error feedback for a job that waits');
   } finally { await w.ollama.control({ down: false }); }
+  const back = await w.waitResult(r, 60000);	// the next try, at most 30 s apart
+  eq(back.content, 'Echo: asked while ollama is down', 'the waiting job\'s result');
+  check(back.amount > 0 && back.bolt11, 'the waiting job\'s result has no invoice');
+  eq((await waitings(r)).length, 1, 'waiting feedback events');
+  eq((await w.feedback(r, 'error')).length, 0, 'error feedback for the job that waited');
   const r2 = await w.request({ prompt: 'asked after ollama came back' });
   const [res] = await Promise.all([
     w.waitResult(r2, 20000),
@@ -72,7 +83,7 @@ async function walletDown() {
 
 try {
   await w.start();
-  await rep.run('10 ollama down: error feedback, status inference unhealthy; back up: served again', ollamaDown, 60000);
+  await rep.run('10 ollama down: a promised job waits (one waiting feedback), status inference unhealthy; back up: it and a new one are served', ollamaDown, 110000);
   await rep.run('10 wallet down in pay-after: error feedback, no free result', walletDown, 60000);
   await rep.run('every event received verifies (id, signature)', async () =>
     eq(w.client.bad.length, 0, 'events failing verification'), 1000);

@@ -452,6 +452,27 @@ TEST(sock_path)
 	conf_free(&c);
 }
 
+/* inference_deadline and partial_max_percent (issue 13 points 3, 11): defaults and ranges. */
+TEST(wait_and_partial_keys)
+{
+	struct conf c;
+	char err[256];
+
+	REQUIRE(conf_load(&c, NULL, err, sizeof(err)) == 0);
+	CHECK(c.inference_deadline == 300 && c.partial_max_percent == 50);
+	conf_free(&c);
+	REQUIRE(load(&c, "inference_deadline = 5\npartial_max_percent = 0\n", err,
+	    sizeof(err)) == 0);
+	CHECK(c.inference_deadline == 5 && c.partial_max_percent == 0);
+	conf_free(&c);
+	CHECK(fails_with("inference_deadline = 4\n",
+	    "1: inference_deadline: bad value \"4\" (an integer 5..86400)"));
+	CHECK(fails_with("inference_deadline = 86401\n",
+	    "1: inference_deadline: bad value \"86401\" (an integer 5..86400)"));
+	CHECK(fails_with("partial_max_percent = 91\n",
+	    "1: partial_max_percent: bad value \"91\" (an integer 0..90)"));
+}
+
 int
 main(void)
 {
@@ -475,6 +496,7 @@ main(void)
 	RUN(error_unknown_key);
 	RUN(error_bad_int);
 	RUN(error_out_of_range);
+	RUN(wait_and_partial_keys);
 	RUN(error_bad_bool);
 	RUN(error_bad_enum);
 	RUN(error_bad_list_item);

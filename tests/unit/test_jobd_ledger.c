@@ -172,6 +172,53 @@ TEST(ledger_schema_version_checked)
 	CHECK(ledger_open(&db, dbpath, err, sizeof(err)) == -1 && strstr(err, "99") != NULL);
 }
 
+/*
+ * A jobs.db made before pay_mode and queued_ms existed gains them on open
+ * (added_columns), and both survive a write and a load: a started job keeps
+ * its payment mode and its inference deadline across restarts.
+ */
+static const char *old_jobs = "CREATE TABLE jobs("
+    " id TEXT PRIMARY KEY, pubkey TEXT NOT NULL, kind INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, received_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL, done_ms INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL, enc INTEGER NOT NULL DEFAULT 0,"
+    " relay TEXT NOT NULL DEFAULT '', request TEXT NOT NULL, params TEXT,"
+    " quote_msat INTEGER NOT NULL DEFAULT 0, price_msat INTEGER NOT NULL DEFAULT 0,"
+    " paid_msat INTEGER NOT NULL DEFAULT 0, bolt11 TEXT,"
+    " invoice_expires INTEGER NOT NULL DEFAULT 0,"
+    " prompt_tokens INTEGER NOT NULL DEFAULT 0,"
+    " completion_tokens INTEGER NOT NULL DEFAULT 0,"
+    " text TEXT, result_id TEXT, error TEXT);";
+
+TEST(ledger_old_db_gains_columns)
+{
+	sqlite3 *db;
+	char err[256];
+	struct job *j = mkjob(ST_PROCESSING, 5), *head = NULL;
+
+	unlink(dbpath);
+	REQUIRE(j != NULL && sqlite3_open(dbpath, &db) == SQLITE_OK);
+	REQUIRE(sqlite3_exec(db, old_jobs, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	j->prompt = strdup("p5");
+	j->pay_mode = PAY_AFTER + 1;
+	j->queued_ms = 1234567;
+	REQUIRE(ledger_job_write(db, j, NULL) == 0);
+	REQUIRE(ledger_load_open(db, &head, 3600) == 1);
+	CHECK(head->pay_mode == PAY_AFTER + 1 && head->queued_ms == 1234567);
+	free_job(head);
+	free_job(j);
+	ledger_close(db);
+	/* and opening it again (the columns there now) changes nothing */
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	head = NULL;
+	REQUIRE(ledger_load_open(db, &head, 3600) == 1);
+	CHECK(head->pay_mode == PAY_AFTER + 1 && head->queued_ms == 1234567);
+	free_job(head);
+	ledger_close(db);
+}
+
 TEST(ledger_expires_old_waiting_jobs)
 {
 	sqlite3 *db;
@@ -203,6 +250,7 @@ main(void)
 	RUN(ledger_outbox_replay_counts_tries);
 	RUN(ledger_schema_version_checked);
 	RUN(ledger_expires_old_waiting_jobs);
+	RUN(ledger_old_db_gains_columns);
 	ledger_files_remove(dbpath, dir);
 	T_DONE();
 }

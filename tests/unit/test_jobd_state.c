@@ -7,7 +7,7 @@
  * 15 s tick's timeouts, and that job.c resolves inputs only through the
  * callback it is given.
  */
-/* LINK: jobd/job.c jobd/index.c jobd/state.c jobd/reason.c */
+/* LINK: jobd/job.c jobd/index.c jobd/state.c jobd/reason.c jobd/wait.c jobd/partial.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,6 +520,103 @@ TEST(paid_then_queued_then_running)
 	CHECK(writes_of(j->id) == 1 && writes[0].state == ST_PROCESSING);
 }
 
+/* wait.c: a paid job waits (once told), the request's fault and free jobs do not. */
+TEST(paid_job_waits_for_inference)
+{
+	struct job *j, *f;
+	int64_t ms;
+
+	setup(4);
+	jd.conf.inference_deadline = 300;
+	j = add_job(1, ST_PROCESSING);
+	j->pay_mode = PAY_BEFORE + 1;
+	j->queued_ms = fake_now_ms - 1000;
+	CHECK(wait_retry_ms(&jd, j, "timeout_first_byte", 0) == 1000);
+	CHECK(nfeedback == 1 && strcmp(feedback[0], "processing") == 0);
+	j->retries = 2;
+	CHECK(wait_retry_ms(&jd, j, "busy", 1) == 4000);
+	CHECK(nfeedback == 1);	/* told once, not on every retry */
+	j->retries = 40;
+	ms = wait_retry_ms(&jd, j, "unknown_model", 0);
+	CHECK(ms > 0 && ms <= 30000);
+	CHECK(wait_retry_ms(&jd, j, "bad_request", 0) == -1);
+	CHECK(wait_retry_ms(&jd, j, "backend_error", 0) == -1);	/* an HTTP 4xx */
+	CHECK(wait_retry_ms(&jd, j, "backend_error", 1) > 0);	/* a 5xx */
+	j->queued_ms = fake_now_ms - 299500;	/* the last try is at the deadline */
+	CHECK(wait_retry_ms(&jd, j, "busy", 1) == 500);
+	j->queued_ms = fake_now_ms - 300000;
+	CHECK(wait_retry_ms(&jd, j, "busy", 1) == 0);
+	f = add_job(2, ST_PROCESSING);
+	f->pay_mode = PAY_FREE + 1;
+	CHECK(wait_retry_ms(&jd, f, "timeout_first_byte", 0) == -1);
+	CHECK(wait_retry_ms(&jd, f, "busy", 1) == 1000);
+	f->retries = JOBD_INFER_RETRIES;
+	CHECK(wait_retry_ms(&jd, f, "busy", 1) == -1);
+	CHECK(nfeedback == 1);
+}
+
+/* A started job keeps its payment mode whatever the config says now. */
+TEST(job_keeps_its_payment_mode)
+{
+	struct job *j;
+
+	setup(4);
+	j = add_job(1, ST_QUEUED);
+	jd.conf.wallet = WALLET_LNBITS;
+	jd.conf.payment_mode = PAY_AFTER;
+	CHECK(job_mode(&jd, j) == PAY_AFTER);	/* not started: the config's */
+	j->pay_mode = PAY_AFTER + 1;
+	jd.conf.wallet = WALLET_NONE;
+	CHECK(job_mode(&jd, j) == PAY_AFTER);
+	jd.conf.wallet = WALLET_LNBITS;
+	jd.conf.payment_mode = PAY_BEFORE;
+	CHECK(job_mode(&jd, j) == PAY_AFTER);
+}
+
+/* The tick ends a waiting job past its deadline, never a running healthy one. */
+TEST(tick_ends_overdue_waiting_jobs)
+{
+	struct job *late, *young;
+	char lid[65];
+
+	setup(4);
+	jd.conf.inference_deadline = 300;
+	late = add_job(1, ST_PROCESSING);
+	late->pay_mode = PAY_BEFORE + 1;
+	late->queued_ms = fake_now_ms - 301000;
+	young = add_job(2, ST_PROCESSING);
+	young->pay_mode = PAY_BEFORE + 1;
+	young->queued_ms = fake_now_ms - 1000;
+	snprintf(lid, sizeof(lid), "%s", late->id);
+	jd.spokes[SPOKE_INFERD].connected = 1;	/* inferd there, no retry pending: running */
+	job_tick(&jd);
+	CHECK(job_find(&jd, lid) == late && nfeedback == 0);
+	jd.spokes[SPOKE_INFERD].connected = 0;	/* no answer can come */
+	job_tick(&jd);
+	CHECK(job_find(&jd, lid) == NULL && writes_of(lid) == 1);
+	CHECK(nfeedback == 1 && strcmp(feedback[0], "error") == 0);
+	CHECK(young->state == ST_PROCESSING && jd.running == 1);
+}
+
+/* While a paid job waits for its next try, newer queued jobs do not start. */
+TEST(waiting_job_keeps_its_place)
+{
+	struct job *w, *q;
+
+	setup(4);
+	w = add_job(1, ST_PROCESSING);
+	w->pay_mode = PAY_BEFORE + 1;
+	w->retry_timer = 99;	/* a retry pending (never fires here) */
+	q = add_job(2, ST_QUEUED);
+	q->pay_mode = PAY_BEFORE + 1;
+	job_schedule(&jd);
+	CHECK(q->state == ST_QUEUED && !was_sent("inferd:infer"));
+	w->pay_mode = PAY_FREE + 1;	/* a free job's retry holds nobody up */
+	job_schedule(&jd);
+	CHECK(q->state == ST_PROCESSING && jd.running == 2);
+	w->retry_timer = 0;
+}
+
 TEST(resolving_goes_through_the_callback)
 {
 	struct job *j;
@@ -550,6 +647,10 @@ main(void)
 	RUN(tick_timeouts);
 	RUN(paid_then_queued_then_running);
 	RUN(resolving_goes_through_the_callback);
+	RUN(paid_job_waits_for_inference);
+	RUN(job_keeps_its_payment_mode);
+	RUN(tick_ends_overdue_waiting_jobs);
+	RUN(waiting_job_keeps_its_place);
 	while ((j = jd.jobs) != NULL) {
 		jd.jobs = j->next;
 		job_free(j);
