@@ -187,6 +187,14 @@ int		 asked_has(const struct asked *, const struct conf *, const char *relay,
 /* reason.c: the public words for a spoke's error code */
 const char	*reason_infer(const char *code);
 const char	*reason_wallet(const char *code);
+const char	*reason_quote_limit(int mine);
+
+/* quote.c: unpaid pay-first quotes: bounds, life, untrack */
+int		 quote_is_open(const struct job *);
+const char	*quote_admit(struct jobd *, const struct job *);
+int		 quote_invoice_expiry(const struct jobd *);
+int		 quote_expired(const struct jobd *, const struct job *, int64_t now, int64_t ms);
+void		 quote_untrack(struct jobd *, const struct job *);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);

@@ -58,3 +58,14 @@ reason_wallet(const char *code)
 {
 	return reason_find(wallet_reasons, code);
 }
+
+/*
+ * Why a pay-first request gets no quote: the requester's own unpaid quotes
+ * (mine) or everyone's are at their bound (quote.c).
+ */
+const char *
+reason_quote_limit(int mine)
+{
+	return mine ? "too many unpaid quotes from you; pay or cancel one first" :
+	    "too many unpaid quotes waiting; retry later";
+}

@@ -7,7 +7,7 @@
  * 15 s tick's timeouts, and that job.c resolves inputs only through the
  * callback it is given.
  */
-/* LINK: jobd/job.c jobd/state.c jobd/reason.c */
+/* LINK: jobd/job.c jobd/state.c jobd/reason.c jobd/quote.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
