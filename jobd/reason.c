@@ -33,6 +33,7 @@ static const struct reason infer_reasons[] = {
 static const struct reason wallet_reasons[] = {
 	{ "wallet_down",	"wallet unavailable" },
 	{ "disabled",		"payments disabled" },
+	{ "tracker_full",	"too many invoices waiting; retry later" },
 	{ NULL,			"wallet error" },
 };
 
