@@ -1,13 +1,13 @@
 // e2e 12: pay-first under a flood of unpaid quotes (issue 13, point 1). Six
-// fresh keys each ask for two quotes and never pay: twelve open quotes, three
-// times max_queue. A seventh request from a flooding key is refused (its own
+// fresh keys each ask for two quotes and never pay (one a third): 13 open quotes, three
+// times max_queue. A flooding key's fourth open quote is refused (its own
 // bound, no invoice); a paying customer still gets payment-required (not
 // "busy"), pays, and gets the answer.
 import { World, Report, check, eq, newKey } from '../e2e/lib.mjs';
 
 const rep = new Report(import.meta.url, 120000);
-const w = new World({ relays: 1, conf: { payment_mode: 'before', max_tokens: 50, max_queue: 4,
-  max_unpaid_per_requester: 2, max_unpaid_quotes: 200 } });
+// max_unpaid_per_requester (3) and max_unpaid_quotes (200) at their defaults.
+const w = new World({ relays: 1, conf: { payment_mode: 'before', max_tokens: 50, max_queue: 4 } });
 
 async function flood() {
   const keys = Array.from({ length: 6 }, () => newKey());
@@ -18,10 +18,12 @@ async function flood() {
     const pr = await w.waitFeedback(r, 'payment-required');
     check(pr.bolt11, 'a flood quote without an invoice');
   }
-  const inv0 = w.invoices().length;
   const third = await w.request({ key: keys[0], prompt: 'a third unpaid quote' });
-  const er = await w.waitFeedback(third, 'error');
-  check(/too many unpaid quotes from you/.test(er.message), `third quote: "${er.message}"`);
+  await w.waitFeedback(third, 'payment-required');
+  const inv0 = w.invoices().length;
+  const fourth = await w.request({ key: keys[0], prompt: 'a fourth unpaid quote' });
+  const er = await w.waitFeedback(fourth, 'error');
+  check(/too many unpaid quotes from you/.test(er.message), `fourth quote: "${er.message}"`);
   eq(w.invoices().length, inv0, 'invoices made for a refused quote');
 
   const prompt = 'I am paying, please answer';
@@ -38,7 +40,7 @@ async function flood() {
 
 try {
   await w.start();
-  await rep.run('12 unpaid quotes from six keys: a paying customer is quoted, paid and served', flood, 60000);
+  await rep.run('13 unpaid quotes from six keys: a paying customer is quoted, paid and served', flood, 60000);
 } catch (e) {
   rep.fail('setup', e.message);
 } finally {

@@ -23,7 +23,7 @@ const invoiceAsks = (spokes, id) => spokes.invoiced.requests.filter((m) => m.op 
 const untracks = (spokes, id) => spokes.invoiced.requests.filter((m) => m.op === 'untrack' && m.job === id);
 
 await T.run('unpaid quotes do not fill max_queue: a paying customer is quoted, paid and served', async () => {
-  const { spokes } = await rig({ ...PAYFIRST, max_queue: 2, max_unpaid_per_requester: 2 });
+  const { spokes } = await rig({ ...PAYFIRST, max_queue: 2 });	// 2 quotes per key: within the default bound
   const flood = [];
   for (let k = 0; k < 3; k++) {
     const sk = generateSecretKey();
