@@ -785,6 +785,9 @@ invoice_paid(struct jobd *jd, const char *id, const cJSON *m)
 		return;
 	if (ledger_has(jd->db, id) != 1)
 		log_warnx("paid for unknown job %.12s; acknowledged", id);
+	else if (j == NULL && quote_paid_late(jd, id))
+		log_warnx("job %.12s: paid %lld msat after its quote closed unpaid; recorded, "
+		    "not run: refund it", id, (long long)amt);
 	send_job_op(jd, SPOKE_INVOICED, "ack", id);
 }
 

@@ -195,6 +195,7 @@ const char	*quote_admit(struct jobd *, const struct job *);
 int		 quote_invoice_expiry(const struct jobd *);
 int		 quote_expired(const struct jobd *, const struct job *, int64_t now, int64_t ms);
 void		 quote_untrack(struct jobd *, const struct job *);
+int		 quote_paid_late(struct jobd *, const char *id);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);

@@ -90,3 +90,18 @@ quote_untrack(struct jobd *jd, const struct job *j)
 	cJSON_AddStringToObject(m, "job", j->id);
 	spoke_send(jd, SPOKE_INVOICED, m);
 }
+
+/*
+ * 1 if the closed job id was a quote that ended unpaid (expired or
+ * cancelled): a payment for it beat the untrack or the cancel, and is
+ * recorded for a refund rather than run (a closed job never runs again).
+ */
+int
+quote_paid_late(struct jobd *jd, const char *id)
+{
+	char st[32];
+
+	if (ledger_job_state(jd->db, id, st, sizeof(st)) != 0)
+		return 0;
+	return strcmp(st, "expired") == 0 || strcmp(st, "cancelled") == 0;
+}

@@ -56,8 +56,8 @@ await T.run('per requester and total bounds: an error, no invoice', async () => 
   assert(invoiceAsks(spokes, c.id).length === 0, 'no invoice over the total bound');
 });
 
-await T.run('kind-5 cancel of an unpaid quote tells invoiced to untrack it', async () => {
-  const { spokes } = await rig(PAYFIRST);
+await T.run('kind-5 cancel of an unpaid quote tells invoiced to untrack it; a late payment is kept for a refund', async () => {
+  const { spokes, jobd } = await rig(PAYFIRST);
   const sk = generateSecretKey();
   const r = request(sk, 'cancel me');
   spokes.relayd.inject(r);
@@ -65,6 +65,13 @@ await T.run('kind-5 cancel of an unpaid quote tells invoiced to untrack it', asy
   await spokes.waitFor(() => (spokes.relayd.subscriptions.get('cancel') || [{}])[0]['#e']?.includes(r.id), 5000, 'cancel subscription');
   spokes.relayd.inject(finalizeEvent({ kind: 5, created_at: Math.floor(Date.now() / 1000), tags: [['e', r.id]], content: '' }, sk), { sub: 'cancel' });
   await spokes.waitFor(() => untracks(spokes, r.id).length === 1, 5000, 'untrack');
+  // a payment that beat the untrack: recorded and acked, logged for a refund, not run
+  spokes.invoiced.pay(r.id);
+  await spokes.waitFor(() => spokes.invoiced.acks.includes(r.id), 5000, 'late payment acked');
+  await spokes.waitFor(() => /after its quote closed unpaid/.test(jobd.stderr()), 5000, 'refund log line');
+  const j = (await jobd.ctl({ op: 'jobs' })).jobs.find((x) => x.id === r.id);
+  assert(j.state === 'cancelled' && j.paid_msat > 0, 'ledger ' + JSON.stringify(j));
+  assert(!spokes.inferd.infers.some((m) => m.job === r.id), 'a closed job ran');
 });
 
 await T.run('quote_ttl: the invoice expires within it; then error "quote expired unpaid" and untrack', async () => {

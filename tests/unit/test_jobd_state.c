@@ -83,6 +83,12 @@ ledger_has(sqlite3 *db, const char *id)
 }
 
 int
+ledger_job_state(sqlite3 *db, const char *id, char *state, size_t len)
+{
+	return -1;
+}
+
+int
 ledger_batch_open(sqlite3 *db)
 {
 	return batch_open;
