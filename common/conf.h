@@ -97,6 +97,9 @@ struct conf {
 	int	 min_price_sats;	/* 3 */
 	double	 price_per_1k_tokens;	/* sats: 2 */
 	int	 invoice_expiry;	/* s: 3600 */
+	int	 quote_ttl;		/* s: 600, an unpaid pay-first quote's life */
+	int	 max_unpaid_quotes;	/* 200 open unpaid quotes in all */
+	int	 max_unpaid_per_requester;	/* 3 per pubkey */
 	int	 refuse_unpaid_after;	/* 0 = never */
 	enum wallet_kind wallet;	/* none */
 	char	*lightning_network;	/* bitcoin | testnet | signet | regtest */

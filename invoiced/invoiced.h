@@ -303,6 +303,13 @@ int	track_add(struct tracker *, const struct inv_row *);
 void	track_set_fast(struct tracker *, const char *job);
 void	track_set_intervals(struct tracker *, int fast_ms, int slow_ms);
 size_t	track_count(const struct tracker *);
+/* At most max invoices (INV_MAX_TRACKED); track_full: extra more would not fit. */
+void	track_set_max(struct tracker *, size_t max);
+int	track_full(const struct tracker *, size_t extra);
+/* The job ended unpaid: one last lookup, then forgotten unless paid. -1 if untracked. */
+int	track_untrack(struct tracker *, const char *job);
+/* The wait between lookups of an invoice tracked for age_ms. */
+uint64_t track_interval_ms(uint64_t base, uint64_t age_ms);
 /* The backend pushed "paid" for this hash: look it up now. */
 void	track_poke(struct tracker *, const char *payment_hash);
 

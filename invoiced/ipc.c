@@ -27,6 +27,7 @@ struct creating {
 	char		 job[65];
 	uint64_t	 amount_msat;
 	int		 fast;
+	int		 untrack;	/* the job ended while its invoice was being made */
 	unsigned	 waiters[MAX_WAITERS];
 	size_t		 nwait;
 	struct creating	*next;
@@ -55,6 +56,7 @@ struct ipc {
 static void ipc_on_event(const struct inv_row *, void *);
 static void ipc_resend(struct loop *, void *);
 static void ipc_prepare(struct loop *, void *);
+static void ipc_untrack_row(struct ipc *, const struct inv_row *);
 
 /* A backend's push ("paid" notification): look it up now, the lookup decides. */
 static void
@@ -285,9 +287,17 @@ ipc_created(const struct create_result *res, void *arg)
 		    msg_error(cr->job, "wallet_down", "cannot record the invoice", 1));
 		goto out;
 	}
-	track_add(ipc->trk, &row);
+	if (track_add(ipc->trk, &row) != 0) {
+		/* never handed out, so nobody can pay it: closed, and jobd told */
+		store_set_expired(ipc->store, row.job);
+		creating_answer(cr, msg_error(cr->job, "tracker_full",
+		    "too many invoices pending", 0));
+		goto out;
+	}
 	log_info("job %s: invoice for %llu msat, expires at %lld", row.job,
 	    (unsigned long long)row.amount_msat, (long long)row.expires_at);
+	if (cr->untrack)
+		ipc_untrack_row(ipc, &row);
 	creating_answer(cr, msg_state(&row));
 out:
 	free(cr);
@@ -356,6 +366,11 @@ op_invoice(struct ipc *ipc, struct srv_client *c, const cJSON *j, const char *jo
 		    "this wallet backend takes whole sats: amount_msat must be a multiple of 1000", 0));
 		return;
 	}
+	if (track_full(ipc->trk, ipc->ncreating)) {
+		log_warnx("job %s: %zu invoices pending: refused", job, track_count(ipc->trk));
+		send_and_free(c, msg_error(job, "tracker_full", "too many invoices pending", 0));
+		return;
+	}
 	if (ipc->ncreating >= MAX_CREATING || (cr = calloc(1, sizeof(*cr))) == NULL) {
 		send_and_free(c, msg_error(job, "wallet_down", "too many invoices being created", 1));
 		return;
@@ -392,6 +407,81 @@ op_lookup(struct ipc *ipc, struct srv_client *c, const char *job)
 		send_and_free(c, msg_error(job, "unknown_job", "no invoice for this job", 0));
 	else
 		send_and_free(c, msg_error(job, "wallet_down", "invoice store unavailable", 1));
+}
+
+struct cancelling {
+	struct ipc	*ipc;
+	char		 job[65];
+};
+
+static void
+ipc_cancelled(const struct hold_result *res, void *arg)
+{
+	struct cancelling *cc = arg;
+
+	if (res->ok)
+		log_info("job %s: invoice cancelled", cc->job);
+	else
+		log_warnx("job %s: invoice not cancelled: %s", cc->job, res->error);
+	track_untrack(cc->ipc->trk, cc->job);	/* the last lookup decides */
+	free(cc);
+}
+
+/*
+ * The job of this pending invoice ended unpaid. Cancel it where the
+ * wallet can (LND cancels any open invoice; hold invoices through the
+ * hold backend), then look it up once more: paid after all, it is
+ * reported paid as ever; else forgotten. A wallet that cannot cancel
+ * (LNbits, NWC and Spark normal invoices) can still be paid until the
+ * invoice's expiry, which jobd keeps within quote_ttl for quotes.
+ */
+static void
+ipc_untrack_row(struct ipc *ipc, const struct inv_row *r)
+{
+	struct cancelling *cc;
+	uint8_t pre[32];
+	int hold = 0;
+
+	if (track_untrack(ipc->trk, r->job) != 0) {
+		if (track_add(ipc->trk, r) != 0 || track_untrack(ipc->trk, r->job) != 0) {
+			log_warnx("job %s: cannot untrack its invoice now", r->job);
+			return;
+		}
+	}
+	if (ipc->be->hold_cancel != NULL && ipc->wallet_kind != WALLET_LND)
+		hold = store_get_preimage(ipc->store, r->payment_hash, pre) == 1;
+	memset(pre, 0, sizeof(pre));
+	if (ipc->be->hold_cancel == NULL || (ipc->wallet_kind != WALLET_LND && !hold)) {
+		log_info("job %s: invoice forgotten (%s cannot cancel it; it expires at %lld)",
+		    r->job, ipc->be->name, (long long)r->expires_at);
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL)
+		return;
+	cc->ipc = ipc;
+	snprintf(cc->job, sizeof(cc->job), "%s", r->job);
+	if (ipc->be->hold_cancel(ipc->be, r->payment_hash, ipc_cancelled, cc) != 0) {
+		log_warnx("job %s: cannot start the cancel of its invoice", r->job);
+		free(cc);
+	}
+}
+
+/* untrack: idempotent; unknown, expired and paid invoices are left as they are. */
+static void
+op_untrack(struct ipc *ipc, const char *job)
+{
+	struct inv_row row;
+	struct creating *cr;
+	int rc;
+
+	if (ipc->be == NULL)
+		return;
+	if ((rc = store_get(ipc->store, job, &row)) == -1)
+		log_warnx("job %s: untrack: invoice store unavailable", job);
+	else if (rc == 0 && (cr = creating_find(ipc, job)) != NULL)
+		cr->untrack = 1;
+	else if (rc == 1 && row.status == INV_PENDING)
+		ipc_untrack_row(ipc, &row);
 }
 
 static void
@@ -478,6 +568,15 @@ op_lookup_line(struct srv_client *c, const cJSON *msg, void *arg)
 }
 
 static void
+op_untrack_line(struct srv_client *c, const cJSON *msg, void *arg)
+{
+	const char *job = job_of(c, msg);
+
+	if (job != NULL)
+		op_untrack(arg, job);
+}
+
+static void
 op_ack(struct srv_client *c, const cJSON *msg, void *arg)
 {
 	struct ipc *ipc = arg;
@@ -492,6 +591,7 @@ static const struct srv_op ipc_ops[] = {
 	{ "invoice", op_invoice_line },
 	{ "lookup", op_lookup_line },
 	{ "ack", op_ack },
+	{ "untrack", op_untrack_line },
 };
 
 /* A reconnecting jobd hears every paid it has not acknowledged. */

@@ -8,7 +8,15 @@
  *   - a failed lookup is retried with backoff and changes nothing else;
  *   - expired only once the clock is past expires_at AND a successful
  *     lookup after that moment still says unpaid (a payment that arrived
- *     just before expiry is not missed because the wallet was down).
+ *     just before expiry is not missed because the wallet was down);
+ *   - an untracked invoice (its job ended unpaid) gets one last lookup
+ *     that starts after the untrack, so a payment that beat it is still
+ *     reported paid; otherwise it is forgotten.
+ *
+ * The wallet API is not hammered: an invoice is looked up less often as
+ * it ages (track_interval_ms, capped), at most TRACK_MAX_PER_TICK lookups
+ * start per tick in all, and at most max_tracked invoices are tracked;
+ * a full tracker is refused by the caller before an invoice is made.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +28,17 @@
 #define TRACK_MAX_INFLIGHT	8
 #define TRACK_BACKOFF_MAX_MS	60000
 #define TRACK_BACKOFF_FAST_MS	10000	/* someone is waiting to pay: retry sooner */
+#define TRACK_MAX_PER_TICK	5	/* lookups started per tick: 20 a second */
+#define TRACK_AGE_SLOWDOWN	20	/* 1 ms more between lookups per 20 ms of age */
+#define TRACK_INTERVAL_CAP_MS	60000
 
 struct track_ent {
 	struct inv_row	 row;
 	uint64_t	 due_ms;
 	unsigned	 fails;
 	int		 inflight;
+	uint64_t	 added_ms;
+	int		 untrack;	/* 1: forget after the next lookup; 2: after the one after */
 	struct tracker	*t;
 	struct track_ent *next;
 };
@@ -38,7 +51,7 @@ struct tracker {
 	track_event_cb	 cb;
 	void		*arg;
 	struct track_ent *ents;
-	size_t		 n;
+	size_t		 n, max;
 	int		 inflight;
 	uint64_t	 timer;
 	struct log_limit lim;
@@ -61,6 +74,7 @@ track_new(struct loop *l, struct backend *be, struct store *s, int fast_ms, int 
 	t->slow_ms = slow_ms > 0 ? slow_ms : 15000;
 	t->cb = cb;
 	t->arg = arg;
+	t->max = INV_MAX_TRACKED;
 	t->lim.burst = 5;
 	t->lim.per_ms = 10000;
 	t->timer = loop_add_timer(l, TRACK_TICK_MS, track_tick, t);
@@ -98,6 +112,19 @@ track_count(const struct tracker *t)
 	return t->n;
 }
 
+void
+track_set_max(struct tracker *t, size_t max)
+{
+	t->max = max;
+}
+
+/* 1 if extra more invoices (creates in flight) would not all fit. */
+int
+track_full(const struct tracker *t, size_t extra)
+{
+	return t->n + extra >= t->max;
+}
+
 static struct track_ent *
 track_find_job(struct tracker *t, const char *job)
 {
@@ -116,7 +143,7 @@ track_add(struct tracker *t, const struct inv_row *r)
 
 	if (track_find_job(t, r->job) != NULL)
 		return 0;
-	if (t->n >= INV_MAX_TRACKED) {
+	if (t->n >= t->max) {
 		log_warnx("track: %zu invoices pending, not tracking %s", t->n, r->job);
 		return -1;
 	}
@@ -124,6 +151,7 @@ track_add(struct tracker *t, const struct inv_row *r)
 		return -1;
 	e->row = *r;
 	e->t = t;
+	e->added_ms = now_ms();
 	/* The first look comes soon: after a restart a payment may be waiting. */
 	e->due_ms = now_ms() + (uint64_t)t->fast_ms;
 	e->next = t->ents;
@@ -169,10 +197,25 @@ track_remove(struct tracker *t, struct track_ent *e)
 	free(e);
 }
 
+/*
+ * The wait between two lookups of an invoice tracked for age_ms: base at
+ * first (a payer may be about to pay), longer as it ages, capped (but
+ * never below base).
+ */
+uint64_t
+track_interval_ms(uint64_t base, uint64_t age_ms)
+{
+	uint64_t ms = base + age_ms / TRACK_AGE_SLOWDOWN;
+	uint64_t cap = base > TRACK_INTERVAL_CAP_MS ? base : TRACK_INTERVAL_CAP_MS;
+
+	return ms < cap ? ms : cap;
+}
+
 static uint64_t
 track_interval(struct tracker *t, struct track_ent *e)
 {
-	uint64_t ms = (uint64_t)(e->row.fast ? t->fast_ms : t->slow_ms);
+	uint64_t ms = track_interval_ms((uint64_t)(e->row.fast ? t->fast_ms : t->slow_ms),
+	    now_ms() - e->added_ms);
 	int64_t left = e->row.expires_at - now_unix();
 
 	/* Look again right after expiry, so "expired" is not late by a slow poll. */
@@ -231,6 +274,20 @@ track_looked_up(const struct lookup_result *res, void *arg)
 		log_warnx("job %s: backend says paid but received %llu msat < %llu asked; not paid",
 		    e->row.job, (unsigned long long)res->received_msat,
 		    (unsigned long long)e->row.amount_msat);
+	if (e->untrack == 2) {		/* begun before the untrack: look once more */
+		e->untrack = 1;
+		e->due_ms = now_ms();
+		return;
+	}
+	if (e->untrack == 1 && res->state != LK_HELD) {	/* a held payment is hold's to end */
+		if (store_set_expired(t->store, e->row.job) != 0) {
+			track_failed(t, e, "cannot record untracked in the store");
+			return;
+		}
+		log_info("job %s: invoice untracked unpaid (its job ended)", e->row.job);
+		track_remove(t, e);
+		return;
+	}
 	if (now_unix() >= e->row.expires_at) {
 		if (store_set_expired(t->store, e->row.job) != 0) {
 			track_failed(t, e, "cannot record expired in the store");
@@ -252,11 +309,14 @@ track_tick(struct loop *l, void *arg)
 	struct tracker *t = arg;
 	struct track_ent *e;
 	uint64_t now = now_ms();
+	int started = 0;
 
 	t->timer = loop_add_timer(l, TRACK_TICK_MS, track_tick, t);
-	for (e = t->ents; e != NULL && t->inflight < TRACK_MAX_INFLIGHT; e = e->next) {
+	for (e = t->ents; e != NULL && t->inflight < TRACK_MAX_INFLIGHT &&
+	    started < TRACK_MAX_PER_TICK; e = e->next) {
 		if (e->inflight || e->due_ms > now)
 			continue;
+		started++;
 		e->inflight = 1;
 		t->inflight++;
 		if (t->be->lookup(t->be, e->row.payment_hash, e->row.ref, track_looked_up, e) != 0) {
@@ -265,4 +325,22 @@ track_tick(struct loop *l, void *arg)
 			track_failed(t, e, "cannot start a lookup");
 		}
 	}
+}
+
+/*
+ * The job of this invoice ended unpaid: look it up once more (a lookup
+ * that starts from now on) and forget it unless it was paid. 0, or -1 if
+ * it is not tracked.
+ */
+int
+track_untrack(struct tracker *t, const char *job)
+{
+	struct track_ent *e = track_find_job(t, job);
+
+	if (e == NULL)
+		return -1;
+	e->untrack = e->inflight ? 2 : 1;
+	if (e->fails == 0)
+		e->due_ms = now_ms();
+	return 0;
 }

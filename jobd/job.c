@@ -107,6 +107,8 @@ job_move(struct jobd *jd, struct job *j, enum job_state s, const struct outbox_r
 		jd->running--;
 	if (s == ST_PROCESSING)
 		jd->running++;
+	if ((old == ST_QUOTED || old == ST_PAYMENT_REQUIRED) && state_closed(s))
+		quote_untrack(jd, j);	/* its invoice is not to be paid any more */
 	log_debug("job %.12s: %s -> %s", j->id, state_name(old), state_name(s));
 	return 0;
 }
@@ -189,6 +191,29 @@ job_record_rejected(struct jobd *jd, struct job *j, const char *msg)
 	return ledger_insert(jd->db, j);
 }
 
+/*
+ * Jobs that waited longer than max_age_s (jobd was down) close through the
+ * one door, each with error feedback: work nobody paid for and that never
+ * started. A paid job is never expired: it runs, however late. An unpaid
+ * quote is left to quote_expired (quote_ttl is at most a day), which waits
+ * for its invoice's expiry, so that a payment made in time is served.
+ */
+static void
+job_expire_stale(struct jobd *jd, int64_t max_age_s)
+{
+	struct job *j, *next;
+	int64_t ms = ledger_now_ms();
+
+	for (j = jd->jobs; j != NULL; j = next) {
+		next = j->next;
+		if (ms - j->received_ms <= max_age_s * 1000 || j->paid_msat > 0 ||
+		    (j->state != ST_RECEIVED && j->state != ST_QUEUED))
+			continue;
+		job_fail(jd, j, ST_ERROR, "not started in time (the service was down); the job "
+		    "is closed");
+	}
+}
+
 /* Load the open jobs at start (appended to jd->jobs) and count the running ones. */
 int
 job_load_open(struct jobd *jd, int64_t max_age_s)
@@ -202,6 +227,8 @@ job_load_open(struct jobd *jd, int64_t max_age_s)
 		if (j->state == ST_PROCESSING)
 			jd->running++;
 	}
+	if (n > 0)
+		job_expire_stale(jd, max_age_s);
 	return n;
 }
 
@@ -263,8 +290,8 @@ job_queue_depth(struct jobd *jd)
 	int n = 0;
 
 	for (j = jd->jobs; j != NULL; j = j->next)
-		if (j->state != ST_PROCESSING && j->state < ST_INFERRED)
-			n++;
+		if (j->state != ST_PROCESSING && j->state < ST_INFERRED && !quote_is_open(j))
+			n++;	/* unpaid quotes are bounded apart (quote.c) */
 	return n;
 }
 
@@ -303,7 +330,8 @@ send_invoice(struct jobd *jd, struct job *j, int64_t msat, int fast)
 	cJSON_AddStringToObject(m, "job", j->id);
 	cJSON_AddNumberToObject(m, "amount_msat", (double)msat);
 	cJSON_AddStringToObject(m, "memo", memo);
-	cJSON_AddNumberToObject(m, "expiry", jd->conf.invoice_expiry);
+	cJSON_AddNumberToObject(m, "expiry", fast ? quote_invoice_expiry(jd) :
+	    jd->conf.invoice_expiry);
 	cJSON_AddBoolToObject(m, "fast", fast);
 	spoke_send(jd, SPOKE_INVOICED, m);
 }
@@ -396,8 +424,14 @@ job_start(struct jobd *jd, struct job *j)
 	enum payment_mode mode = job_mode(jd, j);
 	size_t plen = strlen(j->prompt);
 	int64_t covered;
+	const char *why;
 	char msg[256];
 
+	if (mode == PAY_BEFORE && (why = quote_admit(jd, j)) != NULL) {
+		jd->rejections[REJ_BUSY]++;
+		job_fail(jd, j, ST_REJECTED, why);
+		return;
+	}
 	j->pay_mode = (int)mode + 1;
 	if (mode == PAY_BEFORE) {
 		j->quote_msat = price_quote_msat(store_price(jd, j->req.model), plen,
@@ -803,6 +837,9 @@ invoice_paid(struct jobd *jd, const char *id, const cJSON *m)
 		return;
 	if (ledger_has(jd->db, id) != 1)
 		log_warnx("paid for unknown job %.12s; acknowledged", id);
+	else if (j == NULL && quote_paid_late(jd, id))
+		log_warnx("job %.12s: paid %lld msat after its quote closed unpaid; recorded, "
+		    "not run: refund it", id, (long long)amt);
 	send_job_op(jd, SPOKE_INVOICED, "ack", id);
 }
 
@@ -989,6 +1026,8 @@ job_tick(struct jobd *jd)
 		    ms - j->received_ms > FETCH_GIVE_UP_MS) {
 			jd->rejections[REJ_BAD_INPUT]++;
 			job_fail(jd, j, ST_REJECTED, "inputs could not be fetched in time");
+		} else if (quote_expired(jd, j, now, ms)) {
+			job_fail(jd, j, ST_EXPIRED, "quote expired unpaid");
 		} else if (j->state == ST_PUBLISHED && ms - j->received_ms > UNACKED_GIVE_UP_MS) {
 			snprintf(j->error, sizeof(j->error), "no relay accepted the result");
 			if (job_move(jd, j, ST_ERROR, NULL) == 0) {

@@ -243,6 +243,15 @@ const char	*reason_wallet(const char *code);
 const char	*reason_waiting(void);
 const char	*reason_paid_failure(char *buf, size_t len, const struct job *,
 		    enum payment_mode, const char *why);
+const char	*reason_quote_limit(int mine);
+
+/* quote.c: unpaid pay-first quotes: bounds, life, untrack */
+int		 quote_is_open(const struct job *);
+const char	*quote_admit(struct jobd *, const struct job *);
+int		 quote_invoice_expiry(const struct jobd *);
+int		 quote_expired(const struct jobd *, const struct job *, int64_t now, int64_t ms);
+void		 quote_untrack(struct jobd *, const struct job *);
+int		 quote_paid_late(struct jobd *, const char *id);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);

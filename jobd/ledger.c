@@ -531,11 +531,10 @@ row_job(sqlite3_stmt *st)
 }
 
 /*
- * Load every open job, oldest first, appended to *head. Jobs received
- * more than max_age_s ago and still waiting (for input, payment or a
- * slot) are closed as expired: nobody waits for them any more; results
- * no relay accepted in that time are closed as errors (the outbox gave
- * up on them). Returns the number loaded or -1.
+ * Load every open job, oldest first, appended to *head. Results no relay
+ * accepted in max_age_s are closed as errors (the outbox gave up on them);
+ * jobs still waiting are loaded whatever their age: job.c decides, with
+ * feedback, which may still run. Returns the number loaded or -1.
  */
 int
 ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
@@ -546,15 +545,7 @@ ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
 
 	while (*tail != NULL)
 		tail = &(*tail)->next;
-	st = prep(db, "UPDATE jobs SET state='expired', updated_ms=?1, "
-	    "error='not finished in time' WHERE state IN ('received','quoted',"
-	    "'payment-required','queued') AND received_ms < ?1 - ?2");
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, ledger_now_ms());
-	sqlite3_bind_int64(st, 2, max_age_s * 1000);
-	if (step_done(db, st) == -1)
-		return -1;
+	/* unstarted jobs too old to run are closed by job.c, through job_move */
 	st = prep(db, "UPDATE jobs SET state='error', updated_ms=?1, "
 	    "error='no relay accepted the result' WHERE state = 'published' "
 	    "AND received_ms < ?1 - ?2");

@@ -34,6 +34,7 @@ static const struct reason infer_reasons[] = {
 static const struct reason wallet_reasons[] = {
 	{ "wallet_down",	"wallet unavailable" },
 	{ "disabled",		"payments disabled" },
+	{ "tracker_full",	"too many invoices waiting; retry later" },
 	{ NULL,			"wallet error" },
 };
 
@@ -87,4 +88,15 @@ reason_paid_failure(char *buf, size_t len, const struct job *j, enum payment_mod
 	else
 		snprintf(buf, len, "%s", why);
 	return buf;
+}
+
+/*
+ * Why a pay-first request gets no quote: the requester's own unpaid quotes
+ * (mine) or everyone's are at their bound (quote.c).
+ */
+const char *
+reason_quote_limit(int mine)
+{
+	return mine ? "too many unpaid quotes from you; pay or cancel one first" :
+	    "too many unpaid quotes waiting; retry later";
 }

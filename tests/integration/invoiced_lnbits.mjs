@@ -99,6 +99,22 @@ await rep.run('same_job_twice_one_invoice', async () => {
 	check(e.code === 'conflict', `different amount gave ${JSON.stringify(e)}`);
 });
 
+// untrack: LNbits cannot cancel a normal invoice: one last lookup, then forgotten.
+await rep.run('untrack_forgets_after_one_lookup', async () => {
+	const job = jobId();
+	const m = await newInvoice(job, 5000, 600);
+	c.send({ op: 'untrack', job });
+	const looked = () => dbl.log.filter((e) => e.kind === 'lookup' && e.path.includes(m.payment_hash)).length;
+	await sleep(800);
+	const n = looked();
+	await sleep(1200);	/* three poll intervals */
+	check(looked() === n, `looked up ${looked() - n} times after untrack`);
+	c.send({ op: 'lookup', job });
+	const l = await c.next(forJob(job), 5000);
+	check(l.op === 'expired', `after untrack: ${JSON.stringify(l)}`);
+	c.send({ op: 'untrack', job: jobId() });	/* unknown: harmless, no answer */
+});
+
 await rep.run('create_then_expired', async () => {
 	const job = jobId();
 	const m = await newInvoice(job, 3000, 2);

@@ -102,6 +102,39 @@ await rep.run('open_invoice_expires', async () => {
 	check(dbl.state(m.payment_hash) === 'CANCELED', `LND state ${dbl.state(m.payment_hash)}`);
 });
 
+// untrack: jobd says the job ended unpaid. LND cancels any open invoice
+// (POST /v2/invoices/cancel), so nobody can pay it later; lookups stop.
+await rep.run('untrack_cancels_and_stops_lookups', async () => {
+	const job = jobId();
+	const m = await newInvoice(c, job, 4000, 600);
+	c.send({ op: 'untrack', job });
+	const b64 = Buffer.from(m.payment_hash, 'hex').toString('base64');
+	for (let i = 0; i < 50 && dbl.state(m.payment_hash) !== 'CANCELED'; i++) await sleep(100);
+	check(dbl.state(m.payment_hash) === 'CANCELED', `LND state ${dbl.state(m.payment_hash)}`);
+	check(dbl.log.some((e) => e.path === '/v2/invoices/cancel'), 'no cancel call');
+	check(b64.length === 44, 'hash');
+	await sleep(600);	/* the last lookup */
+	const n = dbl.log.filter((e) => e.path === `/v1/invoice/${m.payment_hash}`).length;
+	await sleep(1200);	/* three poll intervals */
+	check(dbl.log.filter((e) => e.path === `/v1/invoice/${m.payment_hash}`).length === n,
+		'still looked up after untrack');
+	c.send({ op: 'lookup', job });
+	const l = await c.next(forJob(job), 5000);
+	check(l.op === 'expired', `after untrack: ${JSON.stringify(l)}`);
+	c.send({ op: 'untrack', job });			/* idempotent */
+	c.send({ op: 'untrack', job: jobId() });	/* unknown: harmless */
+});
+
+await rep.run('untrack_of_a_paid_invoice_still_reports_paid', async () => {
+	const job = jobId();
+	const m = await newInvoice(c, job, 4000, 600);
+	dbl.pay(m.payment_hash);
+	c.send({ op: 'untrack', job });
+	const p = await c.next(forJob(job, 'paid'), 5000);
+	check(p.amount_msat === 4000, `paid ${JSON.stringify(p)}`);
+	c.send({ op: 'ack', job });
+});
+
 await rep.run('health_without_balance_or_getinfo', async () => {
 	c.send({ op: 'health' });
 	const h = await c.next((m) => m.op === 'health', 5000);

@@ -71,6 +71,7 @@ TEST(defaults)
 	CHECK(c.temperature == 0.7 && c.top_k == 40 && c.top_p == 0.9);
 	CHECK(c.frequency_penalty == 0.5 && strcmp(c.keep_alive, "5m") == 0);
 	CHECK(c.min_price_sats == 3 && c.price_per_1k_tokens == 2 && c.invoice_expiry == 3600);
+	CHECK(c.quote_ttl == 600 && c.max_unpaid_quotes == 200 && c.max_unpaid_per_requester == 3);
 	CHECK(c.wallet == WALLET_NONE && strcmp(c.lightning_network, "bitcoin") == 0);
 	CHECK(strcmp(c.name, "sellcompute") == 0);
 	CHECK(strcmp(c.about, "LLM text generation (kind 5050) served by sellcompute") == 0);
@@ -181,6 +182,12 @@ TEST(error_out_of_range)
 {
 	CHECK(fails_with("\nmax_tokens = 0\n",
 	    "2: max_tokens: bad value \"0\" (an integer 1..1000000)"));
+	CHECK(fails_with("quote_ttl = 4\n",
+	    "1: quote_ttl: bad value \"4\" (an integer 5..86400)"));
+	CHECK(fails_with("max_unpaid_quotes = 0\n",
+	    "1: max_unpaid_quotes: bad value \"0\" (an integer 1..100000)"));
+	CHECK(fails_with("max_unpaid_per_requester = 1001\n",
+	    "1: max_unpaid_per_requester: bad value \"1001\" (an integer 1..1000)"));
 	CHECK(fails_with("top_p = 1.5\n", "1: top_p: bad value \"1.5\" (a number 0..1)"));
 	CHECK(fails_with("temperature = nan\n",
 	    "1: temperature: bad value \"nan\" (a number 0..2)"));

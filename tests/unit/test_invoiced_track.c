@@ -2,7 +2,8 @@
  * test_invoiced_track.c: the tracker's rules, with a scripted backend in
  * the real poll loop: failed lookups back off and never expire an invoice
  * (not even past its expiry); an underpaid "paid" is not paid; expiry needs
- * a successful lookup after expires_at.
+ * a successful lookup after expires_at; lookups are rate-bounded; a full
+ * tracker refuses; an untracked invoice is forgotten unless paid.
  */
 /* LINK: invoiced/track.c invoiced/store.c */
 #include <stdint.h>
@@ -177,6 +178,83 @@ TEST(failed_state_before_expiry_keeps_tracking)
 	drain_and_free(t);
 }
 
+/* Fifty invoices due at once: lookups start at a bounded rate, not all together. */
+TEST(lookups_are_rate_bounded)
+{
+	struct tracker *t = track_new(lp, &be, st, 100, 100, on_event, NULL);
+	char c;
+
+	REQUIRE(t != NULL);
+	memset(&script, 0, sizeof(script));
+	script.state = LK_PENDING;
+	for (c = 'A'; c < 'A' + 50; c++)
+		add_invoice(t, c, 1000, 600);
+	/* 5 per 250 ms tick: at most 15 in 3 ticks, whatever the machine's speed */
+	run_for(700);
+	CHECKF(script.lookups > 0 && script.lookups <= 15,
+	    "%d lookups of 50 due invoices in 0.7 s", script.lookups);
+	drain_and_free(t);
+}
+
+TEST(interval_grows_with_age_and_is_capped)
+{
+	CHECK(track_interval_ms(1500, 0) == 1500);
+	CHECK(track_interval_ms(1500, 60000) > track_interval_ms(1500, 0));
+	CHECK(track_interval_ms(1500, 600000) >= track_interval_ms(1500, 60000));
+	CHECK(track_interval_ms(1500, 86400000) == 60000);
+	CHECK(track_interval_ms(120000, 86400000) == 120000);	/* never below base */
+}
+
+/* A full tracker says so; nothing is stored and silently left unchecked. */
+TEST(full_tracker_refuses)
+{
+	struct tracker *t = track_new(lp, &be, st, 100, 100, on_event, NULL);
+	struct inv_row r;
+
+	REQUIRE(t != NULL);
+	track_set_max(t, 2);
+	add_invoice(t, 'p', 1000, 600);
+	CHECK(!track_full(t, 0));
+	CHECK(track_full(t, 1));	/* one create in flight would fill it */
+	add_invoice(t, 'q', 1000, 600);
+	CHECK(track_full(t, 0));
+	memset(&r, 0, sizeof(r));
+	memset(r.job, 'r', 64);
+	CHECK(track_add(t, &r) == -1 && track_count(t) == 2);
+	drain_and_free(t);
+}
+
+/* untrack: one more lookup; unpaid it is forgotten, paid it is still reported. */
+TEST(untrack_forgets_unpaid_reports_paid)
+{
+	struct tracker *t = track_new(lp, &be, st, 100, 10000, on_event, NULL);
+	struct inv_row r;
+
+	REQUIRE(t != NULL);
+	memset(&script, 0, sizeof(script));
+	events = 0;
+	script.state = LK_PENDING;
+	add_invoice(t, 'u', 5000, 600);
+	add_invoice(t, 'v', 5000, 600);
+	run_for(400);		/* the first look of each */
+	memset(r.job, 'u', 64);
+	r.job[64] = '\0';
+	CHECK(track_untrack(t, r.job) == 0);
+	CHECK(track_untrack(t, "unknown") == -1);
+	run_for(600);
+	CHECK(events == 0 && track_count(t) == 1);
+	CHECK(store_get(st, r.job, &r) == 1 && r.status == INV_EXPIRED);
+	memset(r.job, 'v', 64);
+	r.job[64] = '\0';
+	script.state = LK_PAID;
+	script.received = 5000;
+	CHECK(track_untrack(t, r.job) == 0);
+	run_for(600);
+	CHECK(events == 1 && last.status == INV_PAID && track_count(t) == 0);
+	CHECK(store_get(st, r.job, &r) == 1 && r.status == INV_PAID);
+	drain_and_free(t);
+}
+
 int
 main(void)
 {
@@ -193,6 +271,10 @@ main(void)
 	RUN(failures_back_off_and_never_expire);
 	RUN(paid_needs_the_whole_amount);
 	RUN(failed_state_before_expiry_keeps_tracking);
+	RUN(lookups_are_rate_bounded);
+	RUN(interval_grows_with_age_and_is_capped);
+	RUN(full_tracker_refuses);
+	RUN(untrack_forgets_unpaid_reports_paid);
 	store_close(st);
 	loop_free(lp);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
