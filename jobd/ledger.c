@@ -56,14 +56,44 @@ ledger_now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/*
+ * After SQLITE_FULL, IOERR, BUSY or NOMEM SQLite may undo the whole open
+ * transaction by itself (sqlite3_get_autocommit is true again). Inside a
+ * batch that loses the writes of earlier lines while the lines they
+ * announce are queued, and later writes would commit one by one: stop
+ * (exit 111) before any line of that batch leaves jobd. The supervisor
+ * restarts jobd, which replays the ledger as it is on disk.
+ */
+static void
+rollback_check(sqlite3 *db, int in_txn)
+{
+	if (in_txn && sqlite3_get_autocommit(db))
+		fatalx(EXIT_TEMP, "ledger: SQLite rolled the open transaction back (%s); "
+		    "stopping before its lines leave", sqlite3_errmsg(db));
+}
+
+/* sqlite3_step, and stop if an error rolled the open transaction back. */
+static int
+step(sqlite3 *db, sqlite3_stmt *st)
+{
+	int in_txn = !sqlite3_get_autocommit(db);
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rollback_check(db, in_txn);
+	return rc;
+}
+
 static int
 exec(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;
+	int in_txn = !sqlite3_get_autocommit(db);
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		log_warnx("ledger: %s", msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
+		rollback_check(db, in_txn);
 		return -1;
 	}
 	return 0;
@@ -147,7 +177,7 @@ stmt_forget(sqlite3 *db)
 static int
 step_done(sqlite3 *db, sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = step(db, st);
 
 	stmt_done(st);
 	if (rc != SQLITE_DONE) {
@@ -224,7 +254,7 @@ ledger_meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (step(db, st) == SQLITE_ROW) {
 		snprintf(buf, len, "%s", col_text(st, 0));
 		rc = 0;
 	}
@@ -255,7 +285,7 @@ ledger_has(sqlite3 *db, const char *id)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = step(db, st);
 	stmt_done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -269,7 +299,7 @@ ledger_job_state(sqlite3 *db, const char *id, char *state, size_t len)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (step(db, st) == SQLITE_ROW) {
 		snprintf(state, len, "%s", col_text(st, 0));
 		rc = 0;
 	}
@@ -367,7 +397,7 @@ ledger_insert(sqlite3 *db, const struct job *j)
 	sqlite3_bind_text(st, 10, j->request_json, -1, SQLITE_STATIC);
 	if (j->error[0])
 		sqlite3_bind_text(st, 11, j->error, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = step(db, st);
 	stmt_done(st);
 	if (rc != SQLITE_DONE) {
 		log_warnx("ledger: insert %s: %s", j->id, sqlite3_errmsg(db));
@@ -512,7 +542,7 @@ ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
 	    "ORDER BY received_ms, rowid");
 	if (st == NULL)
 		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (step(db, st) == SQLITE_ROW) {
 		if ((j = row_job(st)) == NULL) {
 			log_warnx("ledger: unreadable job row skipped");
 			continue;
@@ -580,7 +610,7 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 	sqlite3_bind_int64(st, 2, now - OUTBOX_MAX_AGE_MS);
 	sqlite3_bind_int(st, 3, OUTBOX_MAX_TRIES);
 	exec(db, "SAVEPOINT outbox_each");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (step(db, st) == SQLITE_ROW) {
 		sqlite3_stmt *up = prep(db, "UPDATE outbox SET tries = tries + 1 WHERE id = ?");
 
 		if (up != NULL) {
@@ -647,8 +677,10 @@ ledger_batch_open(sqlite3 *db)
 void
 ledger_batch_end(sqlite3 *db)
 {
+	/* the caller opened it: closed now means SQLite rolled it back */
 	if (sqlite3_get_autocommit(db))
-		return;
+		fatalx(EXIT_TEMP, "ledger: the batch was rolled back by SQLite; "
+		    "stopping before its lines leave");
 	if (exec(db, "COMMIT") == -1)
 		fatalx(EXIT_TEMP, "ledger: commit failed: %s", sqlite3_errmsg(db));
 }
@@ -681,7 +713,7 @@ ledger_unpaid_count(sqlite3 *db, const char *pubkey)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, pubkey, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (step(db, st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	stmt_done(st);
 	return n;
@@ -743,7 +775,7 @@ ledger_jobs_json(sqlite3 *db, int limit)
 	if (st == NULL)
 		return arr;
 	sqlite3_bind_int(st, 1, limit);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (step(db, st) == SQLITE_ROW)
 		if ((o = row_json(st)) != NULL)
 			cJSON_AddItemToArray(arr, o);
 	stmt_done(st);
@@ -772,7 +804,7 @@ stats_latency(sqlite3 *db, cJSON *out)
 		stmt_done(st);
 		return;
 	}
-	while (n < 1000 && sqlite3_step(st) == SQLITE_ROW)
+	while (n < 1000 && step(db, st) == SQLITE_ROW)
 		v[n++] = sqlite3_column_int64(st, 0);
 	stmt_done(st);
 	qsort(v, n, sizeof(v[0]), cmp_i64);
@@ -793,7 +825,7 @@ ledger_stats_json(sqlite3 *db)
 		return NULL;
 	by = cJSON_AddObjectToObject(o, "jobs_by_state");
 	if ((st = prep(db, "SELECT state, count(*) FROM jobs GROUP BY state")) != NULL) {
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (step(db, st) == SQLITE_ROW)
 			cJSON_AddNumberToObject(by, col_text(st, 0), sqlite3_column_int(st, 1));
 		stmt_done(st);
 	}
@@ -801,7 +833,7 @@ ledger_stats_json(sqlite3 *db)
 	if ((st = prep(db, "SELECT total(prompt_tokens), total(completion_tokens), "
 	    "total(CASE WHEN bolt11 IS NOT NULL THEN max(price_msat, quote_msat) ELSE 0 END), "
 	    "total(paid_msat) FROM jobs")) != NULL) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		if (step(db, st) == SQLITE_ROW) {
 			cJSON_AddNumberToObject(tok, "prompt", sqlite3_column_double(st, 0));
 			cJSON_AddNumberToObject(tok, "completion", sqlite3_column_double(st, 1));
 			cJSON_AddNumberToObject(o, "sats_invoiced",

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "conf.h"
 #include "event.h"
@@ -188,6 +189,56 @@ TEST(ledger_expires_old_waiting_jobs)
 	ledger_close(db);
 }
 
+/*
+ * A write that fails with SQLITE_FULL inside a batch makes SQLite roll the
+ * whole batch back by itself: jobd must stop (exit 111) there, not carry
+ * on in autocommit and let the batch's queued lines go out. The child
+ * fills a capped database inside a batch; it reaches exit(0) only if the
+ * rollback went unnoticed.
+ */
+TEST(ledger_stops_on_rollback_inside_a_batch)
+{
+	sqlite3 *db;
+	char err[256], sql[64], *big;
+	struct job *a = mkjob(ST_PROCESSING, 5), *b = mkjob(ST_PROCESSING, 6);
+	sqlite3_stmt *st;
+	int status = 0, pages = 0;
+	pid_t pid;
+
+	unlink(dbpath);
+	REQUIRE(a != NULL && b != NULL && (big = malloc(200000)) != NULL);
+	memset(big, 'x', 199999);
+	big[199999] = '\0';
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	REQUIRE(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, NULL) == SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		pages = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	ledger_close(db);
+	REQUIRE(pages > 0);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (ledger_open(&db, dbpath, err, sizeof(err)) == -1)
+			_exit(2);
+		snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%d", pages + 4);
+		sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if (ledger_batch_begin(db) == -1 || ledger_job_write(db, a, NULL) == -1)
+			_exit(3);
+		b->text = big;	/* does not fit: SQLITE_FULL */
+		ledger_job_write(db, b, &(struct outbox_row){ "f1", 7000, "{}", NULL });
+		ledger_batch_end(db);
+		_exit(0);
+	}
+	REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 111, "child status %d", status);
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	CHECK(ledger_has(db, a->id) == 0);	/* the batch is not on disk */
+	ledger_close(db);
+	free(big);
+	free_job(a);
+	free_job(b);
+}
+
 int
 main(void)
 {
@@ -203,6 +254,7 @@ main(void)
 	RUN(ledger_outbox_replay_counts_tries);
 	RUN(ledger_schema_version_checked);
 	RUN(ledger_expires_old_waiting_jobs);
+	RUN(ledger_stops_on_rollback_inside_a_batch);
 	ledger_files_remove(dbpath, dir);
 	T_DONE();
 }
