@@ -144,6 +144,8 @@ static const struct conf_key conf_table[] = {
 	K_INT(max_request_age, 120, 1, 31536000),
 	K_INT(max_future_skew, 60, 0, 86400),
 	K_INT(max_prompt_bytes, 16384, 1, 524288),
+	K_INT(max_request_bytes, 49152, 1024, 16777216),
+	K_INT(max_event_bytes, 65536, 4096, 16777216),
 	K_INT(max_tags, 64, 1, 10000),
 	K_INT(rate_limit_per_min, 10, 0, 1000000),
 	K_INT(max_concurrent_jobs, 4, 1, 1024),
@@ -151,6 +153,8 @@ static const struct conf_key conf_table[] = {
 	K_BOOL(partial_results, "no"),
 	K_INT(partial_interval_ms, 1000, 50, 600000),
 	K_BOOL(start_online, "yes"),
+	K_INT(retain_days, 30, 1, 36500),
+	K_INT(retain_rejected_hours, 24, 1, 876000),
 	K_STR(name, "sellcompute", check_nonempty),
 	K_STR(about, "LLM text generation (kind 5050) served by sellcompute", NULL),
 

@@ -437,9 +437,8 @@ job_deliver(struct jobd *jd, struct job *j)
 	free(json);
 	free(rel);
 	if (truncated)
-		snprintf(msg, sizeof(msg), "done (%d+%d tokens); the encrypted result was "
-		    "truncated to 65535 bytes (NIP-44 limit)", j->prompt_tokens,
-		    j->completion_tokens);
+		snprintf(msg, sizeof(msg), "done (%d+%d tokens); %s", j->prompt_tokens,
+		    j->completion_tokens, reason_size("result_cut"));
 	else
 		snprintf(msg, sizeof(msg), "done (%d+%d tokens)", j->prompt_tokens,
 		    j->completion_tokens);

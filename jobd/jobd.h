@@ -118,6 +118,7 @@ int		 validate_kind(const struct conf *, int kind);
 int		 validate_pre(const struct conf *, const struct event *, const char *ourpk,
 		    int64_t now, enum reject_reason *);
 int		 validate_sizes(const struct conf *, const struct event *, enum reject_reason *);
+int		 validate_request_bytes(const struct conf *, size_t n, enum reject_reason *);
 
 /* request.c: tags -> struct request; encrypted content -> tags */
 int		 request_decrypt(const struct event *, const struct keypair *, enum job_enc *,
@@ -187,6 +188,7 @@ int		 asked_has(const struct asked *, const struct conf *, const char *relay,
 /* reason.c: the public words for a spoke's error code */
 const char	*reason_infer(const char *code);
 const char	*reason_wallet(const char *code);
+const char	*reason_size(const char *code);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);

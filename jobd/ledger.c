@@ -394,7 +394,9 @@ ledger_insert(sqlite3 *db, const struct job *j)
 	sqlite3_bind_text(st, 7, state_name(j->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 8, j->enc);
 	sqlite3_bind_text(st, 9, j->relay, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 10, j->request_json, -1, SQLITE_STATIC);
+	/* a rejected request keeps no body: its id is the dedupe, error the why */
+	sqlite3_bind_text(st, 10, j->state == ST_REJECTED ? "" : j->request_json, -1,
+	    SQLITE_STATIC);
 	if (j->error[0])
 		sqlite3_bind_text(st, 11, j->error, -1, SQLITE_STATIC);
 	rc = step(db, st);
