@@ -704,6 +704,77 @@ ledger_set_paid(sqlite3 *db, const char *id, int64_t paid_msat)
 	return sqlite3_changes(db) > 0 ? 1 : 0;
 }
 
+/*
+ * The rows that may go: closed and past their horizon (a rejected request
+ * after retain_rejected_hours, any other closed job after retain_days),
+ * never one whose invoice may still be paid (an unpaid bolt11 before its
+ * expiry), never an open job, and never a request young enough to pass the
+ * max_request_age check again: a relay that re-sends a pruned request
+ * finds it refused as stale, so its id needs no tombstone. Oldest first on
+ * the received_ms index, so each pass reads only rows past the horizon.
+ */
+#define PRUNABLE "SELECT id FROM jobs WHERE received_ms < ?6 AND created_at < ?4 AND " \
+	"((state = 'rejected' AND updated_ms < ?1) OR (state IN ('acked','error'," \
+	"'cancelled','expired') AND updated_ms < ?2 AND (bolt11 IS NULL OR " \
+	"paid_msat > 0 OR (invoice_expires > 0 AND invoice_expires < ?3)))) " \
+	"ORDER BY received_ms LIMIT ?5"
+
+/* created_ms on the outbox_acked index: the outbox has no index by job */
+static const char prune_outbox_sql[] = "DELETE FROM outbox WHERE acked IN (0, 1) AND "
+	"created_ms < ?6 AND job IN (" PRUNABLE ")";
+static const char prune_jobs_sql[] = "DELETE FROM jobs WHERE id IN (" PRUNABLE ")";
+static const char prune_loose_sql[] = "DELETE FROM outbox WHERE rowid IN (SELECT rowid "
+	"FROM outbox WHERE job IS NULL AND created_ms < ?1 ORDER BY created_ms LIMIT ?2)";
+
+static int
+prune_step(sqlite3 *db, const char *sql, const struct ledger_retention *r, int64_t now,
+    int limit)
+{
+	sqlite3_stmt *st = prep(db, sql);
+	int64_t nearest = r->rejected_ms < r->finished_ms ? r->rejected_ms : r->finished_ms;
+
+	if (st == NULL)
+		return -1;
+	if (sql == prune_loose_sql) {
+		sqlite3_bind_int64(st, 1, now - r->finished_ms);
+		sqlite3_bind_int(st, 2, limit);
+	} else {
+		sqlite3_bind_int64(st, 1, now - r->rejected_ms);
+		sqlite3_bind_int64(st, 2, now - r->finished_ms);
+		sqlite3_bind_int64(st, 3, now / 1000);
+		sqlite3_bind_int64(st, 4, now / 1000 - r->stale_s);
+		sqlite3_bind_int(st, 5, limit);
+		sqlite3_bind_int64(st, 6, now - nearest);
+	}
+	return step_done(db, st) == -1 ? -1 : sqlite3_changes(db);
+}
+
+/*
+ * Delete at most limit old rows (jobs, with their outbox events, and our
+ * own events of no job), in one transaction: the tick calls it, so a
+ * large backlog goes in bounded steps, never in one long delete. Returns
+ * the number of jobs deleted or -1.
+ */
+int
+ledger_prune(sqlite3 *db, const struct ledger_retention *r, int limit)
+{
+	int64_t now = ledger_now_ms();
+	int n;
+
+	if (exec(db, "SAVEPOINT prune") == -1)
+		return -1;
+	if (prune_step(db, prune_outbox_sql, r, now, limit) == -1 ||
+	    (n = prune_step(db, prune_jobs_sql, r, now, limit)) == -1 ||
+	    prune_step(db, prune_loose_sql, r, now, limit) == -1) {
+		exec(db, "ROLLBACK TO prune");
+		exec(db, "RELEASE prune");
+		return -1;
+	}
+	if (exec(db, "RELEASE prune") == -1)
+		return -1;
+	return n;
+}
+
 /* Results delivered to pubkey and still not paid (pay-after). */
 int
 ledger_unpaid_count(sqlite3 *db, const char *pubkey)

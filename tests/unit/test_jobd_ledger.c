@@ -189,6 +189,74 @@ TEST(ledger_expires_old_waiting_jobs)
 	ledger_close(db);
 }
 
+/* Age a row by hand: the ledger stamps updated_ms with the clock. */
+static void
+age_row(sqlite3 *db, const char *id, int64_t ms, int64_t created_at)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "UPDATE jobs SET received_ms = received_ms - %lld, "
+	    "updated_ms = updated_ms - %lld, created_at = %lld WHERE id = '%s'",
+	    (long long)ms, (long long)ms, (long long)created_at, id);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
+	snprintf(sql, sizeof(sql), "UPDATE outbox SET created_ms = created_ms - %lld "
+	    "WHERE job = '%s'", (long long)ms, id);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/*
+ * Retention: old finished and rejected rows go with their outbox events;
+ * an unpaid invoice not yet expired, an open job and a request still young
+ * enough to pass the age check stay. Batches are bounded.
+ */
+TEST(ledger_prunes_old_rows_but_keeps_unsettled)
+{
+	sqlite3 *db;
+	char err[256];
+	struct job *done = mkjob(ST_ACKED, 7), *unpaid = mkjob(ST_ACKED, 8),
+	    *rej = mkjob(ST_REJECTED, 9), *open = mkjob(ST_PAYMENT_REQUIRED, 10),
+	    *young = mkjob(ST_ACKED, 11), *paid = mkjob(ST_ACKED, 12);
+	struct ledger_retention r = { 30LL * 86400 * 1000, 24LL * 3600 * 1000, 300 };
+	int64_t old = 40LL * 86400 * 1000, t = now_unix() - 40 * 86400;
+
+	unlink(dbpath);
+	REQUIRE(done && unpaid && rej && open && young && paid);
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	memset(done->result_id, 'd', 64);
+	REQUIRE(ledger_job_write(db, done, &(struct outbox_row){ done->result_id, 6050,
+	    "{}", NULL }) == 0);
+	unpaid->bolt11 = strdup("lnbc1unpaid");
+	unpaid->price_msat = 1000;
+	unpaid->invoice_expires = now_unix() + 3600;	/* may still be paid */
+	paid->bolt11 = strdup("lnbc1paid");
+	paid->price_msat = paid->paid_msat = 1000;
+	paid->invoice_expires = now_unix() + 3600;
+	REQUIRE(ledger_job_write(db, unpaid, NULL) == 0 && ledger_job_write(db, paid, NULL) == 0);
+	REQUIRE(ledger_insert(db, rej) == 1 && ledger_job_write(db, open, NULL) == 0);
+	REQUIRE(ledger_job_write(db, young, NULL) == 0);
+	age_row(db, done->id, old, t);
+	age_row(db, unpaid->id, old, t);
+	age_row(db, paid->id, old, t);
+	age_row(db, rej->id, 2LL * 86400 * 1000, now_unix() - 2 * 86400);
+	age_row(db, open->id, old, t);
+	age_row(db, young->id, old, now_unix());	/* a request still fresh */
+	CHECK(ledger_prune(db, &r, 1) == 1);		/* bounded */
+	CHECK(ledger_prune(db, &r, 500) == 2);
+	CHECK(ledger_prune(db, &r, 500) == 0);
+	CHECK(ledger_has(db, done->id) == 0 && ledger_has(db, rej->id) == 0);
+	CHECK(ledger_has(db, paid->id) == 0);		/* paid: settled */
+	CHECK(ledger_has(db, unpaid->id) == 1 && ledger_has(db, open->id) == 1);
+	CHECK(ledger_has(db, young->id) == 1);
+	CHECK(ledger_outbox_ack(db, done->result_id) == 0);	/* its event went too */
+	ledger_close(db);
+	free_job(done);
+	free_job(unpaid);
+	free_job(rej);
+	free_job(open);
+	free_job(young);
+	free_job(paid);
+}
+
 /*
  * A write that fails with SQLITE_FULL inside a batch makes SQLite roll the
  * whole batch back by itself: jobd must stop (exit 111) there, not carry
@@ -255,6 +323,7 @@ main(void)
 	RUN(ledger_schema_version_checked);
 	RUN(ledger_expires_old_waiting_jobs);
 	RUN(ledger_stops_on_rollback_inside_a_batch);
+	RUN(ledger_prunes_old_rows_but_keeps_unsettled);
 	ledger_files_remove(dbpath, dir);
 	T_DONE();
 }
