@@ -926,6 +926,10 @@ job_tick(struct jobd *jd)
 		    ms - j->received_ms > FETCH_GIVE_UP_MS) {
 			jd->rejections[REJ_BAD_INPUT]++;
 			job_fail(jd, j, ST_REJECTED, "inputs could not be fetched in time");
+		} else if (j->state == ST_PUBLISHED && ledger_outbox_gave_up(jd->db, j->result_id)) {
+			/* every re-send refused: say so now, not after a day in memory */
+			log_warnx("job %.12s: no relay accepted the result", j->id);
+			job_fail(jd, j, ST_ERROR, "no relay accepted the result");
 		} else if (j->state == ST_PUBLISHED && ms - j->received_ms > UNACKED_GIVE_UP_MS) {
 			snprintf(j->error, sizeof(j->error), "no relay accepted the result");
 			if (job_move(jd, j, ST_ERROR, NULL) == 0) {

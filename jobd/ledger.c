@@ -629,6 +629,26 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 }
 
 /*
+ * 1 if event id is in the outbox unaccepted and the retries are spent
+ * (OUTBOX_MAX_TRIES re-sends, every one refused or unanswered), 0 if not.
+ */
+int
+ledger_outbox_gave_up(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st = prep(db, "SELECT 1 FROM outbox WHERE id = ? AND acked = 0 "
+	    "AND tries >= ?");
+	int rc;
+
+	if (st == NULL)
+		return 0;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, OUTBOX_MAX_TRIES);
+	rc = step(db, st);
+	stmt_done(st);
+	return rc == SQLITE_ROW;
+}
+
+/*
  * Write a job's row, and with it the event its move announces (row, may
  * be NULL), in one transaction: after a crash either both are there (the
  * same event is re-sent) or neither (it is built again; nothing was sent).

@@ -38,6 +38,7 @@ int		 ledger_batch_open(sqlite3 *);
 void		 ledger_batch_end(sqlite3 *);
 int		 ledger_set_paid(sqlite3 *, const char *id, int64_t paid_msat);
 int		 ledger_unpaid_count(sqlite3 *, const char *pubkey);
+int		 ledger_outbox_gave_up(sqlite3 *, const char *id);
 
 /* How long rows stay (retain_days, retain_rejected_hours, max_request_age). */
 struct ledger_retention {

@@ -158,6 +158,10 @@ TEST(ledger_outbox_replay_counts_tries)
 	for (i = 0; i < 25; i++)
 		ledger_outbox_each(db, 0, count_outbox, NULL);
 	CHECK(outbox_seen == 20);	/* e1 tried at most 20 times, e2 never */
+	/* job_tick closes a result's job once its re-sends are spent */
+	CHECK(ledger_outbox_gave_up(db, "e1") == 1 && ledger_outbox_gave_up(db, "e2") == 0);
+	REQUIRE(ledger_outbox_put(db, "e3", NULL, 6050, "{\"id\":\"e3\"}", NULL) == 0);
+	CHECK(ledger_outbox_gave_up(db, "e3") == 0);
 	ledger_close(db);
 }
 
