@@ -54,6 +54,8 @@ struct conf {
 	int	 max_request_age;	/* s: 120 */
 	int	 max_future_skew;	/* s a request may be ahead of our clock: 60 */
 	int	 max_prompt_bytes;	/* 16384 */
+	int	 max_request_bytes;	/* a request event, serialized: 49152 */
+	int	 max_event_bytes;	/* any event we publish, serialized: 65536 */
 	int	 max_tags;		/* tags in a request: 64 */
 	int	 rate_limit_per_min;	/* per pubkey: 10 */
 	int	 max_concurrent_jobs;	/* 4 */
@@ -63,6 +65,8 @@ struct conf {
 	int	 partial_max_percent;	/* pay-after: share of the streamed text partials carry: 50 */
 	int	 inference_deadline;	/* s from first queued that a started job waits for inference: 300 */
 	int	 start_online;		/* yes */
+	int	 retain_days;		/* finished jobs and settled invoices kept: 30 */
+	int	 retain_rejected_hours;	/* rejected requests kept: 24 */
 	char	*name;			/* "sellcompute" */
 	char	*about;			/* a sentence */
 	char	*picture;		/* "": none; announcement picture URL */

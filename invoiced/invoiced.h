@@ -284,6 +284,7 @@ int	store_set_paid(struct store *, const char *job, uint64_t received_msat, int6
 int	store_set_expired(struct store *, const char *job);
 int	store_set_acked(struct store *, const char *job);
 int	store_set_fast(struct store *, const char *job, int fast);
+int	store_prune(struct store *, int64_t before, int limit);
 /* Hold-invoice preimages, by payment hash (hex). 1 found, 0 not, -1 error. */
 int	store_put_preimage(struct store *, const char *job, const char *payment_hash,
 	    const uint8_t preimage[32]);

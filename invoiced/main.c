@@ -137,6 +137,22 @@ on_signal(struct loop *l, int signo, void *arg)
 	loop_stop(l);
 }
 
+#define PRUNE_EVERY_MS	60000
+#define PRUNE_BATCH	500
+
+/* Retention: a bounded batch of closed invoices past retain_days a minute. */
+static void
+prune_tick(struct loop *l, void *arg)
+{
+	struct invoiced *iv = arg;
+	int n = store_prune(iv->store, now_unix() - (int64_t)iv->conf.retain_days * 86400,
+	    PRUNE_BATCH);
+
+	if (n > 0)
+		log_debug("store: pruned %d closed invoice(s)", n);
+	loop_add_timer(l, PRUNE_EVERY_MS, prune_tick, iv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -173,6 +189,7 @@ main(int argc, char **argv)
 	if (ipc_resume(iv.ipc) != 0)
 		fatalx(EXIT_TEMP, "cannot read pending invoices from %s", iv.db);
 	loop_on_signal(iv.loop, on_signal, &iv);
+	loop_add_timer(iv.loop, PRUNE_EVERY_MS, prune_tick, &iv);
 	log_info("ready: wallet %s, network %s, %s", conf_wallet_name(iv.conf.wallet),
 	    iv.conf.lightning_network ? iv.conf.lightning_network : "-",
 	    iv.args.stdio ? "stdio" : iv.sock);

@@ -331,6 +331,38 @@ store_each_unacked(struct store *s, store_row_cb cb, void *arg)
 	return store_each(s, "status = 'paid' AND acked = 0", cb, arg);
 }
 
+/*
+ * Retention (retain_days): delete at most limit closed invoices last
+ * changed before `before` (unix s): expired ones, and paid ones jobd has
+ * acknowledged. Never a pending invoice, a paid one jobd has not
+ * acknowledged, or a hold invoice (one with a preimage row: its money may
+ * still be held, and the preimage is what settles or proves it). Called
+ * from a timer, so a backlog goes in bounded steps. Returns rows deleted.
+ */
+int
+store_prune(struct store *s, int64_t before, int limit)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM invoices WHERE job IN (SELECT job FROM "
+	    "invoices WHERE (status = 'expired' OR (status = 'paid' AND acked = 1)) AND "
+	    "updated_at < ?1 AND payment_hash NOT IN (SELECT payment_hash FROM preimages) "
+	    "ORDER BY updated_at LIMIT ?2)", -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("store: prune: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int(st, 2, limit);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("store: prune: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return sqlite3_changes(s->db);
+}
+
 int
 store_put_preimage(struct store *s, const char *job, const char *payment_hash,
     const uint8_t preimage[32])

@@ -92,6 +92,8 @@ static void
 ingest_job(struct jobd *jd, const struct event *ev, const char *relay)
 {
 	struct job *j;
+	enum reject_reason why;
+	char msg[160];
 
 	if (ledger_has(jd->db, ev->idhex) != 0) {
 		ingest_reject(jd, ev, relay, REJ_DUPLICATE, NULL, 0);
@@ -109,6 +111,14 @@ ingest_job(struct jobd *jd, const struct event *ev, const char *relay)
 		return;
 	if ((j = job_new(ev, relay, enc_by_shape(ev))) == NULL)
 		return;
+	if (validate_request_bytes(&jd->conf, strlen(j->request_json), &why) == -1) {
+		snprintf(msg, sizeof(msg), "%s: %zu bytes (at most %d)",
+		    reason_size("request_too_large"), strlen(j->request_json),
+		    jd->conf.max_request_bytes);
+		job_free(j);
+		ingest_reject(jd, ev, relay, why, msg, 1);
+		return;
+	}
 	job_admit(jd, j);
 	log_info("job %.12s: received from %.16s (kind %d%s) via %s", j->id, j->pubkey,
 	    j->kind, j->enc == ENC_NONE ? "" : j->enc == ENC_NIP04 ? ", nip04" : ", nip44",

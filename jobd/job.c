@@ -500,9 +500,8 @@ job_deliver(struct jobd *jd, struct job *j)
 	free(json);
 	free(rel);
 	if (truncated)
-		snprintf(msg, sizeof(msg), "done (%d+%d tokens); the encrypted result was "
-		    "truncated to 65535 bytes (NIP-44 limit)", j->prompt_tokens,
-		    j->completion_tokens);
+		snprintf(msg, sizeof(msg), "done (%d+%d tokens); %s", j->prompt_tokens,
+		    j->completion_tokens, reason_size("result_cut"));
 	else
 		snprintf(msg, sizeof(msg), "done (%d+%d tokens)", j->prompt_tokens,
 		    j->completion_tokens);
@@ -1028,6 +1027,10 @@ job_tick(struct jobd *jd)
 			job_fail(jd, j, ST_REJECTED, "inputs could not be fetched in time");
 		} else if (quote_expired(jd, j, now, ms)) {
 			job_fail(jd, j, ST_EXPIRED, "quote expired unpaid");
+		} else if (j->state == ST_PUBLISHED && ledger_outbox_gave_up(jd->db, j->result_id)) {
+			/* every re-send refused: say so now, not after a day in memory */
+			log_warnx("job %.12s: no relay accepted the result", j->id);
+			job_fail(jd, j, ST_ERROR, "no relay accepted the result");
 		} else if (j->state == ST_PUBLISHED && ms - j->received_ms > UNACKED_GIVE_UP_MS) {
 			snprintf(j->error, sizeof(j->error), "no relay accepted the result");
 			if (job_move(jd, j, ST_ERROR, NULL) == 0) {

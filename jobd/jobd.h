@@ -156,6 +156,7 @@ int		 validate_kind(const struct conf *, int kind);
 int		 validate_pre(const struct conf *, const struct event *, const char *ourpk,
 		    int64_t now, enum reject_reason *);
 int		 validate_sizes(const struct conf *, const struct event *, enum reject_reason *);
+int		 validate_request_bytes(const struct conf *, size_t n, enum reject_reason *);
 
 /* request.c: tags -> struct request; encrypted content -> tags */
 int		 request_decrypt(const struct event *, const struct keypair *, enum job_enc *,
@@ -252,6 +253,7 @@ int		 quote_invoice_expiry(const struct jobd *);
 int		 quote_expired(const struct jobd *, const struct job *, int64_t now, int64_t ms);
 void		 quote_untrack(struct jobd *, const struct job *);
 int		 quote_paid_late(struct jobd *, const char *id);
+const char	*reason_size(const char *code);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);

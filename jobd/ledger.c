@@ -72,14 +72,44 @@ ledger_now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/*
+ * After SQLITE_FULL, IOERR, BUSY or NOMEM SQLite may undo the whole open
+ * transaction by itself (sqlite3_get_autocommit is true again). Inside a
+ * batch that loses the writes of earlier lines while the lines they
+ * announce are queued, and later writes would commit one by one: stop
+ * (exit 111) before any line of that batch leaves jobd. The supervisor
+ * restarts jobd, which replays the ledger as it is on disk.
+ */
+static void
+rollback_check(sqlite3 *db, int in_txn)
+{
+	if (in_txn && sqlite3_get_autocommit(db))
+		fatalx(EXIT_TEMP, "ledger: SQLite rolled the open transaction back (%s); "
+		    "stopping before its lines leave", sqlite3_errmsg(db));
+}
+
+/* sqlite3_step, and stop if an error rolled the open transaction back. */
+static int
+step(sqlite3 *db, sqlite3_stmt *st)
+{
+	int in_txn = !sqlite3_get_autocommit(db);
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rollback_check(db, in_txn);
+	return rc;
+}
+
 static int
 exec(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;
+	int in_txn = !sqlite3_get_autocommit(db);
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		log_warnx("ledger: %s", msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
+		rollback_check(db, in_txn);
 		return -1;
 	}
 	return 0;
@@ -163,7 +193,7 @@ stmt_forget(sqlite3 *db)
 static int
 step_done(sqlite3 *db, sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = step(db, st);
 
 	stmt_done(st);
 	if (rc != SQLITE_DONE) {
@@ -266,7 +296,7 @@ ledger_meta_get(sqlite3 *db, const char *key, char *buf, size_t len)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (step(db, st) == SQLITE_ROW) {
 		snprintf(buf, len, "%s", col_text(st, 0));
 		rc = 0;
 	}
@@ -297,7 +327,7 @@ ledger_has(sqlite3 *db, const char *id)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = step(db, st);
 	stmt_done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
@@ -311,7 +341,7 @@ ledger_job_state(sqlite3 *db, const char *id, char *state, size_t len)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (step(db, st) == SQLITE_ROW) {
 		snprintf(state, len, "%s", col_text(st, 0));
 		rc = 0;
 	}
@@ -406,10 +436,12 @@ ledger_insert(sqlite3 *db, const struct job *j)
 	sqlite3_bind_text(st, 7, state_name(j->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 8, j->enc);
 	sqlite3_bind_text(st, 9, j->relay, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 10, j->request_json, -1, SQLITE_STATIC);
+	/* a rejected request keeps no body: its id is the dedupe, error the why */
+	sqlite3_bind_text(st, 10, j->state == ST_REJECTED ? "" : j->request_json, -1,
+	    SQLITE_STATIC);
 	if (j->error[0])
 		sqlite3_bind_text(st, 11, j->error, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	rc = step(db, st);
 	stmt_done(st);
 	if (rc != SQLITE_DONE) {
 		log_warnx("ledger: insert %s: %s", j->id, sqlite3_errmsg(db));
@@ -562,7 +594,7 @@ ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
 	    "ORDER BY received_ms, rowid");
 	if (st == NULL)
 		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (step(db, st) == SQLITE_ROW) {
 		if ((j = row_job(st)) == NULL) {
 			log_warnx("ledger: unreadable job row skipped");
 			continue;
@@ -630,7 +662,7 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 	sqlite3_bind_int64(st, 2, now - OUTBOX_MAX_AGE_MS);
 	sqlite3_bind_int(st, 3, OUTBOX_MAX_TRIES);
 	exec(db, "SAVEPOINT outbox_each");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (step(db, st) == SQLITE_ROW) {
 		sqlite3_stmt *up = prep(db, "UPDATE outbox SET tries = tries + 1 WHERE id = ?");
 
 		if (up != NULL) {
@@ -644,6 +676,26 @@ ledger_outbox_each(sqlite3 *db, int64_t older_than_ms,
 	stmt_done(st);
 	exec(db, "RELEASE outbox_each");
 	return n;
+}
+
+/*
+ * 1 if event id is in the outbox unaccepted and the retries are spent
+ * (OUTBOX_MAX_TRIES re-sends, every one refused or unanswered), 0 if not.
+ */
+int
+ledger_outbox_gave_up(sqlite3 *db, const char *id)
+{
+	sqlite3_stmt *st = prep(db, "SELECT 1 FROM outbox WHERE id = ? AND acked = 0 "
+	    "AND tries >= ?");
+	int rc;
+
+	if (st == NULL)
+		return 0;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, OUTBOX_MAX_TRIES);
+	rc = step(db, st);
+	stmt_done(st);
+	return rc == SQLITE_ROW;
 }
 
 /*
@@ -695,8 +747,10 @@ ledger_batch_open(sqlite3 *db)
 void
 ledger_batch_end(sqlite3 *db)
 {
+	/* the caller opened it: closed now means SQLite rolled it back */
 	if (sqlite3_get_autocommit(db))
-		return;
+		fatalx(EXIT_TEMP, "ledger: the batch was rolled back by SQLite; "
+		    "stopping before its lines leave");
 	if (exec(db, "COMMIT") == -1)
 		fatalx(EXIT_TEMP, "ledger: commit failed: %s", sqlite3_errmsg(db));
 }
@@ -718,6 +772,77 @@ ledger_set_paid(sqlite3 *db, const char *id, int64_t paid_msat)
 	return sqlite3_changes(db) > 0 ? 1 : 0;
 }
 
+/*
+ * The rows that may go: closed and past their horizon (a rejected request
+ * after retain_rejected_hours, any other closed job after retain_days),
+ * never one whose invoice may still be paid (an unpaid bolt11 before its
+ * expiry), never an open job, and never a request young enough to pass the
+ * max_request_age check again: a relay that re-sends a pruned request
+ * finds it refused as stale, so its id needs no tombstone. Oldest first on
+ * the received_ms index, so each pass reads only rows past the horizon.
+ */
+#define PRUNABLE "SELECT id FROM jobs WHERE received_ms < ?6 AND created_at < ?4 AND " \
+	"((state = 'rejected' AND updated_ms < ?1) OR (state IN ('acked','error'," \
+	"'cancelled','expired') AND updated_ms < ?2 AND (bolt11 IS NULL OR " \
+	"paid_msat > 0 OR (invoice_expires > 0 AND invoice_expires < ?3)))) " \
+	"ORDER BY received_ms LIMIT ?5"
+
+/* created_ms on the outbox_acked index: the outbox has no index by job */
+static const char prune_outbox_sql[] = "DELETE FROM outbox WHERE acked IN (0, 1) AND "
+	"created_ms < ?6 AND job IN (" PRUNABLE ")";
+static const char prune_jobs_sql[] = "DELETE FROM jobs WHERE id IN (" PRUNABLE ")";
+static const char prune_loose_sql[] = "DELETE FROM outbox WHERE rowid IN (SELECT rowid "
+	"FROM outbox WHERE job IS NULL AND created_ms < ?1 ORDER BY created_ms LIMIT ?2)";
+
+static int
+prune_step(sqlite3 *db, const char *sql, const struct ledger_retention *r, int64_t now,
+    int limit)
+{
+	sqlite3_stmt *st = prep(db, sql);
+	int64_t nearest = r->rejected_ms < r->finished_ms ? r->rejected_ms : r->finished_ms;
+
+	if (st == NULL)
+		return -1;
+	if (sql == prune_loose_sql) {
+		sqlite3_bind_int64(st, 1, now - r->finished_ms);
+		sqlite3_bind_int(st, 2, limit);
+	} else {
+		sqlite3_bind_int64(st, 1, now - r->rejected_ms);
+		sqlite3_bind_int64(st, 2, now - r->finished_ms);
+		sqlite3_bind_int64(st, 3, now / 1000);
+		sqlite3_bind_int64(st, 4, now / 1000 - r->stale_s);
+		sqlite3_bind_int(st, 5, limit);
+		sqlite3_bind_int64(st, 6, now - nearest);
+	}
+	return step_done(db, st) == -1 ? -1 : sqlite3_changes(db);
+}
+
+/*
+ * Delete at most limit old rows (jobs, with their outbox events, and our
+ * own events of no job), in one transaction: the tick calls it, so a
+ * large backlog goes in bounded steps, never in one long delete. Returns
+ * the number of jobs deleted or -1.
+ */
+int
+ledger_prune(sqlite3 *db, const struct ledger_retention *r, int limit)
+{
+	int64_t now = ledger_now_ms();
+	int n;
+
+	if (exec(db, "SAVEPOINT prune") == -1)
+		return -1;
+	if (prune_step(db, prune_outbox_sql, r, now, limit) == -1 ||
+	    (n = prune_step(db, prune_jobs_sql, r, now, limit)) == -1 ||
+	    prune_step(db, prune_loose_sql, r, now, limit) == -1) {
+		exec(db, "ROLLBACK TO prune");
+		exec(db, "RELEASE prune");
+		return -1;
+	}
+	if (exec(db, "RELEASE prune") == -1)
+		return -1;
+	return n;
+}
+
 /* Results delivered to pubkey and still not paid (pay-after). */
 int
 ledger_unpaid_count(sqlite3 *db, const char *pubkey)
@@ -729,7 +854,7 @@ ledger_unpaid_count(sqlite3 *db, const char *pubkey)
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, pubkey, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (step(db, st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	stmt_done(st);
 	return n;
@@ -791,7 +916,7 @@ ledger_jobs_json(sqlite3 *db, int limit)
 	if (st == NULL)
 		return arr;
 	sqlite3_bind_int(st, 1, limit);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (step(db, st) == SQLITE_ROW)
 		if ((o = row_json(st)) != NULL)
 			cJSON_AddItemToArray(arr, o);
 	stmt_done(st);
@@ -820,7 +945,7 @@ stats_latency(sqlite3 *db, cJSON *out)
 		stmt_done(st);
 		return;
 	}
-	while (n < 1000 && sqlite3_step(st) == SQLITE_ROW)
+	while (n < 1000 && step(db, st) == SQLITE_ROW)
 		v[n++] = sqlite3_column_int64(st, 0);
 	stmt_done(st);
 	qsort(v, n, sizeof(v[0]), cmp_i64);
@@ -869,7 +994,7 @@ ledger_stats_json(sqlite3 *db)
 		return NULL;
 	by = cJSON_AddObjectToObject(o, "jobs_by_state");
 	if ((st = prep(db, "SELECT state, count(*) FROM jobs GROUP BY state")) != NULL) {
-		while (sqlite3_step(st) == SQLITE_ROW)
+		while (step(db, st) == SQLITE_ROW)
 			cJSON_AddNumberToObject(by, col_text(st, 0), sqlite3_column_int(st, 1));
 		stmt_done(st);
 	}
@@ -877,7 +1002,7 @@ ledger_stats_json(sqlite3 *db)
 	if ((st = prep(db, "SELECT total(prompt_tokens), total(completion_tokens), "
 	    "total(CASE WHEN bolt11 IS NOT NULL THEN max(price_msat, quote_msat) ELSE 0 END), "
 	    "total(paid_msat) FROM jobs")) != NULL) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		if (step(db, st) == SQLITE_ROW) {
 			cJSON_AddNumberToObject(tok, "prompt", sqlite3_column_double(st, 0));
 			cJSON_AddNumberToObject(tok, "completion", sqlite3_column_double(st, 1));
 			cJSON_AddNumberToObject(o, "sats_invoiced",

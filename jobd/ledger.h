@@ -38,6 +38,15 @@ int		 ledger_batch_open(sqlite3 *);
 void		 ledger_batch_end(sqlite3 *);
 int		 ledger_set_paid(sqlite3 *, const char *id, int64_t paid_msat);
 int		 ledger_unpaid_count(sqlite3 *, const char *pubkey);
+int		 ledger_outbox_gave_up(sqlite3 *, const char *id);
+
+/* How long rows stay (retain_days, retain_rejected_hours, max_request_age). */
+struct ledger_retention {
+	int64_t	 finished_ms;	/* a closed job's row after its last update */
+	int64_t	 rejected_ms;	/* a rejected request's row */
+	int64_t	 stale_s;	/* a request this old is refused as stale anyway */
+};
+int		 ledger_prune(sqlite3 *, const struct ledger_retention *, int limit);
 int		 ledger_job_state(sqlite3 *, const char *id, char *state, size_t len);
 cJSON		*ledger_jobs_json(sqlite3 *, int limit);
 cJSON		*ledger_stats_json(sqlite3 *);

@@ -24,6 +24,7 @@
 #define TICK_MS			15000
 #define RATELIMIT_TABLE		4096
 #define OUTBOX_RETRY_AFTER_MS	60000
+#define PRUNE_BATCH		500	/* jobs deleted per tick at most */
 
 static const char usage_text[] =
 "usage: jobd [-c FILE] [--notify-fd N] [-v] [--allow-core] [--help]\n"
@@ -49,6 +50,24 @@ static const char usage_text[] =
 "Exit: 0 clean, 100 bad usage/config/key, 111 temporary failure.\n"
 "See docs/jobd.8.md and docs/NOSTR.md.\n";
 
+/*
+ * Retention (retain_days, retain_rejected_hours): a bounded batch of old
+ * rows per tick, so a backlog drains over minutes, never in one long delete.
+ */
+static void
+prune(struct jobd *jd)
+{
+	struct ledger_retention r = {
+		(int64_t)jd->conf.retain_days * 86400 * 1000,
+		(int64_t)jd->conf.retain_rejected_hours * 3600 * 1000,
+		(int64_t)jd->conf.max_request_age + jd->conf.max_future_skew + 60,
+	};
+	int n = ledger_prune(jd->db, &r, PRUNE_BATCH);
+
+	if (n > 0)
+		log_debug("ledger: pruned %d old job(s)", n);
+}
+
 static void
 tick(struct loop *l, void *arg)
 {
@@ -59,6 +78,7 @@ tick(struct loop *l, void *arg)
 	if (++n % (OUTBOX_RETRY_AFTER_MS / TICK_MS) == 0)
 		publish_replay(jd, OUTBOX_RETRY_AFTER_MS);
 	job_tick(jd);
+	prune(jd);
 	jd->tick_timer = loop_add_timer(l, TICK_MS, tick, jd);
 }
 

@@ -42,6 +42,8 @@ publish_encrypt(struct jobd *jd, const uint8_t pk[32], enum job_enc enc,
 
 static const char *enc_tag[1] = { "encrypted" };
 
+static int sign_fit_send(struct jobd *, struct event *, const struct job *, int, size_t *);
+
 static cJSON *
 relays_array(const struct job *j)
 {
@@ -79,12 +81,32 @@ send_publish(struct jobd *jd, cJSON *event, cJSON *relays)
 static int
 sign_store_send(struct jobd *jd, struct event *ev, const struct job *j, int store)
 {
+	return sign_fit_send(jd, ev, j, store, NULL);
+}
+
+/*
+ * sign_store_send, and nothing stored or sent if the signed event is over
+ * max_event_bytes: then -1 and, with over, by how many bytes.
+ */
+static int
+sign_fit_send(struct jobd *jd, struct event *ev, const struct job *j, int store,
+    size_t *over)
+{
 	char *json = NULL, *rel = NULL;
 	cJSON *relays = relays_array(j), *obj;
+	size_t n;
 	int rc = -1;
 
 	if (event_sign(ev, &jd->kp) == -1 || (json = event_to_json(ev)) == NULL)
 		goto out;
+	if ((n = strlen(json)) > (size_t)jd->conf.max_event_bytes) {
+		if (over != NULL)
+			*over = n - (size_t)jd->conf.max_event_bytes;
+		else
+			log_warnx("kind %d event of %zu bytes is over max_event_bytes; not sent",
+			    ev->kind, n);
+		goto out;
+	}
 	if (store) {
 		rel = relays ? cJSON_PrintUnformatted(relays) : NULL;
 		if (ledger_outbox_put(jd->db, ev->idhex, j ? j->id : NULL, ev->kind, json,
@@ -163,9 +185,43 @@ feedback_secret(struct jobd *jd, const struct job *j, const char *status,
  * for; content is the partial text or empty. Encrypted like the request:
  * outer tags e, p, encrypted; the rest inside the content.
  */
+static int feedback_once(struct jobd *, const struct job *, const char *, const char *,
+    int, const char *, size_t *);
+
+/*
+ * Every feedback fits max_event_bytes: a status text is short, and a
+ * partial's text (content) is cut on a UTF-8 boundary until the signed,
+ * encrypted event fits; partials are a preview, the result has it all.
+ */
 int
 publish_feedback(struct jobd *jd, const struct job *j, const char *status,
     const char *msg, int with_amount, const char *content)
+{
+	size_t over = 0, len = content ? strlen(content) : 0;
+	char *cut = NULL;
+	int rc, tries;
+
+	for (tries = 0; tries < 32; tries++) {
+		rc = feedback_once(jd, j, status, msg, with_amount, cut ? cut : content,
+		    content ? &over : NULL);
+		if (rc == 0 || content == NULL || over == 0 || len == 0)
+			break;
+		len = utf8_cut(content, len > over ? len - over : 0, (size_t)-1);
+		free(cut);
+		if ((cut = strndup(content, len)) == NULL)
+			return -1;
+		over = 0;
+	}
+	free(cut);
+	if (rc == -1 && content != NULL)
+		log_warnx("job %.12s: %s feedback does not fit max_event_bytes; not sent",
+		    j->id, status);
+	return rc;
+}
+
+static int
+feedback_once(struct jobd *jd, const struct job *j, const char *status,
+    const char *msg, int with_amount, const char *content, size_t *over)
 {
 	struct event ev;
 	char *secret = NULL;
@@ -189,7 +245,7 @@ publish_feedback(struct jobd *jd, const struct job *j, const char *status,
 		event_free(&ev);
 		return -1;
 	}
-	return sign_store_send(jd, &ev, j, strcmp(status, "partial") != 0);
+	return sign_fit_send(jd, &ev, j, strcmp(status, "partial") != 0, over);
 }
 
 /* The request's own i tags, for a plain result. */
@@ -218,33 +274,32 @@ copy_i_tags(struct event *ev, const struct job *j)
 }
 
 /*
- * Build and sign the result: its id, the event's JSON and the extra relays
- * (JSON, may be NULL), malloc'd, for job.c to store with the job's move to
- * published and then send (publish_send_stored). Returns 1 if an encrypted
- * text had to be cut to the NIP-44 maximum, 0 otherwise, -1 on failure.
+ * What a plain result carries beside its answer, given up in this order
+ * when the signed event would be over max_event_bytes: the request tag
+ * (NIP-90's stringified request; e and p still name it), then the i tags.
+ * Then the answer is cut on a UTF-8 boundary.
  */
-int
-publish_result_build(struct jobd *jd, const struct job *j, char id[65], char **json,
-    char **relays_json)
+enum result_extras { RES_REQUEST_AND_INPUTS, RES_INPUTS, RES_BARE };
+
+/* One try at the result with the first cut bytes of text: signed, in *json. */
+static int
+result_once(struct jobd *jd, const struct job *j, const char *text, size_t cut,
+    enum result_extras extras, char id[65], char **json)
 {
 	struct event ev;
-	const char *text = j->text ? j->text : "";
-	size_t len = strlen(text), cut = len;
-	char *secret = NULL;
-	cJSON *relays;
+	char *secret = NULL, *plain;
+	int rc;
 
-	*json = *relays_json = NULL;
-	if (j->enc == ENC_NIP44)
-		cut = utf8_cut(text, len, NIP44_MAX_PLAIN);
 	if (j->enc != ENC_NONE &&
 	    (secret = publish_encrypt(jd, j->pk, j->enc, cut ? text : " ", cut ? cut : 1)) == NULL)
 		return -1;
-	if (event_init(&ev, j->kind + 1000, secret ? secret : text, 0) == -1) {
-		free(secret);
+	if ((plain = secret ? secret : strndup(text, cut)) == NULL)
 		return -1;
-	}
-	free(secret);
-	if ((j->enc == ENC_NONE &&
+	rc = event_init(&ev, j->kind + 1000, plain, 0);
+	free(plain);
+	if (rc == -1)
+		return -1;
+	if ((j->enc == ENC_NONE && extras == RES_REQUEST_AND_INPUTS &&
 	    event_add_tagv(&ev, "request", j->request_json, NULL, NULL) == -1) ||
 	    event_add_tagv(&ev, "e", j->id, j->relay[0] ? j->relay : NULL, NULL) == -1 ||
 	    event_add_tagv(&ev, "p", j->pubkey, NULL, NULL) == -1 ||
@@ -253,7 +308,7 @@ publish_result_build(struct jobd *jd, const struct job *j, char id[65], char **j
 		event_free(&ev);
 		return -1;
 	}
-	if (j->enc == ENC_NONE)
+	if (j->enc == ENC_NONE && extras != RES_BARE)
 		copy_i_tags(&ev, j);
 	if (j->bolt11 && (j->quote_msat > 0 || j->price_msat > 0) && amount_tag(&ev, j) == -1) {
 		log_warnx("job %.12s: cannot add the amount to the result; not sent", j->id);
@@ -266,6 +321,49 @@ publish_result_build(struct jobd *jd, const struct job *j, char id[65], char **j
 	}
 	memcpy(id, ev.idhex, 65);
 	event_free(&ev);
+	return 0;
+}
+
+/*
+ * Build and sign the result: its id, the event's JSON and the extra relays
+ * (JSON, may be NULL), malloc'd, for job.c to store with the job's move to
+ * published and then send (publish_send_stored). The serialized event,
+ * encrypted or not, is at most max_event_bytes (see result_extras).
+ * Returns 1 if the answer had to be cut (to that, or to the NIP-44
+ * maximum), 0 otherwise, -1 on failure.
+ */
+int
+publish_result_build(struct jobd *jd, const struct job *j, char id[65], char **json,
+    char **relays_json)
+{
+	const char *text = j->text ? j->text : "";
+	size_t len = strlen(text), cut = len, n, max = (size_t)jd->conf.max_event_bytes;
+	enum result_extras extras = j->enc == ENC_NONE ? RES_REQUEST_AND_INPUTS : RES_BARE;
+	cJSON *relays;
+	int tries;
+
+	*json = *relays_json = NULL;
+	if (j->enc == ENC_NIP44)
+		cut = utf8_cut(text, len, NIP44_MAX_PLAIN);
+	for (tries = 0; ; tries++) {
+		if (result_once(jd, j, text, cut, extras, id, json) == -1)
+			return -1;
+		if ((n = strlen(*json)) <= max)
+			break;
+		free(*json);
+		*json = NULL;
+		if ((cut == 0 && extras == RES_BARE) || tries == 64) {
+			log_warnx("job %.12s: no result fits max_event_bytes (%zu)", j->id, max);
+			return -1;
+		}
+		if (extras != RES_BARE)
+			extras++;	/* what the result can lose before its answer */
+		else		/* escaping and encryption only grow: n - max is enough */
+			cut = utf8_cut(text, cut > n - max ? cut - (n - max) : 0, (size_t)-1);
+	}
+	if (extras != (j->enc == ENC_NONE ? RES_REQUEST_AND_INPUTS : RES_BARE))
+		log_info("job %.12s: result sent without %s (max_event_bytes)", j->id,
+		    extras == RES_INPUTS ? "its request tag" : "its request and i tags");
 	if ((relays = relays_array(j)) != NULL) {
 		*relays_json = cJSON_PrintUnformatted(relays);
 		cJSON_Delete(relays);

@@ -38,6 +38,13 @@ static const struct reason wallet_reasons[] = {
 	{ NULL,			"wallet error" },
 };
 
+/* Size bounds (max_request_bytes, max_event_bytes). */
+static const struct reason size_reasons[] = {
+	{ "request_too_large",	"request too large" },
+	{ "result_cut",		"the result was cut to fit in one event" },
+	{ NULL,			"too large" },
+};
+
 static const char *
 reason_find(const struct reason *r, const char *code)
 {
@@ -99,4 +106,11 @@ reason_quote_limit(int mine)
 {
 	return mine ? "too many unpaid quotes from you; pay or cancel one first" :
 	    "too many unpaid quotes waiting; retry later";
+}
+
+/* The public words for a size bound. */
+const char *
+reason_size(const char *code)
+{
+	return reason_find(size_reasons, code);
 }

@@ -161,3 +161,18 @@ validate_sizes(const struct conf *c, const struct event *ev, enum reject_reason 
 	}
 	return 0;
 }
+
+/*
+ * The request event as stored and quoted in a result (its JSON, n bytes)
+ * is at most max_request_bytes: it bounds what jobs.db and memory hold per
+ * job, and its default leaves room for the answer in max_event_bytes.
+ */
+int
+validate_request_bytes(const struct conf *c, size_t n, enum reject_reason *why)
+{
+	if (n > (size_t)c->max_request_bytes) {
+		*why = REJ_TOO_LARGE;
+		return -1;
+	}
+	return 0;
+}

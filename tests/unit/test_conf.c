@@ -78,7 +78,30 @@ TEST(defaults)
 	CHECK(strcmp(c.privsep, "auto") == 0);
 	CHECK(c.relay_max_frame == 262144 && c.dedupe_size == 100000);
 	CHECK(strcmp(c.lnbits_url, "") == 0);
+	CHECK(c.max_request_bytes == 49152 && c.max_event_bytes == 65536);
+	CHECK(c.retain_days == 30 && c.retain_rejected_hours == 24);
 	conf_free(&c);
+}
+
+/* Storage and size bounds (issue 13 point 6): set, and refused out of range. */
+TEST(size_and_retention_keys)
+{
+	struct conf c;
+	char err[256];
+
+	REQUIRE(load(&c, "max_request_bytes = 300000\nmax_event_bytes = 131072\n"
+	    "retain_days = 7\nretain_rejected_hours = 2\n", err, sizeof(err)) == 0);
+	CHECK(c.max_request_bytes == 300000 && c.max_event_bytes == 131072);
+	CHECK(c.retain_days == 7 && c.retain_rejected_hours == 2);
+	conf_free(&c);
+	CHECK(fails_with("max_event_bytes = 4095\n",
+	    "1: max_event_bytes: bad value \"4095\" (an integer 4096..16777216)"));
+	CHECK(fails_with("max_request_bytes = 1023\n",
+	    "1: max_request_bytes: bad value \"1023\" (an integer 1024..16777216)"));
+	CHECK(fails_with("retain_days = 0\n",
+	    "1: retain_days: bad value \"0\" (an integer 1..36500)"));
+	CHECK(fails_with("retain_rejected_hours = 0\n",
+	    "1: retain_rejected_hours: bad value \"0\" (an integer 1..876000)"));
 }
 
 TEST(derived_defaults)
@@ -498,6 +521,7 @@ main(void)
 	}
 	RUN(defaults);
 	RUN(derived_defaults);
+	RUN(size_and_retention_keys);
 	RUN(values_of_every_type);
 	RUN(comments_and_quoting);
 	RUN(error_unknown_key);

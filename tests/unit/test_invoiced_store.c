@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "loop.h"	/* now_unix */
 #include "t.h"
 #include "../../invoiced/invoiced.h"
 
@@ -219,6 +220,52 @@ TEST(payee_pinned_by_first_invoice)
 	store_close(s);
 }
 
+/*
+ * Retention: closed invoices (expired; paid and acknowledged) past the
+ * horizon go, in bounded batches; pending, paid-not-acknowledged and hold
+ * invoices (a preimage row) stay whatever their age.
+ */
+TEST(prune_keeps_unsettled_and_holds)
+{
+	struct store *s;
+	struct inv_row r, got;
+	char err[256], path[160];
+	const char *keep = "puh", *gone = "xa";
+	uint8_t pre[32] = { 1 };
+	int64_t later = now_unix() + 10;
+	const char *c;
+
+	snprintf(path, sizeof(path), "%s/prune.db", dir);
+	REQUIRE((s = store_open(path, err, sizeof(err))) != NULL);
+	for (c = "pxauh"; *c; c++) {
+		row_init(&r, *c, 1000);
+		REQUIRE(store_insert(s, &r) == 0);
+	}
+	memset(r.job, 'x', 64);
+	REQUIRE(store_set_expired(s, r.job) == 0);
+	memset(r.job, 'a', 64);
+	REQUIRE(store_set_paid(s, r.job, 1000, 1) == 0 && store_set_acked(s, r.job) == 0);
+	memset(r.job, 'u', 64);
+	REQUIRE(store_set_paid(s, r.job, 1000, 1) == 0);
+	row_init(&r, 'h', 1000);
+	REQUIRE(store_put_preimage(s, r.job, r.payment_hash, pre) == 0);
+	REQUIRE(store_set_expired(s, r.job) == 0);
+	CHECK(store_prune(s, now_unix() - 3600, 500) == 0);	/* not old enough */
+	CHECK(store_prune(s, later, 1) == 1);			/* bounded */
+	CHECK(store_prune(s, later, 500) == 1);
+	CHECK(store_prune(s, later, 500) == 0);
+	for (c = keep; *c; c++) {
+		memset(r.job, *c, 64);
+		CHECKF(store_get(s, r.job, &got) == 1, "%c pruned", *c);
+	}
+	for (c = gone; *c; c++) {
+		memset(r.job, *c, 64);
+		CHECKF(store_get(s, r.job, &got) == 0, "%c kept", *c);
+	}
+	CHECK(store_get_preimage(s, r.payment_hash, pre) != -1);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -235,6 +282,7 @@ main(void)
 	RUN(payment_hash_unique);
 	RUN(payment_hash_migration);
 	RUN(payee_pinned_by_first_invoice);
+	RUN(prune_keeps_unsettled_and_holds);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

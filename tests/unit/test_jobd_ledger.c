@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "conf.h"
 #include "event.h"
@@ -157,6 +158,10 @@ TEST(ledger_outbox_replay_counts_tries)
 	for (i = 0; i < 25; i++)
 		ledger_outbox_each(db, 0, count_outbox, NULL);
 	CHECK(outbox_seen == 20);	/* e1 tried at most 20 times, e2 never */
+	/* job_tick closes a result's job once its re-sends are spent */
+	CHECK(ledger_outbox_gave_up(db, "e1") == 1 && ledger_outbox_gave_up(db, "e2") == 0);
+	REQUIRE(ledger_outbox_put(db, "e3", NULL, 6050, "{\"id\":\"e3\"}", NULL) == 0);
+	CHECK(ledger_outbox_gave_up(db, "e3") == 0);
 	ledger_close(db);
 }
 
@@ -238,6 +243,124 @@ TEST(ledger_loads_old_waiting_jobs)
 	ledger_close(db);
 }
 
+/* Age a row by hand: the ledger stamps updated_ms with the clock. */
+static void
+age_row(sqlite3 *db, const char *id, int64_t ms, int64_t created_at)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "UPDATE jobs SET received_ms = received_ms - %lld, "
+	    "updated_ms = updated_ms - %lld, created_at = %lld WHERE id = '%s'",
+	    (long long)ms, (long long)ms, (long long)created_at, id);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
+	snprintf(sql, sizeof(sql), "UPDATE outbox SET created_ms = created_ms - %lld "
+	    "WHERE job = '%s'", (long long)ms, id);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/*
+ * Retention: old finished and rejected rows go with their outbox events;
+ * an unpaid invoice not yet expired, an open job and a request still young
+ * enough to pass the age check stay. Batches are bounded.
+ */
+TEST(ledger_prunes_old_rows_but_keeps_unsettled)
+{
+	sqlite3 *db;
+	char err[256];
+	struct job *done = mkjob(ST_ACKED, 7), *unpaid = mkjob(ST_ACKED, 8),
+	    *rej = mkjob(ST_REJECTED, 9), *open = mkjob(ST_PAYMENT_REQUIRED, 10),
+	    *young = mkjob(ST_ACKED, 11), *paid = mkjob(ST_ACKED, 12);
+	struct ledger_retention r = { 30LL * 86400 * 1000, 24LL * 3600 * 1000, 300 };
+	int64_t old = 40LL * 86400 * 1000, t = now_unix() - 40 * 86400;
+
+	unlink(dbpath);
+	REQUIRE(done && unpaid && rej && open && young && paid);
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	memset(done->result_id, 'd', 64);
+	REQUIRE(ledger_job_write(db, done, &(struct outbox_row){ done->result_id, 6050,
+	    "{}", NULL }) == 0);
+	unpaid->bolt11 = strdup("lnbc1unpaid");
+	unpaid->price_msat = 1000;
+	unpaid->invoice_expires = now_unix() + 3600;	/* may still be paid */
+	paid->bolt11 = strdup("lnbc1paid");
+	paid->price_msat = paid->paid_msat = 1000;
+	paid->invoice_expires = now_unix() + 3600;
+	REQUIRE(ledger_job_write(db, unpaid, NULL) == 0 && ledger_job_write(db, paid, NULL) == 0);
+	REQUIRE(ledger_insert(db, rej) == 1 && ledger_job_write(db, open, NULL) == 0);
+	REQUIRE(ledger_job_write(db, young, NULL) == 0);
+	age_row(db, done->id, old, t);
+	age_row(db, unpaid->id, old, t);
+	age_row(db, paid->id, old, t);
+	age_row(db, rej->id, 2LL * 86400 * 1000, now_unix() - 2 * 86400);
+	age_row(db, open->id, old, t);
+	age_row(db, young->id, old, now_unix());	/* a request still fresh */
+	CHECK(ledger_prune(db, &r, 1) == 1);		/* bounded */
+	CHECK(ledger_prune(db, &r, 500) == 2);
+	CHECK(ledger_prune(db, &r, 500) == 0);
+	CHECK(ledger_has(db, done->id) == 0 && ledger_has(db, rej->id) == 0);
+	CHECK(ledger_has(db, paid->id) == 0);		/* paid: settled */
+	CHECK(ledger_has(db, unpaid->id) == 1 && ledger_has(db, open->id) == 1);
+	CHECK(ledger_has(db, young->id) == 1);
+	CHECK(ledger_outbox_ack(db, done->result_id) == 0);	/* its event went too */
+	ledger_close(db);
+	free_job(done);
+	free_job(unpaid);
+	free_job(rej);
+	free_job(open);
+	free_job(young);
+	free_job(paid);
+}
+
+/*
+ * A write that fails with SQLITE_FULL inside a batch makes SQLite roll the
+ * whole batch back by itself: jobd must stop (exit 111) there, not carry
+ * on in autocommit and let the batch's queued lines go out. The child
+ * fills a capped database inside a batch; it reaches exit(0) only if the
+ * rollback went unnoticed.
+ */
+TEST(ledger_stops_on_rollback_inside_a_batch)
+{
+	sqlite3 *db;
+	char err[256], sql[64], *big;
+	struct job *a = mkjob(ST_PROCESSING, 5), *b = mkjob(ST_PROCESSING, 6);
+	sqlite3_stmt *st;
+	int status = 0, pages = 0;
+	pid_t pid;
+
+	unlink(dbpath);
+	REQUIRE(a != NULL && b != NULL && (big = malloc(200000)) != NULL);
+	memset(big, 'x', 199999);
+	big[199999] = '\0';
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	REQUIRE(sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, NULL) == SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		pages = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	ledger_close(db);
+	REQUIRE(pages > 0);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		if (ledger_open(&db, dbpath, err, sizeof(err)) == -1)
+			_exit(2);
+		snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%d", pages + 4);
+		sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if (ledger_batch_begin(db) == -1 || ledger_job_write(db, a, NULL) == -1)
+			_exit(3);
+		b->text = big;	/* does not fit: SQLITE_FULL */
+		ledger_job_write(db, b, &(struct outbox_row){ "f1", 7000, "{}", NULL });
+		ledger_batch_end(db);
+		_exit(0);
+	}
+	REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 111, "child status %d", status);
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	CHECK(ledger_has(db, a->id) == 0);	/* the batch is not on disk */
+	ledger_close(db);
+	free(big);
+	free_job(a);
+	free_job(b);
+}
+
 int
 main(void)
 {
@@ -254,6 +377,8 @@ main(void)
 	RUN(ledger_schema_version_checked);
 	RUN(ledger_loads_old_waiting_jobs);
 	RUN(ledger_old_db_gains_columns);
+	RUN(ledger_stops_on_rollback_inside_a_batch);
+	RUN(ledger_prunes_old_rows_but_keeps_unsettled);
 	ledger_files_remove(dbpath, dir);
 	T_DONE();
 }
