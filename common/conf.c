@@ -42,7 +42,7 @@ struct conf_key {
 };
 
 static const char *const backend_names[] = { "ollama", "openai", NULL };
-static const char *const payment_names[] = { "after", "before", "free", NULL };
+static const char *const payment_names[] = { "after", "before", "free", "hold", NULL };
 static const char *const wallet_names[] = { "none", "lnbits", "nwc", "spark", "lnd", NULL };
 static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
 static const char *const network_names[] = { "bitcoin", "testnet", "signet",
@@ -177,6 +177,7 @@ static const struct conf_key conf_table[] = {
 	K_INT(min_price_sats, 3, 0, 100000000),
 	K_DBL(price_per_1k_tokens, 2, 0, 100000000),
 	K_INT(invoice_expiry, 3600, 60, 604800),
+	K_INT(hold_max_seconds, 600, 30, 3600),
 	K_INT(refuse_unpaid_after, 0, 0, 1000000),
 	K_ENUM(wallet, "none", wallet_names),
 	K_CHOICE(lightning_network, "bitcoin", network_names),
