@@ -98,6 +98,7 @@ job_move(struct jobd *jd, struct job *j, enum job_state s, const struct outbox_r
 		jd->running--;
 	if (s == ST_PROCESSING)
 		jd->running++;
+	escrow_on_move(jd, j, s);
 	log_debug("job %.12s: %s -> %s", j->id, state_name(old), state_name(s));
 	return 0;
 }
@@ -261,10 +262,11 @@ job_fail(struct jobd *jd, struct job *j, enum job_state s, const char *msg)
 {
 	snprintf(j->error, sizeof(j->error), "%.*s",
 	    (int)utf8_cut(msg, strlen(msg), sizeof(j->error) - 1), msg);
+	escrow_explain(j, j->error, sizeof(j->error));
 	if (job_move(jd, j, s, NULL) == -1)
 		return;
 	log_info("job %.12s: %s: %s", j->id, state_name(s), msg);
-	if (s != ST_CANCELLED)
+	if (s != ST_CANCELLED || escrow_was_held(j))
 		publish_feedback(jd, j, "error", j->error, 0, NULL);
 	job_close(jd, j);
 	job_schedule(jd);
@@ -289,6 +291,7 @@ send_invoice(struct jobd *jd, struct job *j, int64_t msat, int fast)
 	cJSON_AddStringToObject(m, "memo", memo);
 	cJSON_AddNumberToObject(m, "expiry", jd->conf.invoice_expiry);
 	cJSON_AddBoolToObject(m, "fast", fast);
+	escrow_invoice_fields(j, m);
 	spoke_send(jd, SPOKE_INVOICED, m);
 }
 
@@ -372,7 +375,8 @@ job_start(struct jobd *jd, struct job *j)
 	int64_t covered;
 	char msg[256];
 
-	if (mode == PAY_BEFORE) {
+	if (mode == PAY_BEFORE || mode == PAY_HOLD) {
+		escrow_open(jd, j);
 		j->quote_msat = price_quote_msat(&jd->conf, plen, j->req.max_tokens);
 		covered = price_tokens_covered(&jd->conf, j->quote_msat, plen);
 		if (covered < j->req.max_tokens)
@@ -418,6 +422,8 @@ job_deliver(struct jobd *jd, struct job *j)
 	char msg[160], id[65], *json = NULL, *rel = NULL;
 	int truncated;
 
+	if (escrow_too_late(jd, j))
+		return;
 	truncated = publish_result_build(jd, j, id, &json, &rel);
 	if (truncated != -1) {
 		memcpy(j->result_id, id, sizeof(j->result_id));
@@ -676,7 +682,7 @@ invoice_got(struct jobd *jd, struct job *j, const cJSON *m)
 {
 	const char *bolt11 = jsonx_str(m, "bolt11");
 	int64_t amt = 0, exp = 0, want = j->state == ST_QUOTED ? j->quote_msat : j->price_msat;
-	char msg[128];
+	char msg[256];
 
 	if (bolt11 == NULL || int_field(m, "amount_msat", &amt) == -1 || amt != want) {
 		log_warnx("job %.12s: invoice from invoiced does not match (%lld != %lld msat)",
@@ -697,6 +703,8 @@ invoice_got(struct jobd *jd, struct job *j, const cJSON *m)
 		 */
 		snprintf(msg, sizeof(msg), "pay %lld sats to run this job (up to %d tokens)",
 		    (long long)(amt / 1000), j->req.max_tokens);
+		if (j->escrow[0] != '\0')
+			escrow_quote_msg(j, amt, msg, sizeof(msg));
 		if (publish_feedback(jd, j, "payment-required", msg, 1, NULL) == -1)
 			return;
 		job_move(jd, j, ST_PAYMENT_REQUIRED, NULL);
@@ -787,7 +795,7 @@ job_on_invoice(struct jobd *jd, const char *op, const cJSON *m)
 	const char *id = jsonx_str(m, "job");
 	struct job *j;
 
-	if (id == NULL)
+	if (id == NULL || escrow_on_op(jd, op, id, m))
 		return;
 	if (strcmp(op, "paid") == 0) {
 		invoice_paid(jd, id, m);
@@ -873,6 +881,8 @@ job_resync(struct jobd *jd, enum spoke_id s)
 		    jd->resolve != NULL)
 			jd->resolve(jd, j);	/* relayd came back: fetch again */
 	}
+	if (s == SPOKE_INVOICED)
+		escrow_resync(jd);
 }
 
 /*
@@ -937,4 +947,5 @@ job_tick(struct jobd *jd)
 		    now > j->invoice_expires + LOOKUP_AFTER_EXPIRY_S)
 			send_job_op(jd, SPOKE_INVOICED, "lookup", j->id);
 	}
+	escrow_resync(jd);
 }

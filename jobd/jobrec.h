@@ -77,6 +77,9 @@ struct job {
 	uint64_t	 partial_timer;
 	void		*partial_arg;	/* owned while partial_timer is set */
 	int		 dirty;		/* moved or changed since its row was written */
+	/* payment_mode = hold (escrow.c): where the held payment stands, "" if none */
+	char		 escrow[12];
+	int64_t		 hold_deadline;	/* unix s: settle or cancel by then */
 };
 
 #endif

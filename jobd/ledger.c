@@ -37,7 +37,8 @@ static const char *schema =
 	" invoice_expires INTEGER NOT NULL DEFAULT 0,"
 	" prompt_tokens INTEGER NOT NULL DEFAULT 0,"
 	" completion_tokens INTEGER NOT NULL DEFAULT 0,"
-	" text TEXT, result_id TEXT, error TEXT);"
+	" text TEXT, result_id TEXT, error TEXT,"
+	" escrow TEXT NOT NULL DEFAULT '', hold_deadline INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);"
 	"CREATE INDEX IF NOT EXISTS jobs_pubkey ON jobs(pubkey);"
 	"CREATE INDEX IF NOT EXISTS jobs_received ON jobs(received_ms);"
@@ -46,6 +47,15 @@ static const char *schema =
 	" relays TEXT, created_ms INTEGER NOT NULL, acked INTEGER NOT NULL DEFAULT 0,"
 	" tries INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS outbox_acked ON outbox(acked, created_ms);";
+
+/*
+ * Columns added after the first release: ledger_open gives them to an old
+ * database with ALTER TABLE. escrow: a held payment's state (escrow.c).
+ */
+static const struct { const char *name, *decl; } added_columns[] = {
+	{ "escrow", "TEXT NOT NULL DEFAULT ''" },
+	{ "hold_deadline", "INTEGER NOT NULL DEFAULT 0" },
+};
 
 int64_t
 ledger_now_ms(void)
@@ -165,6 +175,32 @@ col_text(sqlite3_stmt *st, int i)
 	return s ? (const char *)s : "";
 }
 
+static int
+add_columns(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char sql[256];
+	size_t i;
+	int found;
+
+	for (i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+		if (sqlite3_prepare_v2(db, "PRAGMA table_info(jobs)", -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		found = 0;
+		while (sqlite3_step(st) == SQLITE_ROW)
+			if (strcmp(col_text(st, 1), added_columns[i].name) == 0)
+				found = 1;
+		sqlite3_finalize(st);
+		if (found)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE jobs ADD COLUMN %s %s",
+		    added_columns[i].name, added_columns[i].decl);
+		if (exec(db, sql) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Open (creating) the ledger. Refuses a database written by a newer
  * schema: silently misreading job states would break exactly-once.
@@ -185,6 +221,11 @@ ledger_open(sqlite3 **dbp, const char *path, char *err, size_t errlen)
 	if (exec(db, "PRAGMA journal_mode=WAL;") == -1 ||
 	    exec(db, "PRAGMA synchronous=FULL;") == -1 ||
 	    exec(db, schema) == -1) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		ledger_close(db);
+		return -1;
+	}
+	if (add_columns(db) == -1) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		ledger_close(db);
 		return -1;
@@ -392,12 +433,13 @@ row_update(sqlite3 *db, const struct job *j)
 	st = prep(db, "INSERT INTO jobs(id, pubkey, kind, created_at, received_ms, relay, "
 	    "request, updated_ms, state, enc, params, quote_msat, price_msat, paid_msat, "
 	    "bolt11, invoice_expires, prompt_tokens, completion_tokens, text, result_id, "
-	    "error, done_ms) VALUES(?15, ?16, ?17, ?18, ?19, ?20, ?21, ?1, ?2, ?3, ?4, ?5, "
-	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, CASE WHEN ?13 IS NOT NULL THEN ?1 "
+	    "error, escrow, hold_deadline, done_ms) VALUES(?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+	    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?22, ?23, "
+	    "CASE WHEN ?13 IS NOT NULL THEN ?1 "
 	    "ELSE 0 END) ON CONFLICT(id) DO UPDATE SET updated_ms=?1, state=?2, enc=?3, "
 	    "params=?4, quote_msat=?5, price_msat=?6, paid_msat=?7, bolt11=?8, "
 	    "invoice_expires=?9, prompt_tokens=?10, completion_tokens=?11, text=?12, "
-	    "result_id=?13, error=?14, "
+	    "result_id=?13, error=?14, escrow=?22, hold_deadline=?23, "
 	    "done_ms = CASE WHEN ?13 IS NOT NULL AND done_ms = 0 THEN ?1 ELSE done_ms END");
 	if (st == NULL) {
 		free(params);
@@ -428,6 +470,8 @@ row_update(sqlite3 *db, const struct job *j)
 	sqlite3_bind_int64(st, 19, j->received_ms);
 	sqlite3_bind_text(st, 20, j->relay, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 21, j->request_json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 22, j->escrow, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 23, j->hold_deadline);
 	rc = step_done(db, st);
 	free(params);
 	return rc;
@@ -468,6 +512,8 @@ row_job(sqlite3_stmt *st)
 		j->text = strdup(col_text(st, 17));
 	snprintf(j->result_id, sizeof(j->result_id), "%s", col_text(st, 18));
 	snprintf(j->error, sizeof(j->error), "%s", col_text(st, 19));
+	snprintf(j->escrow, sizeof(j->escrow), "%s", col_text(st, 20));
+	j->hold_deadline = sqlite3_column_int64(st, 21);
 	return j;
 }
 
@@ -507,8 +553,8 @@ ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
 		return -1;
 	st = prep(db, "SELECT id, pubkey, kind, created_at, received_ms, state, enc, "
 	    "relay, request, params, quote_msat, price_msat, paid_msat, bolt11, "
-	    "invoice_expires, prompt_tokens, completion_tokens, text, result_id, error "
-	    "FROM jobs WHERE state NOT IN ('acked','rejected','error','cancelled','expired') "
+	    "invoice_expires, prompt_tokens, completion_tokens, text, result_id, error, "
+	    "escrow, hold_deadline FROM jobs WHERE state NOT IN ('acked','rejected','error','cancelled','expired') "
 	    "ORDER BY received_ms, rowid");
 	if (st == NULL)
 		return -1;
@@ -724,6 +770,7 @@ row_json(sqlite3_stmt *st)
 		cJSON_AddStringToObject(o, "error", col_text(st, 14));
 	else
 		cJSON_AddNullToObject(o, "error");
+	cJSON_AddStringToObject(o, "escrow", col_text(st, 15));
 	return o;
 }
 
@@ -738,7 +785,7 @@ ledger_jobs_json(sqlite3 *db, int limit)
 		return NULL;
 	st = prep(db, "SELECT id, state, pubkey, kind, enc, quote_msat, price_msat, "
 	    "paid_msat, prompt_tokens, completion_tokens, created_at, received_ms, "
-	    "updated_ms, result_id, error FROM jobs ORDER BY received_ms DESC, rowid DESC "
+	    "updated_ms, result_id, error, escrow FROM jobs ORDER BY received_ms DESC, rowid DESC "
 	    "LIMIT ?");
 	if (st == NULL)
 		return arr;
@@ -811,6 +858,58 @@ ledger_stats_json(sqlite3 *db)
 		}
 		stmt_done(st);
 	}
+	by = cJSON_AddObjectToObject(o, "escrow");
+	if ((st = prep(db, "SELECT escrow, count(*) FROM jobs WHERE escrow != '' "
+	    "GROUP BY escrow")) != NULL) {
+		while (sqlite3_step(st) == SQLITE_ROW)
+			cJSON_AddNumberToObject(by, col_text(st, 0), sqlite3_column_int(st, 1));
+		stmt_done(st);
+	}
 	stats_latency(db, o);
 	return o;
+}
+
+/*
+ * A closed job's escrow (escrow.c): the decision or outcome to, if the
+ * job's escrow is now one of from (a space-separated list). 1 changed,
+ * 0 not, -1 error.
+ */
+int
+ledger_escrow_move(sqlite3 *db, const char *id, const char *from, const char *to,
+    int64_t paid_msat)
+{
+	sqlite3_stmt *st = prep(db, "UPDATE jobs SET escrow = ?1, updated_ms = ?2, "
+	    "paid_msat = CASE WHEN ?3 > 0 THEN ?3 ELSE paid_msat END "
+	    "WHERE id = ?4 AND instr(' ' || ?5 || ' ', ' ' || escrow || ' ') > 0");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ledger_now_ms());
+	sqlite3_bind_int64(st, 3, paid_msat);
+	sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
+	if (step_done(db, st) == -1)
+		return -1;
+	return sqlite3_changes(db) > 0 ? 1 : 0;
+}
+
+/* Every job whose settle or cancel is decided but not confirmed: fn(arg, id, escrow). */
+int
+ledger_escrow_each(sqlite3 *db, void (*fn)(void *, const char *id, const char *escrow),
+    void *arg)
+{
+	sqlite3_stmt *st = prep(db, "SELECT id, escrow FROM jobs WHERE escrow IN "
+	    "('settle','refund','void') LIMIT 1000");
+	char id[65], esc[12];
+
+	if (st == NULL)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(id, sizeof(id), "%s", col_text(st, 0));
+		snprintf(esc, sizeof(esc), "%s", col_text(st, 1));
+		fn(arg, id, esc);
+	}
+	stmt_done(st);
+	return 0;
 }
