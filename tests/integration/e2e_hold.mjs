@@ -9,8 +9,10 @@
 //     never settled;
 //   - buyer cancel (kind 5) after the payment is held -> cancelled, refunded;
 //   - hold_max_seconds: inference hangs -> failed at the deadline, cancelled;
-//   - kill -9 of jobd after accept, and of invoiced while its settle is
-//     refused by the wallet: after the restarts, one result and settled.
+//   - kill -9 of jobd and of invoiced after accept, and while their settle
+//     is refused by the wallet: after the restarts, one result and settled;
+//   - an unpaid quote expires: the job closes, the hold invoice is cancelled
+//     (LND: CANCELED, a late payment impossible), nothing runs or settles.
 import crypto from 'node:crypto';
 import { World, Report, check, eq, sleep, waitFor, makeDeletion } from '../e2e/lib.mjs';
 
@@ -151,8 +153,56 @@ async function killInvoicedSettling(w) {
   eq((await w.results(r)).length, 1, 'results');
 }
 
+async function killInvoicedAfterAccept(w) {
+  await w.ollama.control({ firstByteDelayMs: 3000 });
+  try {
+    const { r, hash } = await quoted(w, 'invoiced dies while the payment is held');
+    w.pay(hash);
+    await w.waitFeedback(r, 'processing');
+    const old = await w.pipe.kill9('invoiced');
+    await w.pipe.waitBack('invoiced', old, 25000);
+    await w.ollama.control({ firstByteDelayMs: 0 });
+    await w.waitResult(r, 30000);
+    await waitFor(async () => (await escrowOf(w, r.id)) === 'settled', 40000, 'settled after the restart');
+    eq(walletState(w, hash), 'settled', 'wallet state');
+    eq((await w.results(r)).length, 1, 'results');
+  } finally { await w.ollama.control({ firstByteDelayMs: 0 }); }
+}
+
+async function killJobdSettling(w) {
+  const { r, hash } = await quoted(w, 'jobd dies while the settle is refused');
+  w.pay(hash);
+  await w.waitResult(r, 20000);
+  if (w.lnd) w.lnd.fail(1000, '500'); else w.nwc.fail(1000, 'INTERNAL');
+  await waitFor(async () => (await escrowOf(w, r.id)) === 'settle', 20000, 'settle decided');
+  const old = await w.pipe.kill9('jobd');
+  await w.pipe.waitBack('jobd', old, 25000);
+  if (w.lnd) w.lnd.fail(0); else w.nwc.fail(0);
+  await waitFor(async () => (await escrowOf(w, r.id)) === 'settled', 40000, 'settled after the restart');
+  eq(walletState(w, hash), 'settled', 'wallet state');
+  await sleep(1000);
+  eq((await w.results(r)).length, 1, 'results');
+}
+
+// Never paid: the quote ends, the job closes, the hold invoice is cancelled.
+async function unpaidExpiry(w) {
+  const { r, hash } = await quoted(w, 'never paid');
+  const before = settles(w);
+  const e = await w.waitFeedback(r, 'error', 120000);
+  check(/expired/.test(JSON.stringify(e)), `error feedback: ${JSON.stringify(e)}`);
+  await waitFor(async () => (await escrowOf(w, r.id)) === 'voided', 60000, 'dvmctl jobs shows escrow voided');
+  if (w.lnd) {
+    eq(w.lnd.state(hash), 'CANCELED', 'LND state');
+    let threw = false;
+    try { w.pay(hash); } catch { threw = true; }
+    check(threw, 'a cancelled hold invoice could still be paid');
+  }
+  eq(settles(w), before, 'settle calls');
+  eq(w.inferences('never paid').length, 0, 'inferences');
+}
+
 async function world(wallet, fn) {
-  const conf = { payment_mode: 'hold', hold_max_seconds: 30, max_tokens: 100, infer_total_timeout: 120,
+  const conf = { payment_mode: 'hold', hold_max_seconds: 30, invoice_expiry: 60, max_tokens: 100, infer_total_timeout: 120,
     infer_first_byte_timeout: 120, infer_idle_timeout: 120 };
   const w = new World({ relays: 1, wallet, conf, nwc: { holds: true } });
   try {
@@ -173,6 +223,9 @@ for (const wallet of ['lnd', 'nwc']) {
     await rep.run(`${wallet} hold_max_seconds: refunded at the deadline`, () => holdMax(w), 90000);
     await rep.run(`${wallet} hold kill -9 jobd after accept: one result, settled`, () => killJobdAfterAccept(w), 90000);
     await rep.run(`${wallet} hold kill -9 invoiced while settling: settled after restart`, () => killInvoicedSettling(w), 90000);
+    await rep.run(`${wallet} hold kill -9 invoiced after accept: one result, settled`, () => killInvoicedAfterAccept(w), 90000);
+    await rep.run(`${wallet} hold kill -9 jobd while settling: settled after restart`, () => killJobdSettling(w), 90000);
+    await rep.run(`${wallet} hold unpaid quote expiry: job closed, invoice cancelled`, () => unpaidExpiry(w), 200000);
   });
 }
 rep.done();
