@@ -14,7 +14,7 @@
 //   - an unpaid quote expires: the job closes, the hold invoice is cancelled
 //     (LND: CANCELED, a late payment impossible), nothing runs or settles.
 import crypto from 'node:crypto';
-import { World, Report, check, eq, sleep, waitFor, makeDeletion } from '../e2e/lib.mjs';
+import { World, Report, check, eq, sleep, waitFor, makeDeletion, ctlRaw } from '../e2e/lib.mjs';
 
 const rep = new Report(import.meta.url, 900000);
 
@@ -71,7 +71,12 @@ async function success(w) {
   const j = await w.pipe.job(r.id);
   check(j.paid_msat > 0 && j.paid, `not paid after settle: ${JSON.stringify(j)}`);
   const st = await w.pipe.ctl('stats');
-  check(JSON.stringify(st).includes('"settled"'), `stats without settled: ${JSON.stringify(st).slice(0, 400)}`);
+  check(st.escrow && st.escrow.settled >= 1, `stats without settled: ${JSON.stringify(st).slice(0, 400)}`);
+  const table = await ctlRaw(w.pipe.confPath, ['jobs']);
+  check(table.stdout.includes(`${r.id.slice(0, 12)}`) && /\[payment settled\]/.test(table.stdout),
+    `dvmctl jobs table without the settled payment: ${table.stdout.slice(0, 400)}`);
+  const stt = await ctlRaw(w.pipe.confPath, ['stats']);
+  check(/held payments \(escrow\)[\s\S]*settled/.test(stt.stdout), `dvmctl stats without escrow: ${stt.stdout.slice(0, 400)}`);
   eq((await w.results(r)).length, 1, 'results');
   noPreimage(w, r, pre);
 }
