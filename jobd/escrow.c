@@ -95,7 +95,7 @@ escrow_explain(const struct job *j, char *msg, size_t len)
 	size_t n = strlen(msg);
 
 	if (escrow_was_held(j) && n < len)
-		snprintf(msg + n, len - n, "; your held payment was returned (refunded)");
+		snprintf(msg + n, len - n, "%s", reason_hold("refunded"));
 }
 
 /* job_move's hook: a held job that closes is settled (acked) or refunded. */
@@ -130,7 +130,7 @@ escrow_too_late(struct jobd *jd, struct job *j)
 		return 0;
 	if (j->state == ST_PROCESSING)
 		escrow_send_inferd_cancel(jd, j);
-	job_fail(jd, j, ST_ERROR, "the job did not finish in the time a payment may be held");
+	job_fail(jd, j, ST_ERROR, reason_hold("too_long"));
 	return 1;
 }
 
@@ -191,7 +191,7 @@ escrow_held(struct jobd *jd, struct job *j, const char *id, const cJSON *m)
 	j->hold_deadline = (int64_t)d->valuedouble;
 	job_mark_changed(jd, j);
 	if ((int64_t)a->valuedouble < j->quote_msat) {
-		job_fail(jd, j, ST_ERROR, "payment below the quoted price");
+		job_fail(jd, j, ST_ERROR, reason_hold("below_quote"));
 		return;
 	}
 	j->price_msat = j->quote_msat;
@@ -244,8 +244,7 @@ escrow_refunded(struct jobd *jd, struct job *j, const char *id)
 	if (j->state == ST_PROCESSING)
 		escrow_send_inferd_cancel(jd, j);
 	if (state_can_move(j->state, ST_ERROR))
-		job_fail(jd, j, ST_ERROR, held ? "the wallet returned the held payment" :
-		    "the invoice was cancelled; the job is closed");
+		job_fail(jd, j, ST_ERROR, reason_hold(held ? "wallet_returned" : "invoice_cancelled"));
 }
 
 /* held, settled, refunded from invoiced: 1 if op was one of them. */

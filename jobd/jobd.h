@@ -200,6 +200,7 @@ int		 asked_has(const struct asked *, const struct conf *, const char *relay,
 /* reason.c: the public words for a spoke's error code */
 const char	*reason_infer(const char *code);
 const char	*reason_wallet(const char *code);
+const char	*reason_hold(const char *code);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);
