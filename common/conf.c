@@ -43,7 +43,7 @@ struct conf_key {
 };
 
 static const char *const backend_names[] = { "ollama", "openai", NULL };
-static const char *const payment_names[] = { "after", "before", "free", NULL };
+static const char *const payment_names[] = { "after", "before", "free", "hold", NULL };
 static const char *const wallet_names[] = { "none", "lnbits", "nwc", "spark", "lnd", NULL };
 static const char *const level_names[] = { "debug", "info", "warn", "error", NULL };
 static const char *const network_names[] = { "bitcoin", "testnet", "signet",
@@ -193,6 +193,7 @@ static const struct conf_key conf_table[] = {
 	K_INT(quote_ttl, 600, 5, 86400),
 	K_INT(max_unpaid_quotes, 200, 1, 100000),
 	K_INT(max_unpaid_per_requester, 3, 1, 1000),
+	K_INT(hold_max_seconds, 600, 30, 3600),
 	K_INT(refuse_unpaid_after, 0, 0, 1000000),
 	K_ENUM(wallet, "none", wallet_names),
 	K_CHOICE(lightning_network, "bitcoin", network_names),

@@ -21,7 +21,7 @@
 #define CONF_MAX_LINE	4096	/* bytes in one line of the file */
 
 enum infer_backend { BACKEND_OLLAMA, BACKEND_OPENAI };
-enum payment_mode { PAY_AFTER, PAY_BEFORE, PAY_FREE };
+enum payment_mode { PAY_AFTER, PAY_BEFORE, PAY_FREE, PAY_HOLD };
 enum wallet_kind { WALLET_NONE, WALLET_LNBITS, WALLET_NWC, WALLET_SPARK, WALLET_LND };
 
 struct conf_list {
@@ -104,6 +104,7 @@ struct conf {
 	int	 quote_ttl;		/* s: 600, an unpaid pay-first quote's life */
 	int	 max_unpaid_quotes;	/* 200 open unpaid quotes in all */
 	int	 max_unpaid_per_requester;	/* 3 per pubkey */
+	int	 hold_max_seconds;	/* s a payment may be held (payment_mode = hold): 600 */
 	int	 refuse_unpaid_after;	/* 0 = never */
 	enum wallet_kind wallet;	/* none */
 	char	*lightning_network;	/* bitcoin | testnet | signet | regtest */

@@ -234,6 +234,8 @@ jobs_row(const cJSON *j)
 	fprintf(out, " %.20s", who);
 	if (cJSON_IsString(get(j, "error")) && *str(j, "error") != '\0')
 		fprintf(out, "  (%s)", str(j, "error"));
+	if (cJSON_IsString(get(j, "escrow")) && get(j, "escrow")->valuestring[0] != '\0')
+		fprintf(out, "  [payment %s]", str(j, "escrow"));
 	fprintf(out, "\n");
 }
 
@@ -285,6 +287,8 @@ show_stats(const cJSON *a)
 
 	stats_map("jobs by state", get(a, "jobs_by_state"));
 	stats_map("rejections", get(a, "rejections"));
+	if (cJSON_IsObject(get(a, "escrow")))
+		stats_map("held payments (escrow)", get(a, "escrow"));
 	fprintf(out, "tokens\n  %-24s %lld\n  %-24s %lld\n", "prompt",
 	    num(tok, "prompt", 0), "completion", num(tok, "completion", 0));
 	fprintf(out, "sats\n  %-24s %lld\n  %-24s %lld\n", "invoiced",

@@ -103,6 +103,7 @@ struct lookup_result {
 	 * what the hold had left then (LND cancels 18 blocks before expiry).
 	 */
 	uint32_t htlc_accept_height;
+	int64_t	 htlc_accept_time;	/* LK_HELD, LND: when that HTLC arrived; 0 unknown */
 	char	 error[256];
 };
 struct balance_result {
@@ -254,6 +255,8 @@ int	hold_capable(struct backend *, char *why, size_t whylen);
 
 /* store.c: invoices.db */
 enum inv_status { INV_PENDING, INV_PAID, INV_EXPIRED };
+/* A hold invoice's payment (escrow.c); stored by name. */
+enum inv_escrow { ESC_NONE, ESC_HELD, ESC_SETTLE, ESC_SETTLED, ESC_CANCEL, ESC_CANCELLED };
 
 struct inv_row {
 	char	 job[65];
@@ -267,6 +270,11 @@ struct inv_row {
 	int64_t	 settled_at;
 	int	 acked;
 	int	 fast;
+	int	 hold;			/* a hold invoice (payment_mode = hold) */
+	enum inv_escrow escrow;
+	int64_t	 held_at;		/* first seen held */
+	int64_t	 hold_deadline;		/* jobd is to settle or cancel by then */
+	int64_t	 hold_hard;		/* invoiced cancels by then, asked or not */
 };
 struct store;
 struct store *store_open(const char *path, char *err, size_t errlen);
@@ -293,6 +301,10 @@ typedef void (*store_row_cb)(const struct inv_row *, void *arg);
 /* Every pending invoice; every paid one not yet acked. */
 int	store_each_pending(struct store *, store_row_cb, void *arg);
 int	store_each_unacked(struct store *, store_row_cb, void *arg);
+/* Hold invoices whose payment is held, being settled or being cancelled. */
+int	store_each_escrow(struct store *, store_row_cb, void *arg);
+/* Write r's escrow, held_at, deadlines, status, received_msat, settled_at. */
+int	store_set_escrow(struct store *, const struct inv_row *);
 
 /* track.c: the polling schedule */
 struct tracker;
@@ -313,6 +325,23 @@ int	track_untrack(struct tracker *, const char *job);
 uint64_t track_interval_ms(uint64_t base, uint64_t age_ms);
 /* The backend pushed "paid" for this hash: look it up now. */
 void	track_poke(struct tracker *, const char *payment_hash);
+/* Hold invoices seen held leave the tracker through this callback. */
+typedef void (*track_held_cb)(const struct inv_row *, const struct lookup_result *, void *arg);
+void	track_set_held(struct tracker *, track_held_cb);
+/* Stop tracking a job's invoice (its escrow is cancelling it). */
+void	track_drop(struct tracker *, const char *job);
+
+/* escrow.c: held payments, settled or cancelled until the wallet confirms */
+struct escrow;
+typedef void (*escrow_msg_cb)(const struct inv_row *, void *arg);	/* held, settled, cancelled */
+struct escrow *escrow_new(struct loop *, const struct conf *, struct store *, struct backend *,
+	    escrow_msg_cb, void *arg);
+void	escrow_free(struct escrow *);
+int	escrow_resume(struct escrow *);
+void	escrow_held(struct escrow *, const struct inv_row *, const struct lookup_result *);
+void	escrow_expired(struct escrow *, const struct inv_row *);
+int	escrow_ask(struct escrow *, struct inv_row *, int cancel, const char **why);
+void	escrow_poke(struct escrow *, const char *payment_hash);
 
 /* ipc.c: the NDJSON side */
 struct ipc;

@@ -28,6 +28,7 @@ struct creating {
 	uint64_t	 amount_msat;
 	int		 fast;
 	int		 untrack;	/* the job ended while its invoice was being made */
+	int		 hold;
 	unsigned	 waiters[MAX_WAITERS];
 	size_t		 nwait;
 	struct creating	*next;
@@ -44,6 +45,7 @@ struct ipc {
 	struct store	*store;
 	struct backend	*be;
 	struct tracker	*trk;
+	struct escrow	*esc;
 	int		 wallet_kind;
 	const char	*currency;
 	struct srv	*srv;		/* made by ipc_listen or ipc_stdio */
@@ -65,6 +67,15 @@ ipc_on_push(const char *payment_hash, uint64_t received_msat, int64_t settled_at
 	struct ipc *ipc = arg;
 
 	track_poke(ipc->trk, payment_hash);
+	escrow_poke(ipc->esc, payment_hash);
+}
+
+static void
+ipc_on_held(const struct inv_row *r, const struct lookup_result *res, void *arg)
+{
+	struct ipc *ipc = arg;
+
+	escrow_held(ipc->esc, r, res);
 }
 
 struct ipc *
@@ -85,7 +96,13 @@ ipc_new(struct loop *l, const struct conf *cf, struct store *s, struct backend *
 		free(ipc);
 		return NULL;
 	}
+	if (be != NULL && (ipc->esc = escrow_new(l, cf, s, be, ipc_on_event, ipc)) == NULL) {
+		track_free(ipc->trk);
+		free(ipc);
+		return NULL;
+	}
 	if (be != NULL) {
+		track_set_held(ipc->trk, ipc_on_held);
 		be->on_paid = ipc_on_push;
 		be->on_paid_arg = ipc;
 	}
@@ -108,6 +125,7 @@ ipc_free(struct ipc *ipc)
 	}
 	loop_cancel_timer(ipc->loop, ipc->resend_timer);
 	track_free(ipc->trk);
+	escrow_free(ipc->esc);
 	free(ipc);
 }
 
@@ -131,12 +149,47 @@ msg_error(const char *job, const char *code, const char *message, int retryable)
 	return o;
 }
 
-/* The message that tells a job's current state. */
+/*
+ * A hold invoice's payment: held (with the deadline jobd must settle or
+ * cancel by), settled, refunded; NULL while a cancel is unconfirmed.
+ */
+static cJSON *
+msg_escrow(const struct inv_row *r)
+{
+	cJSON *o;
+
+	if (r->escrow == ESC_CANCEL || (o = cJSON_CreateObject()) == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "job", r->job);
+	switch (r->escrow) {
+	case ESC_HELD:
+	case ESC_SETTLE:
+		cJSON_AddStringToObject(o, "op", "held");
+		cJSON_AddNumberToObject(o, "amount_msat", (double)r->received_msat);
+		cJSON_AddNumberToObject(o, "deadline", (double)r->hold_deadline);
+		break;
+	case ESC_SETTLED:
+		cJSON_AddStringToObject(o, "op", "settled");
+		cJSON_AddNumberToObject(o, "amount_msat", (double)r->received_msat);
+		cJSON_AddNumberToObject(o, "settled_at", (double)r->settled_at);
+		break;
+	default:
+		cJSON_AddStringToObject(o, "op", "refunded");
+		break;
+	}
+	return o;
+}
+
+/* The message that tells a job's current state (NULL: nothing to say yet). */
 static cJSON *
 msg_state(const struct inv_row *r)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o;
 
+	if (r->hold && r->escrow != ESC_NONE)
+		return msg_escrow(r);
+	if ((o = cJSON_CreateObject()) == NULL)
+		return NULL;
 	cJSON_AddStringToObject(o, "job", r->job);
 	switch (r->status) {
 	case INV_PENDING:
@@ -161,6 +214,8 @@ msg_state(const struct inv_row *r)
 static void
 send_and_free(struct srv_client *c, cJSON *o)
 {
+	if (o == NULL)
+		return;
 	srv_send(c, o);
 	cJSON_Delete(o);
 }
@@ -172,7 +227,10 @@ ipc_on_event(const struct inv_row *r, void *arg)
 	struct ipc *ipc = arg;
 	cJSON *o = msg_state(r);
 
-	srv_broadcast(ipc->srv, o);
+	if (r->hold && r->status == INV_EXPIRED && r->escrow == ESC_NONE)
+		escrow_expired(ipc->esc, r);	/* the quote ended unpaid: it must stay unpaid */
+	if (o != NULL)
+		srv_broadcast(ipc->srv, o);
 	cJSON_Delete(o);
 }
 
@@ -281,6 +339,7 @@ ipc_created(const struct create_result *res, void *arg)
 	row.expires_at = b.timestamp + (int64_t)b.expiry;
 	row.status = INV_PENDING;
 	row.fast = cr->fast;
+	row.hold = cr->hold;
 	if ((rc = store_insert(ipc->store, &row)) != 0) {
 		creating_answer(cr, rc == -2 ? msg_error(cr->job, "bad_invoice",
 		    "payment hash already used by another job's invoice", 0) :
@@ -320,20 +379,24 @@ op_invoice(struct ipc *ipc, struct srv_client *c, const cJSON *j, const char *jo
 {
 	const cJSON *memo = cJSON_GetObjectItemCaseSensitive(j, "memo");
 	const cJSON *fastv = cJSON_GetObjectItemCaseSensitive(j, "fast");
+	const cJSON *holdv = cJSON_GetObjectItemCaseSensitive(j, "hold");
 	int64_t amount, expiry;
 	struct inv_row row;
 	struct creating *cr;
-	int fast, rc;
+	uint8_t hash[32];
+	char hash_hex[65], why[256];
+	int fast, hold, rc;
 
 	if (get_int(j, "amount_msat", 1, 9.0e15, &amount) != 0 ||
 	    get_int(j, "expiry", 1, INV_MAX_EXPIRY, &expiry) != 0 ||
 	    !cJSON_IsString(memo) || strlen(memo->valuestring) > INV_MAX_MEMO ||
-	    (fastv != NULL && !cJSON_IsBool(fastv))) {
-		srv_bad_line(c, j,
-		    "invoice needs amount_msat > 0, memo (<= 256 bytes), expiry (s), fast? (bool)");
+	    (fastv != NULL && !cJSON_IsBool(fastv)) || (holdv != NULL && !cJSON_IsBool(holdv))) {
+		srv_bad_line(c, j, "invoice needs amount_msat > 0, memo (<= 256 bytes), expiry (s), "
+		    "fast? (bool), hold? (bool)");
 		return;
 	}
 	fast = cJSON_IsTrue(fastv);
+	hold = cJSON_IsTrue(holdv);
 	if (ipc->be == NULL) {
 		send_and_free(c, msg_error(job, "disabled", "wallet = none: invoices are disabled", 0));
 		return;
@@ -379,12 +442,28 @@ op_invoice(struct ipc *ipc, struct srv_client *c, const cJSON *j, const char *jo
 	snprintf(cr->job, sizeof(cr->job), "%s", job);
 	cr->amount_msat = (uint64_t)amount;
 	cr->fast = fast;
+	cr->hold = hold;
 	cr->waiters[cr->nwait++] = srv_client_id(c);
 	cr->next = ipc->creating;
 	ipc->creating = cr;
 	ipc->ncreating++;
-	if (ipc->be->create(ipc->be, (uint64_t)amount, memo->valuestring, (int)expiry,
-	    ipc_created, cr) != 0) {
+	if (hold && (rc = hold_capable(ipc->be, why, sizeof(why))) != 1) {
+		creating_unlink(ipc, cr);
+		free(cr);
+		send_and_free(c, msg_error(job, rc == 0 ? "hold_unsupported" : "wallet_down",
+		    why, rc != 0));
+		return;
+	}
+	/* The preimage is committed before the wallet hears of its hash (hold.c). */
+	if (hold && hold_preimage_new(ipc->store, job, hash, hash_hex) != 0)
+		rc = -1;
+	else if (hold)
+		rc = ipc->be->hold_create(ipc->be, (uint64_t)amount, memo->valuestring,
+		    (int)expiry, hash, ipc_created, cr);
+	else
+		rc = ipc->be->create(ipc->be, (uint64_t)amount, memo->valuestring, (int)expiry,
+		    ipc_created, cr);
+	if (rc != 0) {
 		creating_unlink(ipc, cr);
 		free(cr);
 		send_and_free(c, msg_error(job, "wallet_down", "cannot start the request", 1));
@@ -586,12 +665,52 @@ op_ack(struct srv_client *c, const cJSON *msg, void *arg)
 		log_warnx("job %s: cannot record the ack", job);
 }
 
+/* settle or cancel a hold invoice's payment (escrow.c decides what may be done). */
+static void
+op_escrow(struct srv_client *c, const cJSON *msg, struct ipc *ipc, int cancel)
+{
+	const char *job = job_of(c, msg), *why = NULL;
+	struct inv_row row;
+	int rc;
+
+	if (job == NULL)
+		return;
+	if (ipc->esc == NULL || (rc = store_get(ipc->store, job, &row)) == 0) {
+		send_and_free(c, msg_error(job, "unknown_job", "no invoice for this job", 0));
+		return;
+	}
+	if (rc == -1) {
+		send_and_free(c, msg_error(job, "wallet_down", "invoice store unavailable", 1));
+		return;
+	}
+	if (cancel && row.escrow == ESC_NONE && row.status == INV_PENDING)
+		track_drop(ipc->trk, job);
+	if ((rc = escrow_ask(ipc->esc, &row, cancel, &why)) == 1)
+		send_and_free(c, msg_state(&row));
+	else if (rc == -1)
+		send_and_free(c, msg_error(job, "bad_request", why, 0));
+}
+
+static void
+op_settle(struct srv_client *c, const cJSON *msg, void *arg)
+{
+	op_escrow(c, msg, arg, 0);
+}
+
+static void
+op_cancel(struct srv_client *c, const cJSON *msg, void *arg)
+{
+	op_escrow(c, msg, arg, 1);
+}
+
 static const struct srv_op ipc_ops[] = {
 	{ "health", op_health },
 	{ "invoice", op_invoice_line },
 	{ "lookup", op_lookup_line },
 	{ "ack", op_ack },
 	{ "untrack", op_untrack_line },
+	{ "settle", op_settle },
+	{ "cancel", op_cancel },
 };
 
 /* A reconnecting jobd hears every paid it has not acknowledged. */
@@ -658,7 +777,8 @@ ipc_resume(struct ipc *ipc)
 {
 	if (ipc->trk == NULL)
 		return 0;
-	if (store_each_pending(ipc->store, ipc_resume_one, ipc) != 0)
+	if (store_each_pending(ipc->store, ipc_resume_one, ipc) != 0 ||
+	    escrow_resume(ipc->esc) != 0)
 		return -1;
 	if (track_count(ipc->trk) > 0)
 		log_info("resumed tracking %zu pending invoices", track_count(ipc->trk));

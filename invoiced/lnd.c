@@ -124,6 +124,7 @@ lnd_htlc_expiry(const cJSON *inv, struct lookup_result *res)
 {
 	const cJSON *h, *st;
 	uint32_t ex, acc;
+	uint64_t at;
 
 	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(inv, "htlcs")) {
 		st = cJSON_GetObjectItemCaseSensitive(h, "state");
@@ -133,6 +134,8 @@ lnd_htlc_expiry(const cJSON *inv, struct lookup_result *res)
 		if (res->htlc_expiry_height == 0 || ex < res->htlc_expiry_height) {
 			res->htlc_expiry_height = ex;
 			res->htlc_accept_height = acc;
+			res->htlc_accept_time = jsonx_get_u64(h, "accept_time", &at) == 0 &&
+			    at < (uint64_t)INT64_MAX ? (int64_t)at : 0;
 		}
 	}
 }

@@ -44,7 +44,8 @@ static const char usage[] =
 "lnbits_url, lnbits_api_key_file, nwc_uri_file, spark_url (http://host:port\n"
 "or unix:/path; empty: STATE_DIR/run/spark-bridge.sock), spark_api_key_file,\n"
 "lnd_url, lnd_macaroon_file, lnd_tls_cert_file,\n"
-"invoice_poll_fast_ms, invoice_poll_slow_ms.\n"
+"invoice_poll_fast_ms, invoice_poll_slow_ms, payment_mode (hold: escrow),\n"
+"hold_max_seconds.\n"
 "Secret files must not be readable by group or others.\n"
 "\n"
 "Exit status: 0 on SIGTERM/SIGINT, 100 on bad usage, config or secret file,\n"
@@ -175,6 +176,10 @@ main(int argc, char **argv)
 	    (iv.curlm = curlm_new(iv.loop)) == NULL)
 		fatalx(EXIT_TEMP, "cannot initialise");
 	iv.be = backend_open(&iv);
+	/* NWC knows only after the wallet's info event: escrow.c checks again then. */
+	if (iv.conf.payment_mode == PAY_HOLD && iv.be != NULL &&
+	    hold_capable(iv.be, err, sizeof(err)) == 0)
+		fatalx(EXIT_PERM, "payment_mode = hold needs a wallet that can hold payments: %s", err);
 
 	daemon_make_dirs(iv.conf.state_dir);
 	if (conf_stage_sock_path(&iv.conf, "invoiced", iv.sock, sizeof(iv.sock)) != 0)

@@ -30,6 +30,11 @@ static const char schema[] =
     " settled_at INTEGER NOT NULL DEFAULT 0,"
     " acked INTEGER NOT NULL DEFAULT 0,"
     " fast INTEGER NOT NULL DEFAULT 0,"
+    " hold INTEGER NOT NULL DEFAULT 0,"
+    " escrow TEXT NOT NULL DEFAULT '',"
+    " held_at INTEGER NOT NULL DEFAULT 0,"
+    " hold_deadline INTEGER NOT NULL DEFAULT 0,"
+    " hold_hard INTEGER NOT NULL DEFAULT 0,"
     " created_at INTEGER NOT NULL,"
     " updated_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS invoices_status ON invoices(status, acked);"
@@ -52,7 +57,23 @@ static const char schema[] =
 static const char unique_hash[] =
     "CREATE UNIQUE INDEX IF NOT EXISTS invoices_payment_hash ON invoices(payment_hash);";
 
+/*
+ * Columns added after the first release: ALTER TABLE gives them to an old
+ * database (CREATE TABLE IF NOT EXISTS leaves it alone). Escrow (hold
+ * invoices, escrow.c): hold marks one; escrow is where its held payment
+ * stands ('', held, settle, settled, cancel, cancelled); held_at, the
+ * deadline jobd was told and invoiced's own last moment to cancel.
+ */
+static const struct { const char *name, *decl; } added_columns[] = {
+	{ "hold", "INTEGER NOT NULL DEFAULT 0" },
+	{ "escrow", "TEXT NOT NULL DEFAULT ''" },
+	{ "held_at", "INTEGER NOT NULL DEFAULT 0" },
+	{ "hold_deadline", "INTEGER NOT NULL DEFAULT 0" },
+	{ "hold_hard", "INTEGER NOT NULL DEFAULT 0" },
+};
+
 static const char *status_names[] = { "pending", "paid", "expired" };
+static const char *escrow_names[] = { "", "held", "settle", "settled", "cancel", "cancelled" };
 
 static int
 store_exec(struct store *s, const char *sql, char *err, size_t errlen)
@@ -63,6 +84,38 @@ store_exec(struct store *s, const char *sql, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", msg != NULL ? msg : "sqlite error");
 		sqlite3_free(msg);
 		return -1;
+	}
+	return 0;
+}
+
+static int
+store_has_column(struct store *s, const char *name)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA table_info(invoices)", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (strcmp((const char *)sqlite3_column_text(st, 1), name) == 0)
+			found = 1;
+	sqlite3_finalize(st);
+	return found;
+}
+
+static int
+store_add_columns(struct store *s, char *err, size_t errlen)
+{
+	char sql[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+		if (store_has_column(s, added_columns[i].name) != 0)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE invoices ADD COLUMN %s %s",
+		    added_columns[i].name, added_columns[i].decl);
+		if (store_exec(s, sql, err, errlen) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -83,7 +136,7 @@ store_open(const char *path, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(s->db, 2000);
 	if (store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err, errlen) != 0 ||
-	    store_exec(s, schema, err, errlen) != 0)
+	    store_exec(s, schema, err, errlen) != 0 || store_add_columns(s, err, errlen) != 0)
 		goto fail;
 	if (store_exec(s, unique_hash, err, errlen) != 0) {
 		snprintf(err, errlen, "%s: two invoices share a payment hash (%s); one payment "
@@ -113,6 +166,16 @@ store_copy(char *dst, size_t cap, const unsigned char *src)
 }
 
 static void
+store_escrow_parse(const char *name, enum inv_escrow *e)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(escrow_names) / sizeof(escrow_names[0]); i++)
+		if (strcmp(name, escrow_names[i]) == 0)
+			*e = (enum inv_escrow)i;
+}
+
+static void
 store_row(sqlite3_stmt *st, struct inv_row *r)
 {
 	const char *status = (const char *)sqlite3_column_text(st, 6);
@@ -133,10 +196,16 @@ store_row(sqlite3_stmt *st, struct inv_row *r)
 	r->settled_at = sqlite3_column_int64(st, 8);
 	r->acked = sqlite3_column_int(st, 9);
 	r->fast = sqlite3_column_int(st, 10);
+	r->hold = sqlite3_column_int(st, 11);
+	r->escrow = ESC_NONE;
+	store_escrow_parse((const char *)sqlite3_column_text(st, 12), &r->escrow);
+	r->held_at = sqlite3_column_int64(st, 13);
+	r->hold_deadline = sqlite3_column_int64(st, 14);
+	r->hold_hard = sqlite3_column_int64(st, 15);
 }
 
 #define COLS "job, amount_msat, bolt11, payment_hash, ref, expires_at, status, " \
-	"received_msat, settled_at, acked, fast"
+	"received_msat, settled_at, acked, fast, hold, escrow, held_at, hold_deadline, hold_hard"
 
 int
 store_get(struct store *s, const char *job, struct inv_row *r)
@@ -180,7 +249,7 @@ store_insert(struct store *s, const struct inv_row *r)
 	int64_t now = now_unix();
 
 	if (sqlite3_prepare_v2(s->db, "INSERT INTO invoices (" COLS ", created_at, updated_at)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, r->job, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->amount_msat);
@@ -193,8 +262,13 @@ store_insert(struct store *s, const struct inv_row *r)
 	sqlite3_bind_int64(st, 9, r->settled_at);
 	sqlite3_bind_int(st, 10, r->acked);
 	sqlite3_bind_int(st, 11, r->fast);
-	sqlite3_bind_int64(st, 12, now);
-	sqlite3_bind_int64(st, 13, now);
+	sqlite3_bind_int(st, 12, r->hold);
+	sqlite3_bind_text(st, 13, escrow_names[r->escrow], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 14, r->held_at);
+	sqlite3_bind_int64(st, 15, r->hold_deadline);
+	sqlite3_bind_int64(st, 16, r->hold_hard);
+	sqlite3_bind_int64(st, 17, now);
+	sqlite3_bind_int64(st, 18, now);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
 		log_warnx("store: insert %s: %s", r->job, sqlite3_errmsg(s->db));
@@ -322,7 +396,48 @@ store_each(struct store *s, const char *where, store_row_cb cb, void *arg)
 int
 store_each_pending(struct store *s, store_row_cb cb, void *arg)
 {
-	return store_each(s, "status = 'pending'", cb, arg);
+	return store_each(s, "status = 'pending' AND escrow = ''", cb, arg);
+}
+
+int
+store_each_escrow(struct store *s, store_row_cb cb, void *arg)
+{
+	return store_each(s, "escrow IN ('held','settle','cancel')", cb, arg);
+}
+
+/*
+ * Where a hold invoice's payment stands, committed before whatever it
+ * leads to (a settle, a cancel, a message to jobd) happens. Settle and
+ * settled are never left for a cancel: the SQL refuses it, whoever asks.
+ */
+int
+store_set_escrow(struct store *s, const struct inv_row *r)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "UPDATE invoices SET escrow = ?1, held_at = ?2,"
+	    " hold_deadline = ?3, hold_hard = ?4, status = ?5, received_msat = ?6,"
+	    " settled_at = ?7, updated_at = ?8 WHERE job = ?9 AND hold = 1 AND"
+	    " NOT (escrow IN ('settle','settled') AND ?1 IN ('cancel','cancelled'))",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, escrow_names[r->escrow], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->held_at);
+	sqlite3_bind_int64(st, 3, r->hold_deadline);
+	sqlite3_bind_int64(st, 4, r->hold_hard);
+	sqlite3_bind_text(st, 5, status_names[r->status], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)r->received_msat);
+	sqlite3_bind_int64(st, 7, r->settled_at);
+	sqlite3_bind_int64(st, 8, now_unix());
+	sqlite3_bind_text(st, 9, r->job, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("store: escrow of %s: %s", r->job, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return sqlite3_changes(s->db) == 1 ? 0 : -1;
 }
 
 int

@@ -49,6 +49,7 @@ struct tracker {
 	struct store	*store;
 	int		 fast_ms, slow_ms;
 	track_event_cb	 cb;
+	track_held_cb	 held_cb;
 	void		*arg;
 	struct track_ent *ents;
 	size_t		 n, max;
@@ -183,6 +184,26 @@ track_poke(struct tracker *t, const char *hash)
 			e->due_ms = now_ms();
 }
 
+void
+track_set_held(struct tracker *t, track_held_cb cb)
+{
+	t->held_cb = cb;
+}
+
+static void track_remove(struct tracker *, struct track_ent *);
+
+void
+track_drop(struct tracker *t, const char *job)
+{
+	struct track_ent *e = track_find_job(t, job);
+
+	/* One in flight is left to its callback, which then finds it gone. */
+	if (e != NULL && !e->inflight)
+		track_remove(t, e);
+	else if (e != NULL)
+		e->row.escrow = ESC_CANCEL;
+}
+
 static void
 track_remove(struct tracker *t, struct track_ent *e)
 {
@@ -256,6 +277,16 @@ track_looked_up(const struct lookup_result *res, void *arg)
 		return;
 	}
 	e->fails = 0;
+	if (e->row.escrow != ESC_NONE) {
+		track_remove(t, e);	/* dropped meanwhile: escrow.c has it */
+		return;
+	}
+	if (e->row.hold && res->state == LK_HELD && t->held_cb != NULL) {
+		row = e->row;
+		track_remove(t, e);
+		t->held_cb(&row, res, t->arg);
+		return;
+	}
 	if (res->state == LK_PAID && res->received_msat >= e->row.amount_msat) {
 		if (store_set_paid(t->store, e->row.job, res->received_msat, res->settled_at) != 0) {
 			track_failed(t, e, "cannot record paid in the store");

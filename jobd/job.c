@@ -107,8 +107,11 @@ job_move(struct jobd *jd, struct job *j, enum job_state s, const struct outbox_r
 		jd->running--;
 	if (s == ST_PROCESSING)
 		jd->running++;
-	if ((old == ST_QUOTED || old == ST_PAYMENT_REQUIRED) && state_closed(s))
-		quote_untrack(jd, j);	/* its invoice is not to be paid any more */
+	/* its invoice is not to be paid any more (a hold invoice: the escrow cancels it) */
+	if ((old == ST_QUOTED || old == ST_PAYMENT_REQUIRED) && state_closed(s) &&
+	    j->escrow[0] == '\0')
+		quote_untrack(jd, j);
+	escrow_on_move(jd, j, s);
 	log_debug("job %.12s: %s -> %s", j->id, state_name(old), state_name(s));
 	return 0;
 }
@@ -304,10 +307,11 @@ job_fail(struct jobd *jd, struct job *j, enum job_state s, const char *msg)
 {
 	snprintf(j->error, sizeof(j->error), "%.*s",
 	    (int)utf8_cut(msg, strlen(msg), sizeof(j->error) - 1), msg);
+	escrow_explain(j, j->error, sizeof(j->error));
 	if (job_move(jd, j, s, NULL) == -1)
 		return;
 	log_info("job %.12s: %s: %s", j->id, state_name(s), msg);
-	if (s != ST_CANCELLED)
+	if (s != ST_CANCELLED || escrow_was_held(j))
 		publish_feedback(jd, j, "error", j->error, 0, NULL);
 	job_close(jd, j);
 	job_schedule(jd);
@@ -333,6 +337,7 @@ send_invoice(struct jobd *jd, struct job *j, int64_t msat, int fast)
 	cJSON_AddNumberToObject(m, "expiry", fast ? quote_invoice_expiry(jd) :
 	    jd->conf.invoice_expiry);
 	cJSON_AddBoolToObject(m, "fast", fast);
+	escrow_invoice_fields(j, m);
 	spoke_send(jd, SPOKE_INVOICED, m);
 }
 
@@ -427,13 +432,14 @@ job_start(struct jobd *jd, struct job *j)
 	const char *why;
 	char msg[256];
 
-	if (mode == PAY_BEFORE && (why = quote_admit(jd, j)) != NULL) {
+	if ((mode == PAY_BEFORE || mode == PAY_HOLD) && (why = quote_admit(jd, j)) != NULL) {
 		jd->rejections[REJ_BUSY]++;
 		job_fail(jd, j, ST_REJECTED, why);
 		return;
 	}
 	j->pay_mode = (int)mode + 1;
-	if (mode == PAY_BEFORE) {
+	if (mode == PAY_BEFORE || mode == PAY_HOLD) {
+		escrow_open(jd, j);
 		j->quote_msat = price_quote_msat(store_price(jd, j->req.model), plen,
 		    j->req.max_tokens);
 		covered = price_tokens_covered(store_price(jd, j->req.model), j->quote_msat, plen);
@@ -481,6 +487,8 @@ job_deliver(struct jobd *jd, struct job *j)
 	char msg[160], id[65], *json = NULL, *rel = NULL;
 	int truncated;
 
+	if (escrow_too_late(jd, j))
+		return;
 	truncated = publish_result_build(jd, j, id, &json, &rel);
 	if (truncated != -1) {
 		memcpy(j->result_id, id, sizeof(j->result_id));
@@ -761,7 +769,7 @@ invoice_got(struct jobd *jd, struct job *j, const cJSON *m)
 {
 	const char *bolt11 = jsonx_str(m, "bolt11");
 	int64_t amt = 0, exp = 0, want = j->state == ST_QUOTED ? j->quote_msat : j->price_msat;
-	char msg[128];
+	char msg[256];
 
 	if (bolt11 == NULL || int_field(m, "amount_msat", &amt) == -1 || amt != want) {
 		log_warnx("job %.12s: invoice from invoiced does not match (%lld != %lld msat)",
@@ -782,6 +790,8 @@ invoice_got(struct jobd *jd, struct job *j, const cJSON *m)
 		 */
 		snprintf(msg, sizeof(msg), "pay %lld sats to run this job (up to %d tokens)",
 		    (long long)(amt / 1000), j->req.max_tokens);
+		if (j->escrow[0] != '\0')
+			escrow_quote_msg(j, amt, msg, sizeof(msg));
 		if (publish_feedback(jd, j, "payment-required", msg, 1, NULL) == -1)
 			return;
 		job_move(jd, j, ST_PAYMENT_REQUIRED, NULL);
@@ -875,7 +885,7 @@ job_on_invoice(struct jobd *jd, const char *op, const cJSON *m)
 	const char *id = jsonx_str(m, "job");
 	struct job *j;
 
-	if (id == NULL)
+	if (id == NULL || escrow_on_op(jd, op, id, m))
 		return;
 	if (strcmp(op, "paid") == 0) {
 		invoice_paid(jd, id, m);
@@ -971,6 +981,8 @@ job_resync(struct jobd *jd, enum spoke_id s)
 		    jd->resolve != NULL)
 			jd->resolve(jd, j);	/* relayd came back: fetch again */
 	}
+	if (s == SPOKE_INVOICED)
+		escrow_resync(jd);
 }
 
 /*
@@ -1044,4 +1056,5 @@ job_tick(struct jobd *jd)
 		    !jd->spokes[SPOKE_INFERD].connected) && wait_overdue(jd, j, ms))
 			wait_fail(jd, j);	/* waiting, and no answer will come in time */
 	}
+	escrow_resync(jd);
 }

@@ -144,6 +144,7 @@ struct jobd {
 	uint64_t	 cancel_timer;	/* debounced "cancel" re-subscribe */
 	uint64_t	 tick_timer;
 	uint64_t	 health_timer;	/* re-asks spokes that report trouble */
+	uint64_t	 escrow_timer;	/* the earliest hold deadline (escrow.c) */
 	struct asked	 asked;		/* relays we may sign AUTH for */
 	int		 stopping;
 	struct store	 store;		/* store.c */
@@ -197,6 +198,18 @@ void		 job_schedule(struct jobd *);
 void		 job_resync(struct jobd *, enum spoke_id);
 void		 job_replay_local(struct jobd *);
 void		 job_tick(struct jobd *);
+
+/* escrow.c: payment_mode = hold, the held payment's fate */
+int		 escrow_was_held(const struct job *);
+void		 escrow_open(struct jobd *, struct job *);
+void		 escrow_invoice_fields(const struct job *, cJSON *);
+void		 escrow_quote_msg(const struct job *, int64_t msat, char *msg, size_t len);
+void		 escrow_explain(const struct job *, char *msg, size_t len);
+void		 escrow_on_move(struct jobd *, struct job *, enum job_state to);
+int		 escrow_too_late(struct jobd *, struct job *);
+void		 escrow_arm(struct jobd *);
+int		 escrow_on_op(struct jobd *, const char *op, const char *id, const cJSON *);
+void		 escrow_resync(struct jobd *);
 int		 job_queue_depth(struct jobd *);
 void		 job_on_infer(struct jobd *, const char *op, const cJSON *msg);
 void		 job_on_invoice(struct jobd *, const char *op, const cJSON *msg);
@@ -254,6 +267,7 @@ int		 quote_expired(const struct jobd *, const struct job *, int64_t now, int64_
 void		 quote_untrack(struct jobd *, const struct job *);
 int		 quote_paid_late(struct jobd *, const char *id);
 const char	*reason_size(const char *code);
+const char	*reason_hold(const char *code);
 
 /* spoke.c: the transport (connect, backoff, send, read) */
 void		 spoke_init(struct jobd *);

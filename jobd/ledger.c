@@ -38,7 +38,8 @@ static const char *schema =
 	" prompt_tokens INTEGER NOT NULL DEFAULT 0,"
 	" completion_tokens INTEGER NOT NULL DEFAULT 0,"
 	" text TEXT, result_id TEXT, error TEXT,"
-	" pay_mode INTEGER NOT NULL DEFAULT 0, queued_ms INTEGER NOT NULL DEFAULT 0);"
+	" pay_mode INTEGER NOT NULL DEFAULT 0, queued_ms INTEGER NOT NULL DEFAULT 0,"
+	" escrow TEXT NOT NULL DEFAULT '', hold_deadline INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);"
 	"CREATE INDEX IF NOT EXISTS jobs_pubkey ON jobs(pubkey);"
 	"CREATE INDEX IF NOT EXISTS jobs_received ON jobs(received_ms);"
@@ -61,6 +62,9 @@ static const struct {
 	{ "pay_mode",	"INTEGER NOT NULL DEFAULT 0" },
 	/* first queued, ms: the inference deadline counts from it (wait.c) */
 	{ "queued_ms",	"INTEGER NOT NULL DEFAULT 0" },
+	/* a held payment's state and deadline (escrow.c) */
+	{ "escrow",	"TEXT NOT NULL DEFAULT ''" },
+	{ "hold_deadline", "INTEGER NOT NULL DEFAULT 0" },
 };
 
 int64_t
@@ -257,6 +261,11 @@ ledger_open(sqlite3 **dbp, const char *path, char *err, size_t errlen)
 	if (exec(db, "PRAGMA journal_mode=WAL;") == -1 ||
 	    exec(db, "PRAGMA synchronous=FULL;") == -1 ||
 	    exec(db, schema) == -1 || add_columns(db) == -1) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		ledger_close(db);
+		return -1;
+	}
+	if (add_columns(db) == -1) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
 		ledger_close(db);
 		return -1;
@@ -481,12 +490,13 @@ row_update(sqlite3 *db, const struct job *j)
 	st = prep(db, "INSERT INTO jobs(id, pubkey, kind, created_at, received_ms, relay, "
 	    "request, updated_ms, state, enc, params, quote_msat, price_msat, paid_msat, "
 	    "bolt11, invoice_expires, prompt_tokens, completion_tokens, text, result_id, "
-	    "error, done_ms) VALUES(?15, ?16, ?17, ?18, ?19, ?20, ?21, ?1, ?2, ?3, ?4, ?5, "
-	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, CASE WHEN ?13 IS NOT NULL THEN ?1 "
+	    "error, escrow, hold_deadline, done_ms) VALUES(?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+	    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?22, ?23, "
+	    "CASE WHEN ?13 IS NOT NULL THEN ?1 "
 	    "ELSE 0 END) ON CONFLICT(id) DO UPDATE SET updated_ms=?1, state=?2, enc=?3, "
 	    "params=?4, quote_msat=?5, price_msat=?6, paid_msat=?7, bolt11=?8, "
 	    "invoice_expires=?9, prompt_tokens=?10, completion_tokens=?11, text=?12, "
-	    "result_id=?13, error=?14, "
+	    "result_id=?13, error=?14, escrow=?22, hold_deadline=?23, "
 	    "done_ms = CASE WHEN ?13 IS NOT NULL AND done_ms = 0 THEN ?1 ELSE done_ms END");
 	if (st == NULL) {
 		free(params);
@@ -517,6 +527,8 @@ row_update(sqlite3 *db, const struct job *j)
 	sqlite3_bind_int64(st, 19, j->received_ms);
 	sqlite3_bind_text(st, 20, j->relay, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 21, j->request_json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 22, j->escrow, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 23, j->hold_deadline);
 	rc = step_done(db, st);
 	free(params);
 	return rc == -1 ? -1 : row_added(db, j);
@@ -559,6 +571,8 @@ row_job(sqlite3_stmt *st)
 	snprintf(j->error, sizeof(j->error), "%s", col_text(st, 19));
 	j->pay_mode = sqlite3_column_int(st, 20);
 	j->queued_ms = sqlite3_column_int64(st, 21);
+	snprintf(j->escrow, sizeof(j->escrow), "%s", col_text(st, 22));
+	j->hold_deadline = sqlite3_column_int64(st, 23);
 	return j;
 }
 
@@ -590,7 +604,7 @@ ledger_load_open(sqlite3 *db, struct job **head, int64_t max_age_s)
 	st = prep(db, "SELECT id, pubkey, kind, created_at, received_ms, state, enc, "
 	    "relay, request, params, quote_msat, price_msat, paid_msat, bolt11, "
 	    "invoice_expires, prompt_tokens, completion_tokens, text, result_id, error, "
-	    "pay_mode, queued_ms FROM jobs WHERE state NOT IN ('acked','rejected','error','cancelled','expired') "
+	    "pay_mode, queued_ms, escrow, hold_deadline FROM jobs WHERE state NOT IN ('acked','rejected','error','cancelled','expired') "
 	    "ORDER BY received_ms, rowid");
 	if (st == NULL)
 		return -1;
@@ -776,7 +790,7 @@ ledger_set_paid(sqlite3 *db, const char *id, int64_t paid_msat)
  * The rows that may go: closed and past their horizon (a rejected request
  * after retain_rejected_hours, any other closed job after retain_days),
  * never one whose invoice may still be paid (an unpaid bolt11 before its
- * expiry), never an open job, and never a request young enough to pass the
+ * expiry) or whose held payment's settle or cancel is not confirmed yet, never an open job, and never a request young enough to pass the
  * max_request_age check again: a relay that re-sends a pruned request
  * finds it refused as stale, so its id needs no tombstone. Oldest first on
  * the received_ms index, so each pass reads only rows past the horizon.
@@ -784,7 +798,8 @@ ledger_set_paid(sqlite3 *db, const char *id, int64_t paid_msat)
 #define PRUNABLE "SELECT id FROM jobs WHERE received_ms < ?6 AND created_at < ?4 AND " \
 	"((state = 'rejected' AND updated_ms < ?1) OR (state IN ('acked','error'," \
 	"'cancelled','expired') AND updated_ms < ?2 AND (bolt11 IS NULL OR " \
-	"paid_msat > 0 OR (invoice_expires > 0 AND invoice_expires < ?3)))) " \
+	"paid_msat > 0 OR (invoice_expires > 0 AND invoice_expires < ?3))) AND " \
+	"escrow NOT IN ('settle','refund','void')) " \
 	"ORDER BY received_ms LIMIT ?5"
 
 /* created_ms on the outbox_acked index: the outbox has no index by job */
@@ -897,6 +912,7 @@ row_json(sqlite3_stmt *st)
 		cJSON_AddStringToObject(o, "error", col_text(st, 14));
 	else
 		cJSON_AddNullToObject(o, "error");
+	cJSON_AddStringToObject(o, "escrow", col_text(st, 15));
 	return o;
 }
 
@@ -911,7 +927,7 @@ ledger_jobs_json(sqlite3 *db, int limit)
 		return NULL;
 	st = prep(db, "SELECT id, state, pubkey, kind, enc, quote_msat, price_msat, "
 	    "paid_msat, prompt_tokens, completion_tokens, created_at, received_ms, "
-	    "updated_ms, result_id, error FROM jobs ORDER BY received_ms DESC, rowid DESC "
+	    "updated_ms, result_id, error, escrow FROM jobs ORDER BY received_ms DESC, rowid DESC "
 	    "LIMIT ?");
 	if (st == NULL)
 		return arr;
@@ -1012,7 +1028,59 @@ ledger_stats_json(sqlite3 *db)
 		}
 		stmt_done(st);
 	}
+	by = cJSON_AddObjectToObject(o, "escrow");
+	if ((st = prep(db, "SELECT escrow, count(*) FROM jobs WHERE escrow != '' "
+	    "GROUP BY escrow")) != NULL) {
+		while (sqlite3_step(st) == SQLITE_ROW)
+			cJSON_AddNumberToObject(by, col_text(st, 0), sqlite3_column_int(st, 1));
+		stmt_done(st);
+	}
 	stats_latency(db, o);
 	stats_models(db, o);
 	return o;
+}
+
+/*
+ * A closed job's escrow (escrow.c): the decision or outcome to, if the
+ * job's escrow is now one of from (a space-separated list). 1 changed,
+ * 0 not, -1 error.
+ */
+int
+ledger_escrow_move(sqlite3 *db, const char *id, const char *from, const char *to,
+    int64_t paid_msat)
+{
+	sqlite3_stmt *st = prep(db, "UPDATE jobs SET escrow = ?1, updated_ms = ?2, "
+	    "paid_msat = CASE WHEN ?3 > 0 THEN ?3 ELSE paid_msat END "
+	    "WHERE id = ?4 AND instr(' ' || ?5 || ' ', ' ' || escrow || ' ') > 0");
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ledger_now_ms());
+	sqlite3_bind_int64(st, 3, paid_msat);
+	sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
+	if (step_done(db, st) == -1)
+		return -1;
+	return sqlite3_changes(db) > 0 ? 1 : 0;
+}
+
+/* Every job whose settle or cancel is decided but not confirmed: fn(arg, id, escrow). */
+int
+ledger_escrow_each(sqlite3 *db, void (*fn)(void *, const char *id, const char *escrow),
+    void *arg)
+{
+	sqlite3_stmt *st = prep(db, "SELECT id, escrow FROM jobs WHERE escrow IN "
+	    "('settle','refund','void') LIMIT 1000");
+	char id[65], esc[12];
+
+	if (st == NULL)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(id, sizeof(id), "%s", col_text(st, 0));
+		snprintf(esc, sizeof(esc), "%s", col_text(st, 1));
+		fn(arg, id, esc);
+	}
+	stmt_done(st);
+	return 0;
 }

@@ -48,6 +48,10 @@ struct ledger_retention {
 };
 int		 ledger_prune(sqlite3 *, const struct ledger_retention *, int limit);
 int		 ledger_job_state(sqlite3 *, const char *id, char *state, size_t len);
+int		 ledger_escrow_move(sqlite3 *, const char *id, const char *from, const char *to,
+		    int64_t paid_msat);
+int		 ledger_escrow_each(sqlite3 *, void (*)(void *, const char *id, const char *escrow),
+		    void *arg);
 cJSON		*ledger_jobs_json(sqlite3 *, int limit);
 cJSON		*ledger_stats_json(sqlite3 *);
 int64_t		 ledger_now_ms(void);

@@ -137,6 +137,9 @@ static const struct op invoiced_ops[] = {
 	{ "paid", op_job },
 	{ "expired", op_job },
 	{ "error", op_job },
+	{ "held", op_job },
+	{ "settled", op_job },
+	{ "refunded", op_job },
 	{ NULL, NULL }
 };
 

@@ -114,3 +114,22 @@ reason_size(const char *code)
 {
 	return reason_find(size_reasons, code);
 }
+
+/*
+ * payment_mode = hold (escrow.c): why a job whose payment was held ended,
+ * and the words every such failure ends with.
+ */
+static const struct reason hold_reasons[] = {
+	{ "too_long",		"the job did not finish in the time a payment may be held" },
+	{ "wallet_returned",	"the wallet returned the held payment" },
+	{ "invoice_cancelled",	"the invoice was cancelled; the job is closed" },
+	{ "below_quote",	"payment below the quoted price" },
+	{ "refunded",		"; your held payment was returned (refunded)" },
+	{ NULL,			"the held payment was returned" },
+};
+
+const char *
+reason_hold(const char *code)
+{
+	return reason_find(hold_reasons, code);
+}

@@ -128,6 +128,15 @@ TEST(derived_defaults)
 	CHECK(strcmp(c.lnd_url, "https://127.0.0.1:8080") == 0);
 	CHECK(strcmp(c.lnd_macaroon_file, "/m") == 0 && strcmp(c.lnd_tls_cert_file, "/c") == 0);
 	conf_free(&c);
+	REQUIRE(load(&c, "wallet = lnd\nlnd_url = https://127.0.0.1:8080\npayment_mode = hold\n"
+	    "hold_max_seconds = 120\n", err, sizeof(err)) == 0);
+	CHECK(c.payment_mode == PAY_HOLD && c.hold_max_seconds == 120);
+	conf_free(&c);
+	REQUIRE(load(&c, "payment_mode = hold\n", err, sizeof(err)) == 0);
+	CHECK(c.payment_mode == PAY_FREE && c.hold_max_seconds == 600);	/* wallet = none */
+	conf_free(&c);
+	CHECK(fails_with("hold_max_seconds = 29\n",
+	    "1: hold_max_seconds: bad value \"29\" (an integer 30..3600)"));
 	CHECK(fails_with("lnd_url = 127.0.0.1:8080\n",
 	    "1: lnd_url: bad value \"127.0.0.1:8080\": not an http:// or https:// URL"));
 }
@@ -227,7 +236,7 @@ TEST(error_bad_enum)
 	CHECK(fails_with("wallet = paypal\n",
 	    "1: wallet: bad value \"paypal\" (none|lnbits|nwc|spark|lnd)"));
 	CHECK(fails_with("payment_mode = later\n",
-	    "1: payment_mode: bad value \"later\" (after|before|free)"));
+	    "1: payment_mode: bad value \"later\" (after|before|free|hold)"));
 	CHECK(fails_with("infer_backend = vllm\n",
 	    "1: infer_backend: bad value \"vllm\" (ollama|openai)"));
 	CHECK(fails_with("privsep = maybe\n",

@@ -266,6 +266,57 @@ TEST(prune_keeps_unsettled_and_holds)
 	store_close(s);
 }
 
+static int nescrow;
+
+static void
+count_escrow(const struct inv_row *r, void *arg)
+{
+	nescrow++;
+}
+
+/*
+ * A hold invoice's escrow survives a reopen, leaves the pending list once
+ * held, and a stored settle can never become a cancel, whoever asks.
+ */
+TEST(escrow_settle_never_cancelled)
+{
+	struct store *s;
+	struct inv_row r, got;
+	char err[256];
+
+	REQUIRE((s = store_open(db, err, sizeof(err))) != NULL);
+	row_init(&r, 'h', 7000);
+	r.hold = 1;
+	REQUIRE(store_insert(s, &r) == 0);
+	r.escrow = ESC_HELD;
+	r.held_at = 100;
+	r.hold_deadline = 700;
+	r.hold_hard = 9000;
+	CHECK(store_set_escrow(s, &r) == 0);
+	npending = nescrow = 0;
+	REQUIRE(store_each_pending(s, count_pending, NULL) == 0);
+	REQUIRE(store_each_escrow(s, count_escrow, NULL) == 0);
+	CHECK(npending == 0 && nescrow == 1);
+	r.escrow = ESC_SETTLE;
+	CHECK(store_set_escrow(s, &r) == 0);
+	r.escrow = ESC_CANCEL;
+	CHECK(store_set_escrow(s, &r) == -1);
+	REQUIRE((s = reopen(s)) != NULL);
+	REQUIRE(store_get(s, r.job, &got) == 1);
+	CHECK(got.hold == 1 && got.escrow == ESC_SETTLE && got.hold_deadline == 700 &&
+	    got.hold_hard == 9000 && got.held_at == 100);
+	got.escrow = ESC_SETTLED;
+	got.status = INV_PAID;
+	CHECK(store_set_escrow(s, &got) == 0);
+	got.escrow = ESC_CANCELLED;
+	CHECK(store_set_escrow(s, &got) == -1);
+	row_init(&r, 'i', 7000);	/* not a hold invoice: no escrow at all */
+	REQUIRE(store_insert(s, &r) == 0);
+	r.escrow = ESC_HELD;
+	CHECK(store_set_escrow(s, &r) == -1);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -283,6 +334,7 @@ main(void)
 	RUN(payment_hash_migration);
 	RUN(payee_pinned_by_first_invoice);
 	RUN(prune_keeps_unsettled_and_holds);
+	RUN(escrow_settle_never_cancelled);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);

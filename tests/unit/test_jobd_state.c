@@ -7,7 +7,7 @@
  * 15 s tick's timeouts, and that job.c resolves inputs only through the
  * callback it is given.
  */
-/* LINK: jobd/job.c jobd/index.c jobd/state.c jobd/reason.c jobd/wait.c jobd/partial.c jobd/quote.c */
+/* LINK: jobd/job.c jobd/index.c jobd/state.c jobd/reason.c jobd/wait.c jobd/partial.c jobd/quote.c jobd/escrow.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +55,19 @@ ledger_job_write(sqlite3 *db, const struct job *j, const struct outbox_row *row)
 		writes[nwrites].with_row = row != NULL;
 		nwrites++;
 	}
+	return 0;
+}
+
+int
+ledger_escrow_move(sqlite3 *db, const char *id, const char *from, const char *to,
+    int64_t paid_msat)
+{
+	return 0;
+}
+
+int
+ledger_escrow_each(sqlite3 *db, void (*fn)(void *, const char *, const char *), void *arg)
+{
 	return 0;
 }
 
@@ -644,6 +657,45 @@ TEST(resolving_goes_through_the_callback)
 	CHECK(resolves == 2);
 }
 
+/*
+ * Escrow: a held job that closes is settled only on the acked path; every
+ * other close cancels, and the requester is told the payment was returned
+ * (a kind-5 cancel too, which otherwise sends no feedback).
+ */
+TEST(held_jobs_settle_only_when_acked)
+{
+	struct job *j;
+	char err[JOBD_MAX_ERRMSG];
+
+	setup(4);
+	j = add_job(1, ST_PUBLISHED);
+	snprintf(j->escrow, sizeof(j->escrow), "held");
+	snprintf(j->result_id, sizeof(j->result_id), "%064d", 9);
+	job_on_ok(&jd, j->result_id, 1);
+	CHECK(open_jobs() == 0 && was_sent("invoiced:settle") && !was_sent("invoiced:cancel"));
+
+	setup(4);
+	j = add_job(2, ST_PROCESSING);
+	snprintf(j->escrow, sizeof(j->escrow), "held");
+	snprintf(err, sizeof(err), "x");
+	escrow_explain(j, err, sizeof(err));
+	CHECK(strstr(err, "refunded") != NULL);
+	job_fail(&jd, j, ST_CANCELLED, "cancelled by the requester");
+	CHECK(was_sent("invoiced:cancel") && !was_sent("invoiced:settle"));
+	CHECK(nfeedback == 1 && strcmp(feedback[0], "error") == 0);
+
+	setup(4);
+	j = add_job(3, ST_PAYMENT_REQUIRED);
+	snprintf(j->escrow, sizeof(j->escrow), "open");
+	job_fail(&jd, j, ST_EXPIRED, "invoice expired unpaid");
+	CHECK(was_sent("invoiced:cancel") && !was_sent("invoiced:settle"));
+
+	setup(4);
+	j = add_job(4, ST_PROCESSING);		/* no escrow: nothing sent to invoiced */
+	job_fail(&jd, j, ST_ERROR, "inference failed");
+	CHECK(!was_sent("invoiced:cancel") && !was_sent("invoiced:settle"));
+}
+
 int
 main(void)
 {
@@ -663,6 +715,7 @@ main(void)
 	RUN(job_keeps_its_payment_mode);
 	RUN(tick_ends_overdue_waiting_jobs);
 	RUN(waiting_job_keeps_its_place);
+	RUN(held_jobs_settle_only_when_acked);
 	while ((j = jd.jobs) != NULL) {
 		jd.jobs = j->next;
 		job_free(j);
