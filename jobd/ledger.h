@@ -41,6 +41,9 @@ int		 ledger_unpaid_count(sqlite3 *, const char *pubkey);
 int		 ledger_job_state(sqlite3 *, const char *id, char *state, size_t len);
 cJSON		*ledger_jobs_json(sqlite3 *, int limit);
 cJSON		*ledger_stats_json(sqlite3 *);
+/* The pane's pages of jobs (state NULL: every state) and earnings buckets. */
+cJSON		*ledger_jobs_page_json(sqlite3 *, int offset, int limit, const char *state);
+cJSON		*ledger_buckets_json(sqlite3 *, int64_t since_ms, int64_t bucket_ms);
 int64_t		 ledger_now_ms(void);
 
 #endif
