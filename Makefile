@@ -39,8 +39,9 @@ LIBS_inferd   = $(shell pkg-config --libs libcurl 2>/dev/null)
 LIBS_invoiced = $(shell pkg-config --libs libcurl sqlite3 libwebsockets 2>/dev/null)
 LIBS_dvmctl   =
 LIBS_dvmreq   = $(shell pkg-config --libs libwebsockets 2>/dev/null)
+LIBS_paned    = $(shell pkg-config --libs libwebsockets 2>/dev/null)
 
-PROGS   = relayd jobd inferd invoiced dvmctl dvmreq
+PROGS   = relayd jobd inferd invoiced dvmctl dvmreq paned
 COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIBCOMMON  = $(BUILD)/libcommon.a

@@ -32,6 +32,9 @@ int	 show_ok(const cJSON *);
 int	 show_jobs(const cJSON *);
 int	 show_stats(const cJSON *);
 
+/* pane.c */
+int	 pane_print_url(const struct conf *);
+
 /* keys.c */
 int	 keyfile_generate(const char *path);
 int	 keyfile_print_npub(const char *path);
