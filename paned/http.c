@@ -137,7 +137,8 @@ http_change_refused(struct lws *wsi, struct paned *p)
 static void
 http_get_api(struct lws *wsi, struct http_req *r, struct paned *p)
 {
-	char off[16], lim[16], st[40], *line;
+	char ob[24], lb[24], sb[48], *line;
+	const char *off, *lim, *st;
 
 	if (!http_session(wsi, p)) {
 		http_json_error(wsi, r, 401, "not logged in: open the URL that dvmctl pane prints");
@@ -152,12 +153,10 @@ http_get_api(struct lws *wsi, struct http_req *r, struct paned *p)
 	else if (strcmp(r->path, "/api/prices") == 0)
 		http_relay(wsi, r, p, "{\"op\":\"prices_get\"}", "prices");
 	else if (strcmp(r->path, "/api/jobs") == 0) {
-		if (lws_get_urlarg_by_name(wsi, "offset=", off, sizeof(off)) == NULL)
-			off[0] = '\0';
-		if (lws_get_urlarg_by_name(wsi, "limit=", lim, sizeof(lim)) == NULL)
-			lim[0] = '\0';
-		if (lws_get_urlarg_by_name(wsi, "state=", st, sizeof(st)) == NULL)
-			st[0] = '\0';
+		/* lws returns a pointer to the value inside the buffer (past "name="). */
+		off = lws_get_urlarg_by_name(wsi, "offset=", ob, sizeof(ob));
+		lim = lws_get_urlarg_by_name(wsi, "limit=", lb, sizeof(lb));
+		st = lws_get_urlarg_by_name(wsi, "state=", sb, sizeof(sb));
 		if ((line = api_jobs_request(off, lim, st)) == NULL) {
 			http_json_error(wsi, r, 500, "out of memory");
 			return;
@@ -171,7 +170,8 @@ http_get_api(struct lws *wsi, struct http_req *r, struct paned *p)
 static void
 http_get(struct lws *wsi, struct http_req *r, struct paned *p)
 {
-	char tok[PANE_TOKEN_HEX + 8], sess[PANE_TOKEN_HEX + 1];
+	char tb[PANE_TOKEN_HEX + 16], sess[PANE_TOKEN_HEX + 1];
+	const char *tok;
 	size_t i;
 
 	if (strncmp(r->path, "/api/", 5) == 0) {
@@ -179,7 +179,7 @@ http_get(struct lws *wsi, struct http_req *r, struct paned *p)
 		return;
 	}
 	if (strcmp(r->path, "/") == 0 &&
-	    lws_get_urlarg_by_name(wsi, "token=", tok, sizeof(tok)) != NULL) {
+	    (tok = lws_get_urlarg_by_name(wsi, "token=", tb, sizeof(tb))) != NULL) {
 		if (!auth_equal(tok, p->token) || auth_session_new(p, sess) == -1) {
 			log_warnx("login refused: a wrong token");
 			http_answer(wsi, r, 403, "text/plain", "wrong token\n", 12);
@@ -190,6 +190,10 @@ http_get(struct lws *wsi, struct http_req *r, struct paned *p)
 		r->redirect = 1;
 		log_info("login: a new session");
 		http_answer(wsi, r, 303, "text/plain", "", 0);
+		return;
+	}
+	if (strcmp(r->path, "/favicon.ico") == 0) {	/* none: say so without an error */
+		http_answer(wsi, r, 204, "text/plain", "", 0);
 		return;
 	}
 	for (i = 0; i < sizeof(p->files) / sizeof(p->files[0]) && p->files[i].name; i++) {
@@ -275,6 +279,10 @@ http_post_begin(struct lws *wsi, struct http_req *r, struct paned *p)
 	char cl[32];
 	long n = 0;
 
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		http_answer(wsi, r, 411, "text/plain", "Content-Length required\n", 24);
+		return;
+	}
 	if (hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl)) == -1)
 		n = PANE_MAX_BODY + 1;
 	else if (cl[0] != '\0')
@@ -287,7 +295,7 @@ http_post_begin(struct lws *wsi, struct http_req *r, struct paned *p)
 }
 
 static int
-http_begin(struct lws *wsi, struct http_req *r, struct paned *p, const char *uri)
+http_begin(struct lws *wsi, struct http_req *r, struct paned *p)
 {
 	char host[HDR_MAX];
 
@@ -298,11 +306,17 @@ http_begin(struct lws *wsi, struct http_req *r, struct paned *p, const char *uri
 		http_answer(wsi, r, 403, "text/plain", "bad Host\n", 9);
 		return 0;
 	}
-	snprintf(r->path, sizeof(r->path), "%s", uri);
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+	/* The whole path (lws hands the callback only what follows the mount). */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+		if (hdr(wsi, WSI_TOKEN_POST_URI, r->path, sizeof(r->path)) == -1)
+			r->path[0] = '\0';
 		return 1;	/* the body comes next */
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
+		if (hdr(wsi, WSI_TOKEN_GET_URI, r->path, sizeof(r->path)) == -1)
+			r->path[0] = '\0';
 		http_get(wsi, r, p);
+	}
 	else
 		http_answer(wsi, r, 405, "text/plain", "GET or POST\n", 12);
 	return 0;
@@ -316,26 +330,32 @@ http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
-		if (http_begin(wsi, r, p, in) == 1)
+		if (r == NULL)
+			return -1;
+		if (http_begin(wsi, r, p) == 1)
 			http_post_begin(wsi, r, p);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY:
+		if (r == NULL)
+			return -1;
 		if (r->bodylen + len > PANE_MAX_BODY)
 			r->toolong = 1;
-		else {
+		else if (len > 0) {
 			memcpy(r->body + r->bodylen, in, len);
 			r->bodylen += len;
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (r->status == 0)
+		if (r != NULL && r->status == 0)
 			http_post(wsi, r, p);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return r->out != NULL ? http_write(wsi, r) : 0;
+		return r != NULL && r->out != NULL ? http_write(wsi, r) : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
-		free(r->out);
-		r->out = NULL;
+		if (r != NULL) {
+			free(r->out);
+			r->out = NULL;
+		}
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
