@@ -55,7 +55,15 @@ FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 .PHONY: all deps test lint unit fuzz bench run clean programs
 all: programs
 
-programs: $(PROGS:%=$(BIN)/%)
+# The pane's page beside the binaries: BIN/../share/sellcompute/www, where
+# paned looks first (scripts/dvm runs the binaries of DVM_BIN or bin/).
+WWW_SRC = $(wildcard paned/www/*)
+WWW     = $(WWW_SRC:paned/www/%=$(BIN)/../share/sellcompute/www/%)
+programs: $(PROGS:%=$(BIN)/%) $(WWW)
+
+$(BIN)/../share/sellcompute/www/%: paned/www/%
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h)
 	@mkdir -p $(dir $@)

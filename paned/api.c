@@ -53,7 +53,7 @@ api_jobs_request(const char *offset, const char *limit, const char *state)
 char *
 api_prices_request(const char *body, size_t len, char *err, size_t errlen)
 {
-	cJSON *in, *o, *pr;
+	cJSON *in = NULL, *o, *pr;
 	const cJSON *v;
 	char *line;
 	int n = 0;
@@ -62,8 +62,7 @@ api_prices_request(const char *body, size_t len, char *err, size_t errlen)
 	    !cJSON_IsObject(in)) {
 		snprintf(err, errlen, "the body must be a JSON object of at most %d bytes",
 		    PANE_MAX_BODY);
-		if (len <= PANE_MAX_BODY)
-			cJSON_Delete(in);
+		cJSON_Delete(in);
 		return NULL;
 	}
 	if ((o = cJSON_CreateObject()) == NULL) {
