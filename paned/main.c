@@ -43,7 +43,7 @@ static struct paned *signalled;
 static void
 on_signal(int sig)
 {
-	if (signalled != NULL) {
+	if (signalled != NULL && signalled->lws != NULL) {
 		signalled->stop = 1;
 		lws_cancel_service(signalled->lws);
 	}
@@ -118,6 +118,7 @@ main(int argc, char **argv)
 	struct daemon_spec spec = { usage, 0, opts, &p };
 	struct daemon_args a;
 	char err[600];
+	sigset_t mask;
 	size_t i;
 
 	log_init("paned", LOG_INFO);
@@ -146,6 +147,12 @@ main(int argc, char **argv)
 	while (!p.stop)
 		if (lws_service(p.lws, 0) < 0)
 			break;
+	/* No handler may wake a context being destroyed (a second SIGTERM). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signalled = NULL;
 	http_stop(&p);
 	for (i = 0; i < sizeof(p.files) / sizeof(p.files[0]); i++)
 		free(p.files[i].data);

@@ -10,11 +10,11 @@ T=launcher_lifecycle.sh
 rig_backends
 rig_conf
 rig_start_launcher
-if wait_until 40 pipeline_up && [ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 4 ] &&
+if wait_until 40 pipeline_up && [ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 5 ] &&
 	grep -q '^dvm: all stages started' "$tmp/dvm.log"; then
-	pass "start: all four stages ready, jobd online with relay and model"
+	pass "start: all five stages (the pane too) ready, jobd online with relay and model"
 else
-	fail "start: all four stages ready, jobd online with relay and model" "$(log_tail)"
+	fail "start: all five stages (the pane too) ready, jobd online with relay and model" "$(log_tail)"
 	exit 1
 fi
 grep -q '^dvm: WARNING: no wallet configured' "$tmp/dvm.log" &&

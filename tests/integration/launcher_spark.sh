@@ -37,12 +37,12 @@ wallet_up() {
 		process.exit(s.payments.ok && s.payments.balance_msat === 50000000 ? 0 : 1);' "$tmp/st.json"
 }
 
-if wait_until 50 wallet_up && [ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 5 ] &&
+if wait_until 50 wallet_up && [ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 6 ] &&
 	[ "$(grep '^dvm: .* ready (pid' "$tmp/dvm.log" | head -n 1 | awk '{print $2}')" = spark-bridge ] &&
 	grep -q '^spark-bridge: fake sdk: initialize network REGTEST account 0$' "$tmp/dvm.log"; then
-	pass "start: the bridge first (REGTEST, account 0), then four stages; wallet reachable with its balance"
+	pass "start: the bridge first (REGTEST, account 0), then five stages; wallet reachable with its balance"
 else
-	fail "start: the bridge first (REGTEST, account 0), then four stages; wallet reachable with its balance" "$(log_tail)"
+	fail "start: the bridge first (REGTEST, account 0), then five stages; wallet reachable with its balance" "$(log_tail)"
 	exit 1
 fi
 
