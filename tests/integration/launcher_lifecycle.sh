@@ -10,7 +10,8 @@ T=launcher_lifecycle.sh
 rig_backends
 rig_conf
 rig_start_launcher
-if wait_until 40 pipeline_up && [ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 5 ] &&
+if wait_until 40 pipeline_up && wait_until 30 grep -q '^dvm: all stages started' "$tmp/dvm.log" &&
+	[ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 5 ] &&
 	grep -q '^dvm: all stages started' "$tmp/dvm.log"; then
 	pass "start: all five stages (the pane too) ready, jobd online with relay and model"
 else
