@@ -97,7 +97,7 @@ else
 	fail "SIGTERM: every stage stopped, exit 0" "rc=$rc left=$left $(log_tail)"
 fi
 order=$(grep '^dvm: [a-z]* stopped$' "$tmp/dvm.log" | awk '{print $2}' | tr '\n' ' ')
-[ "$order" = "jobd relayd invoiced inferd " ] && pass "stop order is the reverse of start" ||
+[ "$order" = "paned jobd relayd invoiced inferd " ] && pass "stop order is the reverse of start" ||
 	fail "stop order is the reverse of start" "$order"
 if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$tmp/dvm.log"; then
 	fail "no sanitizer report from any stage" "$(grep -m 3 'Sanitizer\|runtime error' "$tmp/dvm.log" | tr '\n' '|')"
