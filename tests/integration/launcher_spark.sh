@@ -104,7 +104,7 @@ fi
 p=$(bridge_pid)
 rig_stop_launcher; rc=$?
 order=$(grep '^dvm: [a-z-]* stopped$' "$tmp/dvm.log" | awk '{print $2}' | tr '\n' ' ')
-if [ "$rc" -eq 0 ] && ! kill -0 "$p" 2>/dev/null && [ "$order" = "jobd relayd invoiced inferd spark-bridge " ]; then
+if [ "$rc" -eq 0 ] && ! kill -0 "$p" 2>/dev/null && [ "$order" = "paned jobd relayd invoiced inferd spark-bridge " ]; then
 	pass "SIGTERM: every stage and the bridge stopped (the bridge last), exit 0"
 else
 	fail "SIGTERM: every stage and the bridge stopped (the bridge last), exit 0" "rc=$rc order=$order $(log_tail)"
