@@ -39,8 +39,9 @@ LIBS_inferd   = $(shell pkg-config --libs libcurl 2>/dev/null)
 LIBS_invoiced = $(shell pkg-config --libs libcurl sqlite3 libwebsockets 2>/dev/null)
 LIBS_dvmctl   =
 LIBS_dvmreq   = $(shell pkg-config --libs libwebsockets 2>/dev/null)
+LIBS_paned    = $(shell pkg-config --libs libwebsockets 2>/dev/null)
 
-PROGS   = relayd jobd inferd invoiced dvmctl dvmreq
+PROGS   = relayd jobd inferd invoiced dvmctl dvmreq paned
 COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 LIBCOMMON  = $(BUILD)/libcommon.a
@@ -54,7 +55,15 @@ FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 .PHONY: all deps test lint unit fuzz bench run clean programs
 all: programs
 
-programs: $(PROGS:%=$(BIN)/%)
+# The pane's page beside the binaries: BIN/../share/sellcompute/www, where
+# paned looks first (scripts/dvm runs the binaries of DVM_BIN or bin/).
+WWW_SRC = $(wildcard paned/www/*)
+WWW     = $(WWW_SRC:paned/www/%=$(BIN)/../share/sellcompute/www/%)
+programs: $(PROGS:%=$(BIN)/%) $(WWW)
+
+$(BIN)/../share/sellcompute/www/%: paned/www/%
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h)
 	@mkdir -p $(dir $@)

@@ -126,6 +126,9 @@ static const struct conf_key conf_table[] = {
 	K_STR(relayd_user, "", NULL),
 	K_STR(inferd_user, "", NULL),
 	K_STR(invoiced_user, "", NULL),
+	K_STR(paned_user, "", NULL),
+	K_BOOL(pane, "yes"),
+	K_INT(pane_port, 8090, 1, 65535),
 
 	K_LIST(relays, "wss://relay.damus.io wss://nos.lol wss://relay.primal.net "
 	    "wss://relay.nostr.band", check_ws_url),
@@ -218,7 +221,15 @@ struct conf_src {
 	const char *envname;
 	char	*err;
 	size_t	 errlen;
+	const char *const *only;	/* not NULL: the only keys allowed (overrides) */
 };
+
+/*
+ * The keys state_dir/overrides.conf may set (jobd's prices_set writes it;
+ * the pane edits prices): read after dvm.conf and the environment, so the
+ * operator's last change through the pane wins and survives a restart.
+ */
+static const char *const override_keys[] = { "min_price_sats", "price_per_1k_tokens", NULL };
 
 static int
 conf_fail(const struct conf_src *src, const char *key, const char *fmt, ...)
@@ -240,6 +251,8 @@ conf_fail(const struct conf_src *src, const char *key, const char *fmt, ...)
 		snprintf(src->err, src->errlen, "environment %s: %s", src->envname, why);
 	else if (src->file == NULL)
 		snprintf(src->err, src->errlen, "built-in default: %s: %s", key, why);
+	else if (src->line == 0)	/* a value set at run time (conf_override_set) */
+		snprintf(src->err, src->errlen, "%s: %s", key, why);
 	else if (key != NULL)
 		snprintf(src->err, src->errlen, "%s:%u: %s: %s", src->file, src->line, key, why);
 	else
@@ -559,6 +572,8 @@ conf_line(struct conf *c, char *line, const struct conf_src *src,
 		return conf_fail(src, key, "missing '='");
 	if ((k = conf_find(key)) == NULL)
 		return conf_fail(src, key, "unknown key");
+	if (src->only != NULL && parse_name(key, src->only) == -1)
+		return conf_fail(src, key, "not allowed in an overrides file");
 	if (seen[k - conf_table])
 		return conf_fail(src, key, "duplicate key");
 	seen[k - conf_table] = 1;
@@ -572,9 +587,9 @@ conf_line(struct conf *c, char *line, const struct conf_src *src,
 
 static int
 conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
-    char *err, size_t errlen)
+    char *err, size_t errlen, const char *const *only)
 {
-	struct conf_src src = { name, 0, NULL, err, errlen };
+	struct conf_src src = { name, 0, NULL, err, errlen, only };
 	unsigned char seen[NKEYS];
 	char line[CONF_MAX_LINE + 1];
 	const char *p = buf, *end = buf + len, *nl;
@@ -603,7 +618,7 @@ conf_parse(struct conf *c, const char *name, const char *buf, size_t len,
 static int
 conf_defaults(struct conf *c, char *err, size_t errlen)
 {
-	struct conf_src src = { NULL, 0, NULL, err, errlen };
+	struct conf_src src = { NULL, 0, NULL, err, errlen, NULL };
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++)
@@ -615,7 +630,7 @@ conf_defaults(struct conf *c, char *err, size_t errlen)
 static int
 conf_env(struct conf *c, char *err, size_t errlen)
 {
-	struct conf_src src = { NULL, 0, NULL, err, errlen };
+	struct conf_src src = { NULL, 0, NULL, err, errlen, NULL };
 	char envname[80];
 	const char *v;
 	size_t i, j;
@@ -641,7 +656,7 @@ conf_env(struct conf *c, char *err, size_t errlen)
 static int
 conf_derive(struct conf *c, char *err, size_t errlen)
 {
-	struct conf_src src = { NULL, 0, NULL, err, errlen };
+	struct conf_src src = { NULL, 0, NULL, err, errlen, NULL };
 	char path[CONF_MAX_STR + 8];
 
 	if (c->secret_key_file[0] == '\0') {
@@ -700,18 +715,71 @@ fail:
 }
 
 int
-conf_load_buffer(struct conf *c, const char *name, const char *buf, size_t len,
-    char *err, size_t errlen)
+conf_overrides_path(const struct conf *c, char *buf, size_t len)
+{
+	return (size_t)snprintf(buf, len, "%s/overrides.conf", c->state_dir) >= len ? -1 : 0;
+}
+
+/* state_dir/overrides.conf, if there is one: only override_keys[]. */
+static int
+conf_overrides(struct conf *c, char *err, size_t errlen)
+{
+	struct conf_src src = { NULL, 0, NULL, err, errlen, NULL };
+	char path[CONF_MAX_STR + 32], *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	int rc;
+
+	if (conf_overrides_path(c, path, sizeof(path)) == -1)
+		return conf_fail(&src, "state_dir", "path too long");
+	if (stat(path, &st) == -1 && errno == ENOENT)
+		return 0;
+	if (conf_read_file(path, &buf, &len, err, errlen) == -1)
+		return -1;
+	rc = conf_parse(c, path, buf, len, err, errlen, override_keys);
+	free(buf);
+	return rc;
+}
+
+static int
+conf_build(struct conf *c, const char *name, const char *buf, size_t len,
+    char *err, size_t errlen, int overrides)
 {
 	memset(c, 0, sizeof(*c));
 	if (conf_defaults(c, err, errlen) == -1 ||
-	    (buf != NULL && conf_parse(c, name, buf, len, err, errlen) == -1) ||
+	    (buf != NULL && conf_parse(c, name, buf, len, err, errlen, NULL) == -1) ||
 	    conf_env(c, err, errlen) == -1 ||
+	    (overrides && conf_overrides(c, err, errlen) == -1) ||
 	    conf_derive(c, err, errlen) == -1) {
 		conf_free(c);
 		return -1;
 	}
 	return 0;
+}
+
+int
+conf_load_buffer(struct conf *c, const char *name, const char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	return conf_build(c, name, buf, len, err, errlen, 0);
+}
+
+const char *const *
+conf_override_keys(void)
+{
+	return override_keys;
+}
+
+int
+conf_override_set(struct conf *c, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	struct conf_src src = { "", 0, NULL, err, errlen, override_keys };
+	const struct conf_key *k;
+
+	if (parse_name(key, override_keys) == -1 || (k = conf_find(key)) == NULL)
+		return conf_fail(&src, key, "not a key that can be changed at run time");
+	return conf_set(k, c, value, &src);
 }
 
 int
@@ -724,7 +792,7 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	memset(c, 0, sizeof(*c));
 	if (path != NULL && conf_read_file(path, &buf, &len, err, errlen) == -1)
 		return -1;
-	rc = conf_load_buffer(c, path, buf, len, err, errlen);
+	rc = conf_build(c, path, buf, len, err, errlen, 1);
 	free(buf);
 	return rc;
 }

@@ -126,6 +126,11 @@ struct conf {
 	char	*relayd_user;
 	char	*inferd_user;
 	char	*invoiced_user;
+	char	*paned_user;		/* the user jobd lets on run/pane/pane.sock */
+
+	/* the operator's pane (paned) */
+	int	 pane;			/* yes: the launcher runs paned */
+	int	 pane_port;		/* 127.0.0.1:8090 */
 };
 
 /*
@@ -154,6 +159,18 @@ int	conf_load(struct conf *, const char *path, char *err, size_t errlen);
 int	conf_load_buffer(struct conf *, const char *name, const char *buf,
 	    size_t len, char *err, size_t errlen);
 void	conf_free(struct conf *);
+
+/*
+ * state_dir/overrides.conf: values changed at run time (prices, through
+ * jobd's prices_set), which conf_load reads after the file and the
+ * environment; only the keys conf_override_keys() names may be in it.
+ * conf_override_set sets one of them from text with the same parsing and
+ * range checks as the file; -1 with "key: why" in err.
+ */
+int	conf_overrides_path(const struct conf *, char *buf, size_t len);
+const char *const *conf_override_keys(void);
+int	conf_override_set(struct conf *, const char *key, const char *value,
+	    char *err, size_t errlen);
 
 /*
  * Print one key's resolved value and a newline (lists space-separated,

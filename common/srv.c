@@ -487,3 +487,9 @@ srv_bad_lines(const struct srv *s)
 {
 	return s->bad_lines;
 }
+
+int
+srv_client_fd(const struct srv_client *c)
+{
+	return c->nd.rfd;
+}

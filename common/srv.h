@@ -93,6 +93,8 @@ void		 srv_client_close(struct srv_client *, const char *why);
 
 /* Ids are unique for the server's life: a client can be named after it is gone. */
 unsigned	 srv_client_id(const struct srv_client *);
+/* The client's socket (for SO_PEERCRED checks in on_open). */
+int		 srv_client_fd(const struct srv_client *);
 struct srv_client *srv_client_find(struct srv *, unsigned id);	/* NULL: gone */
 
 size_t		 srv_clients(const struct srv *);

@@ -35,6 +35,8 @@ int	 show_stats(const cJSON *);
 /* models.c */
 int	 show_models(FILE *, const cJSON *);
 void	 show_stats_models(FILE *, const cJSON *);
+/* pane.c */
+int	 pane_print_url(const struct conf *);
 
 /* keys.c */
 int	 keyfile_generate(const char *path);

@@ -36,6 +36,9 @@ static const char usage[] =
 "  keygen FILE       create a new secret key in FILE (0600, never overwrites)\n"
 "                    and print its npub\n"
 "  npub              print the npub of secret_key_file\n"
+"  pane              print the pane's login URL\n"
+"                    (http://127.0.0.1:PORT/?token=...) as the first line;\n"
+"                    the token is STATE_DIR/pane/token, made by paned\n"
 "  probe NAME        exit 0 if STATE_DIR/run/NAME.sock accepts a connection\n"
 "                    (relayd, inferd, invoiced, control), else 111: runit's check\n"
 "\n"
@@ -208,6 +211,8 @@ main(int argc, char **argv)
 			fprintf(stderr, "dvmctl: unknown config key: %s\n", a.arg);
 	} else if (strcmp(a.cmd, "probe") == 0)
 		r = ctl_probe(&c, a.arg);
+	else if (strcmp(a.cmd, "pane") == 0)
+		r = pane_print_url(&c);
 	else if (strcmp(a.cmd, "npub") == 0)
 		r = keyfile_print_npub(c.secret_key_file) == -1 ? EXIT_PERM : 0;
 	else if (strcmp(a.cmd, "status") == 0 || strcmp(a.cmd, "online") == 0 ||

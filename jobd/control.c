@@ -86,7 +86,7 @@ payments_status(struct jobd *jd, int *ok)
 	return r;
 }
 
-static cJSON *
+cJSON *
 ctl_status(struct jobd *jd)
 {
 	cJSON *o = cJSON_CreateObject(), *sp, *rel;
@@ -129,7 +129,7 @@ ctl_status(struct jobd *jd)
 	return o;
 }
 
-static cJSON *
+cJSON *
 ctl_stats(struct jobd *jd)
 {
 	cJSON *o = ledger_stats_json(jd->db), *r;
@@ -148,7 +148,7 @@ ctl_stats(struct jobd *jd)
 }
 
 /* Persist and apply online/offline. Going online announces (NIP-89). */
-static void
+void
 control_set_online(struct jobd *jd, int online)
 {
 	int was = jd->online;
@@ -162,7 +162,7 @@ control_set_online(struct jobd *jd, int online)
 		log_info("now %s", online ? "online" : "offline");
 }
 
-static void
+void
 ctl_error(struct srv_client *c, const char *why)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -174,7 +174,7 @@ ctl_error(struct srv_client *c, const char *why)
 }
 
 /* Send o (when built) and free it; a failed build is answered, not left hanging. */
-static void
+void
 ctl_reply(struct srv_client *c, cJSON *o)
 {
 	if (o == NULL) {
@@ -314,6 +314,9 @@ static const struct srv_op ctl_ops[] = {
 	{ "jobs", op_jobs },
 	{ "stats", op_stats },
 	{ "models", op_models },
+	{ "stats_daily", pane_op_stats_daily },
+	{ "prices_get", prices_op_get },
+	{ "prices_set", prices_op_set },
 };
 
 /* The protocol answers every bad control line, naming what was wrong. */
@@ -322,7 +325,8 @@ ctl_bad(struct srv_client *c, const cJSON *msg, const char *why, void *arg)
 {
 	char m[128];
 
-	snprintf(m, sizeof(m), "%s (ops: status, online, offline, jobs, stats, models)", why);
+	snprintf(m, sizeof(m), "%s (ops: status, online, offline, jobs, stats, models, "
+	    "stats_daily, prices_get, prices_set)", why);
 	ctl_error(c, m);
 }
 

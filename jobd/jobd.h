@@ -54,6 +54,7 @@ enum reject_reason {
 struct spoke;
 struct jobd;
 struct srv;
+struct srv_client;
 
 /* One token bucket per pubkey, in a bounded table. */
 struct ratelimit {
@@ -128,6 +129,7 @@ struct jobd {
 	sqlite3		*db;
 	struct spoke	 spokes[SPOKE__COUNT];
 	struct srv	*ctl;		/* control.sock (control.c) */
+	struct srv	*pane;		/* run/pane/pane.sock (pane.c) */
 	char		 ctl_path[512];
 	int		 online;
 	struct job	*jobs;		/* open jobs, oldest first */
@@ -319,5 +321,20 @@ void		 announce_on_ping(struct jobd *, const struct event *, const char *relay);
 /* control.c */
 int		 control_open(struct jobd *);
 void		 control_close(struct jobd *);
+/* Shared with pane.c, whose socket serves a subset of the same ops. */
+cJSON		*ctl_status(struct jobd *);
+cJSON		*ctl_stats(struct jobd *);
+void		 control_set_online(struct jobd *, int online);
+void		 ctl_error(struct srv_client *, const char *why);
+void		 ctl_reply(struct srv_client *, cJSON *);
+
+/* pane.c: run/pane/pane.sock, only the ops the pane needs (docs/SECURITY.md) */
+int		 pane_open(struct jobd *);
+void		 pane_close(struct jobd *);
+void		 pane_op_stats_daily(struct srv_client *, const cJSON *, void *jd);
+
+/* prices.c: prices_get / prices_set, persisted in state_dir/overrides.conf */
+void		 prices_op_get(struct srv_client *, const cJSON *, void *jd);
+void		 prices_op_set(struct srv_client *, const cJSON *, void *jd);
 
 #endif

@@ -1084,3 +1084,75 @@ ledger_escrow_each(sqlite3 *db, void (*fn)(void *, const char *id, const char *e
 	stmt_done(st);
 	return 0;
 }
+
+/*
+ * A page of jobs for the pane: newest first, offset rows skipped, only
+ * state (when not NULL) kept; each row as for dvmctl jobs plus done_at.
+ */
+cJSON *
+ledger_jobs_page_json(sqlite3 *db, int offset, int limit, const char *state)
+{
+	sqlite3_stmt *st;
+	cJSON *arr = cJSON_CreateArray(), *o;
+
+	if (arr == NULL)
+		return NULL;
+	st = prep(db, "SELECT id, state, pubkey, kind, enc, quote_msat, price_msat, "
+	    "paid_msat, prompt_tokens, completion_tokens, created_at, received_ms, "
+	    "updated_ms, result_id, error, done_ms FROM jobs WHERE (?1 IS NULL OR state = ?1) "
+	    "ORDER BY received_ms DESC, rowid DESC LIMIT ?2 OFFSET ?3");
+	if (st == NULL)
+		return arr;
+	if (state != NULL)
+		sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, limit);
+	sqlite3_bind_int(st, 3, offset);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if ((o = row_json(st)) != NULL) {
+			cJSON_AddNumberToObject(o, "done_ms", (double)sqlite3_column_int64(st, 15));
+			cJSON_AddNumberToObject(o, "received_ms", (double)sqlite3_column_int64(st, 11));
+			cJSON_AddItemToArray(arr, o);
+		}
+	stmt_done(st);
+	return arr;
+}
+
+/*
+ * Earnings bucketed by bucket_ms (a UTC day or hour) since since_ms: asked
+ * (the price of every job that got an invoice), received, jobs completed
+ * (a result published), failed (error) and unpaid (a result with its
+ * invoice not paid). One object per bucket that has jobs, oldest first.
+ */
+cJSON *
+ledger_buckets_json(sqlite3 *db, int64_t since_ms, int64_t bucket_ms)
+{
+	sqlite3_stmt *st;
+	cJSON *arr = cJSON_CreateArray(), *o;
+
+	if (arr == NULL)
+		return NULL;
+	st = prep(db, "SELECT received_ms / ?2 AS b, count(*), "
+	    "total(CASE WHEN bolt11 IS NOT NULL THEN max(price_msat, quote_msat) ELSE 0 END), "
+	    "total(paid_msat), total(state IN ('published', 'acked')), total(state = 'error'), "
+	    "total(state IN ('published', 'acked') AND price_msat > 0 AND paid_msat < price_msat) "
+	    "FROM jobs WHERE received_ms >= ?1 GROUP BY b ORDER BY b");
+	if (st == NULL)
+		return arr;
+	sqlite3_bind_int64(st, 1, since_ms);
+	sqlite3_bind_int64(st, 2, bucket_ms);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if ((o = cJSON_CreateObject()) == NULL)
+			break;
+		cJSON_AddNumberToObject(o, "start", (double)(sqlite3_column_int64(st, 0) *
+		    (bucket_ms / 1000)));
+		cJSON_AddNumberToObject(o, "jobs", sqlite3_column_int(st, 1));
+		cJSON_AddNumberToObject(o, "asked_sats", (double)((int64_t)sqlite3_column_double(st, 2) / 1000));
+		cJSON_AddNumberToObject(o, "received_sats", (double)((int64_t)sqlite3_column_double(st, 3) / 1000));
+		cJSON_AddNumberToObject(o, "completed", sqlite3_column_double(st, 4));
+		cJSON_AddNumberToObject(o, "failed", sqlite3_column_double(st, 5));
+		cJSON_AddNumberToObject(o, "unpaid", sqlite3_column_double(st, 6));
+		cJSON_AddItemToArray(arr, o);
+	}
+	stmt_done(st);
+	return arr;
+}

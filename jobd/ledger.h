@@ -54,6 +54,9 @@ int		 ledger_escrow_each(sqlite3 *, void (*)(void *, const char *id, const char 
 		    void *arg);
 cJSON		*ledger_jobs_json(sqlite3 *, int limit);
 cJSON		*ledger_stats_json(sqlite3 *);
+/* The pane's pages of jobs (state NULL: every state) and earnings buckets. */
+cJSON		*ledger_jobs_page_json(sqlite3 *, int offset, int limit, const char *state);
+cJSON		*ledger_buckets_json(sqlite3 *, int64_t since_ms, int64_t bucket_ms);
 int64_t		 ledger_now_ms(void);
 
 #endif

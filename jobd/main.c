@@ -157,6 +157,7 @@ cleanup(struct jobd *jd)
 	struct job *j;
 
 	control_close(jd);
+	pane_close(jd);
 	spoke_close_all(jd);
 	while ((j = jd->jobs) != NULL) {
 		jd->jobs = j->next;
@@ -203,6 +204,8 @@ main(int argc, char **argv)
 	job_replay_local(&jd);
 	if (control_open(&jd) == -1)
 		fatal(EXIT_TEMP, "control socket %s", jd.ctl_path);
+	if (pane_open(&jd) == -1)
+		fatal(EXIT_TEMP, "the pane's socket (run/pane/pane.sock)");
 	spoke_connect_all(&jd);
 	log_info("ready: %s (%s), %s, payment %s", jd.npub, jd.online ? "online" : "offline",
 	    jd.conf.model, jd.conf.wallet == WALLET_NONE ? "free" :

@@ -5,10 +5,13 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
+# chromium: the real browser that tests/integration/pane_browser.mjs drives
+# (through puppeteer-core, executablePath /usr/bin/chromium).
 # openssl (the CLI): the LND double makes its self-signed tls.cert with it.
 debs="build-essential pkg-config clang libsecp256k1-dev libwebsockets-dev
 libcurl4-openssl-dev libcjson-dev libssl-dev libsqlite3-dev sqlite3 openssl
-s6 runit shellcheck cppcheck valgrind curl util-linux procps psmisc"
+s6 runit shellcheck cppcheck valgrind curl util-linux procps psmisc
+chromium"
 
 missing=""
 for p in $debs; do

@@ -463,6 +463,8 @@ export class Pipeline {
     };
   }
   async start(readyMs = 45000) {
+    // The pane listens on a TCP port: a free one, never a fixed 8090 that another run holds.
+    if (this.kv.pane_port === undefined) this.kv.pane_port = await freePort();
     writeConf(this.confPath, this.kv);
     this.child = startChild('dvm', 'sh', [join(ROOT, 'scripts', 'dvm'), 'start', '-c', this.confPath],
       { env: { DVM_BIN: BIN }, logFile: this.log });

@@ -10,11 +10,12 @@ T=launcher_lifecycle.sh
 rig_backends
 rig_conf
 rig_start_launcher
-if wait_until 40 pipeline_up && [ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 4 ] &&
+if wait_until 40 pipeline_up && wait_until 30 grep -q '^dvm: all stages started' "$tmp/dvm.log" &&
+	[ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 5 ] &&
 	grep -q '^dvm: all stages started' "$tmp/dvm.log"; then
-	pass "start: all four stages ready, jobd online with relay and model"
+	pass "start: all five stages (the pane too) ready, jobd online with relay and model"
 else
-	fail "start: all four stages ready, jobd online with relay and model" "$(log_tail)"
+	fail "start: all five stages (the pane too) ready, jobd online with relay and model" "$(log_tail)"
 	exit 1
 fi
 grep -q '^dvm: WARNING: no wallet configured' "$tmp/dvm.log" &&
@@ -96,7 +97,7 @@ else
 	fail "SIGTERM: every stage stopped, exit 0" "rc=$rc left=$left $(log_tail)"
 fi
 order=$(grep '^dvm: [a-z]* stopped$' "$tmp/dvm.log" | awk '{print $2}' | tr '\n' ' ')
-[ "$order" = "jobd relayd invoiced inferd " ] && pass "stop order is the reverse of start" ||
+[ "$order" = "paned jobd relayd invoiced inferd " ] && pass "stop order is the reverse of start" ||
 	fail "stop order is the reverse of start" "$order"
 if grep -q 'ERROR: \(Address\|Leak\)Sanitizer\|runtime error:' "$tmp/dvm.log"; then
 	fail "no sanitizer report from any stage" "$(grep -m 3 'Sanitizer\|runtime error' "$tmp/dvm.log" | tr '\n' '|')"

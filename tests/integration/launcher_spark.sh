@@ -37,12 +37,12 @@ wallet_up() {
 		process.exit(s.payments.ok && s.payments.balance_msat === 50000000 ? 0 : 1);' "$tmp/st.json"
 }
 
-if wait_until 50 wallet_up && [ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 5 ] &&
+if wait_until 50 wallet_up && [ "$(grep -c '^dvm: .* ready (pid' "$tmp/dvm.log")" -eq 6 ] &&
 	[ "$(grep '^dvm: .* ready (pid' "$tmp/dvm.log" | head -n 1 | awk '{print $2}')" = spark-bridge ] &&
 	grep -q '^spark-bridge: fake sdk: initialize network REGTEST account 0$' "$tmp/dvm.log"; then
-	pass "start: the bridge first (REGTEST, account 0), then four stages; wallet reachable with its balance"
+	pass "start: the bridge first (REGTEST, account 0), then five stages; wallet reachable with its balance"
 else
-	fail "start: the bridge first (REGTEST, account 0), then four stages; wallet reachable with its balance" "$(log_tail)"
+	fail "start: the bridge first (REGTEST, account 0), then five stages; wallet reachable with its balance" "$(log_tail)"
 	exit 1
 fi
 
@@ -104,7 +104,7 @@ fi
 p=$(bridge_pid)
 rig_stop_launcher; rc=$?
 order=$(grep '^dvm: [a-z-]* stopped$' "$tmp/dvm.log" | awk '{print $2}' | tr '\n' ' ')
-if [ "$rc" -eq 0 ] && ! kill -0 "$p" 2>/dev/null && [ "$order" = "jobd relayd invoiced inferd spark-bridge " ]; then
+if [ "$rc" -eq 0 ] && ! kill -0 "$p" 2>/dev/null && [ "$order" = "paned jobd relayd invoiced inferd spark-bridge " ]; then
 	pass "SIGTERM: every stage and the bridge stopped (the bridge last), exit 0"
 else
 	fail "SIGTERM: every stage and the bridge stopped (the bridge last), exit 0" "rc=$rc order=$order $(log_tail)"

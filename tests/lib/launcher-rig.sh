@@ -71,6 +71,8 @@ rig_conf() {
 		echo "infer_urls = $oll_url"
 		echo "relay_backoff_max = 2"
 		echo "infer_health_interval = 1"
+		# The pane's TCP port: a free one, not a fixed 8090 another run may hold.
+		echo "pane_port = $(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 		for l in "$@"; do echo "$l"; done
 	} >"$conf"
 	chmod 644 "$conf"

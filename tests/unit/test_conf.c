@@ -512,6 +512,97 @@ TEST(wait_and_partial_keys)
 	    "1: partial_max_percent: bad value \"91\" (an integer 0..90)"));
 }
 
+/* pane, pane_port, paned_user: defaults, values, range. */
+TEST(pane_keys)
+{
+	struct conf c;
+	char err[256];
+
+	REQUIRE(load(&c, "", err, sizeof(err)) == 0);
+	CHECK(c.pane == 1 && c.pane_port == 8090 && strcmp(c.paned_user, "") == 0);
+	conf_free(&c);
+	REQUIRE(load(&c, "pane = no\npane_port = 9123\npaned_user = sellcompute-pane\n",
+	    err, sizeof(err)) == 0);
+	CHECK(c.pane == 0 && c.pane_port == 9123);
+	CHECK(strcmp(c.paned_user, "sellcompute-pane") == 0);
+	conf_free(&c);
+	CHECK(fails_with("pane_port = 0\n", "1: pane_port: bad value \"0\" (an integer 1..65535)"));
+	CHECK(fails_with("pane_port = 65536\n", "1: pane_port: bad value \"65536\" (an integer 1..65535)"));
+	CHECK(fails_with("pane = maybe\n", "1: pane: bad value \"maybe\" (yes or no)"));
+}
+
+/* Write text to state_dir/overrides.conf (dir made here). */
+static void
+write_overrides(const char *dir, const char *text)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/overrides.conf", dir);
+	if ((f = fopen(p, "w")) != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/*
+ * state_dir/overrides.conf wins over dvm.conf and the environment, may set
+ * only the price keys, and is checked like the file.
+ */
+TEST(overrides_file)
+{
+	char dir[] = "/tmp/test_conf_ov.XXXXXX", text[256], err[256], want[600], p[256];
+	struct conf c;
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(text, sizeof(text), "state_dir = %s\nmin_price_sats = 7\n", dir);
+	REQUIRE(load(&c, text, err, sizeof(err)) == 0);
+	CHECK(c.min_price_sats == 7);	/* no overrides file: dvm.conf's value */
+	conf_free(&c);
+	write_overrides(dir, "min_price_sats = 11\nprice_per_1k_tokens = 2.5\n");
+	setenv("DVM_MIN_PRICE_SATS", "9", 1);
+	REQUIRE(load(&c, text, err, sizeof(err)) == 0);
+	unsetenv("DVM_MIN_PRICE_SATS");
+	CHECK(c.min_price_sats == 11 && c.price_per_1k_tokens == 2.5);
+	conf_free(&c);
+	/* conf_load_buffer (no state on disk) does not read it. */
+	REQUIRE(conf_load_buffer(&c, "buf", text, strlen(text), err, sizeof(err)) == 0);
+	CHECK(c.min_price_sats == 7);
+	conf_free(&c);
+	write_overrides(dir, "wallet = lnbits\n");
+	CHECK(load(&c, text, err, sizeof(err)) == -1);
+	snprintf(want, sizeof(want), "%s/overrides.conf:1: wallet: not allowed in an overrides file", dir);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+	write_overrides(dir, "min_price_sats = -1\n");
+	CHECK(load(&c, text, err, sizeof(err)) == -1);
+	snprintf(want, sizeof(want), "%s/overrides.conf:1: min_price_sats: bad value \"-1\" (an integer 0..100000000)", dir);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
+	snprintf(p, sizeof(p), "%s/overrides.conf", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
+/* conf_override_set: the same checks, only the price keys, "key: why". */
+TEST(override_set)
+{
+	struct conf c;
+	char err[256];
+
+	REQUIRE(load(&c, "", err, sizeof(err)) == 0);
+	CHECK(conf_override_set(&c, "min_price_sats", "42", err, sizeof(err)) == 0);
+	CHECK(c.min_price_sats == 42);
+	CHECK(conf_override_set(&c, "price_per_1k_tokens", "0.5", err, sizeof(err)) == 0);
+	CHECK(c.price_per_1k_tokens == 0.5);
+	CHECK(conf_override_set(&c, "min_price_sats", "x", err, sizeof(err)) == -1);
+	CHECKF(strcmp(err, "min_price_sats: bad value \"x\" (an integer 0..100000000)") == 0, "%s", err);
+	CHECK(conf_override_set(&c, "min_price_sats", "100000001", err, sizeof(err)) == -1);
+	CHECKF(strcmp(err, "min_price_sats: bad value \"100000001\" (an integer 0..100000000)") == 0, "%s", err);
+	CHECK(conf_override_set(&c, "model", "x", err, sizeof(err)) == -1);
+	CHECKF(strcmp(err, "model: not a key that can be changed at run time") == 0, "%s", err);
+	CHECK(c.min_price_sats == 42);
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -559,5 +650,8 @@ main(void)
 		printf("SKIP: test_conf.c: example_file_matches_table: "
 		    "no dvm.conf.example in the current directory\n");
 	RUN(sock_path);
+	RUN(pane_keys);
+	RUN(overrides_file);
+	RUN(override_set);
 	T_DONE();
 }

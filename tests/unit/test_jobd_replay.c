@@ -4,7 +4,7 @@
  * spoke connected yet each takes the step it can take alone. Links all
  * of jobd but main.c: this is the modules working together.
  */
-/* LINK: jobd/ledger.c jobd/state.c jobd/job.c jobd/index.c jobd/publish.c jobd/spoke.c jobd/peer.c jobd/ops.c jobd/subscribe.c jobd/health.c jobd/ingest.c jobd/validate.c jobd/request.c jobd/price.c jobd/ratelimit.c jobd/control.c jobd/reason.c jobd/asked.c jobd/store.c jobd/announce.c jobd/wait.c jobd/partial.c jobd/quote.c jobd/escrow.c */
+/* LINK: jobd/ledger.c jobd/state.c jobd/job.c jobd/index.c jobd/publish.c jobd/spoke.c jobd/peer.c jobd/ops.c jobd/subscribe.c jobd/health.c jobd/ingest.c jobd/validate.c jobd/request.c jobd/price.c jobd/ratelimit.c jobd/control.c jobd/reason.c jobd/asked.c jobd/store.c jobd/announce.c jobd/wait.c jobd/partial.c jobd/quote.c jobd/escrow.c jobd/pane.c jobd/prices.c */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
