@@ -229,7 +229,8 @@ struct conf_src {
  * the pane edits prices): read after dvm.conf and the environment, so the
  * operator's last change through the pane wins and survives a restart.
  */
-static const char *const override_keys[] = { "min_price_sats", "price_per_1k_tokens", NULL };
+static const char *const override_keys[] = { "min_price_sats", "price_per_1k_tokens",
+    "model_prices", NULL };
 
 static int
 conf_fail(const struct conf_src *src, const char *key, const char *fmt, ...)

@@ -7,8 +7,8 @@
  * prices) and logged, one line per key.
  *
  * {"op":"prices_set","prices":{"min_price_sats":5,...}}: "prices" holds the
- * keys conf_override_keys() names; a later per-model table (model_prices)
- * is one more key there, with no change to this op's shape.
+ * keys conf_override_keys() names; model_prices (a string, NAME=MIN/PER1K
+ * ..., checked by common/model.c's parser) is one of them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +36,8 @@ prices_json(struct jobd *jd)
 	p = cJSON_AddObjectToObject(o, "prices");
 	cJSON_AddNumberToObject(p, "min_price_sats", jd->conf.min_price_sats);
 	cJSON_AddNumberToObject(p, "price_per_1k_tokens", jd->conf.price_per_1k_tokens);
+	cJSON_AddStringToObject(p, "model_prices",
+	    jd->conf.model_prices != NULL ? jd->conf.model_prices : "");
 	ed = cJSON_AddArrayToObject(o, "editable");
 	for (k = conf_override_keys(); *k != NULL; k++)
 		cJSON_AddItemToArray(ed, cJSON_CreateString(*k));
@@ -48,7 +50,10 @@ prices_op_get(struct srv_client *c, const cJSON *m, void *arg)
 	ctl_reply(c, prices_json(arg));
 }
 
-/* A JSON value as the text the config file would hold; -1 if not a scalar. */
+/*
+ * A JSON value as the text the config file would hold; -1 if not a number
+ * or string (model_prices is a string; conf.c checks each key's type).
+ */
 static int
 prices_value_text(const cJSON *v, char *buf, size_t len)
 {
@@ -117,7 +122,7 @@ prices_check(const cJSON *prices, char *err, size_t errlen)
 			break;
 		}
 		if (prices_value_text(v, text, sizeof(text)) == -1) {
-			snprintf(err, errlen, "%s: want a number", v->string);
+			snprintf(err, errlen, "%s: want a number or a string", v->string);
 			rc = -1;
 			break;
 		}
@@ -137,7 +142,7 @@ prices_op_set(struct srv_client *c, const cJSON *m, void *arg)
 {
 	struct jobd *jd = arg;
 	const cJSON *prices = cJSON_GetObjectItemCaseSensitive(m, "prices"), *v;
-	char err[512], text[CONF_MAX_STR + 1], msg[600];
+	char err[512], text[CONF_MAX_STR + 1], msg[600], *old_mp;
 	struct conf old = jd->conf;
 
 	if (!cJSON_IsObject(prices)) {
@@ -149,6 +154,11 @@ prices_op_set(struct srv_client *c, const cJSON *m, void *arg)
 		ctl_error(c, err);
 		return;
 	}
+	/* old's string is freed by conf_override_set: keep a copy to compare and restore. */
+	if ((old_mp = strdup(jd->conf.model_prices != NULL ? jd->conf.model_prices : "")) == NULL) {
+		ctl_error(c, "out of memory");
+		return;
+	}
 	cJSON_ArrayForEach(v, prices)
 		if (prices_value_text(v, text, sizeof(text)) == 0)
 			conf_override_set(&jd->conf, v->string, text, err, sizeof(err));
@@ -156,6 +166,8 @@ prices_op_set(struct srv_client *c, const cJSON *m, void *arg)
 		/* Not kept, so not applied: the running DVM matches what a restart would do. */
 		jd->conf.min_price_sats = old.min_price_sats;
 		jd->conf.price_per_1k_tokens = old.price_per_1k_tokens;
+		conf_override_set(&jd->conf, "model_prices", old_mp, msg, sizeof(msg));
+		free(old_mp);
 		log_warnx("prices_set: cannot write the overrides: %s; nothing changed", err);
 		snprintf(msg, sizeof(msg), "cannot save: %s", err);
 		ctl_error(c, msg);
@@ -167,6 +179,10 @@ prices_op_set(struct srv_client *c, const cJSON *m, void *arg)
 	if (old.price_per_1k_tokens != jd->conf.price_per_1k_tokens)
 		log_info("prices: price_per_1k_tokens %g -> %g", old.price_per_1k_tokens,
 		    jd->conf.price_per_1k_tokens);
+	if (strcmp(old_mp, jd->conf.model_prices) != 0)
+		log_info("prices: model_prices \"%s\" -> \"%s\"", old_mp, jd->conf.model_prices);
+	free(old_mp);
+	store_apply(jd);	/* the per-model table price_of reads */
 	if (jd->online)
 		publish_announce(jd);
 	ctl_reply(c, prices_json(jd));

@@ -49,7 +49,10 @@ api_jobs_request(const char *offset, const char *limit, const char *state)
 	return line;
 }
 
-/* {"min_price_sats": 5, "price_per_1k_tokens": 2.5} -> a prices_set line. */
+/*
+ * {"min_price_sats": 5, "price_per_1k_tokens": 2.5, "model_prices": "a=1/2"}
+ * -> a prices_set line; jobd checks each key and value (conf.c).
+ */
 char *
 api_prices_request(const char *body, size_t len, char *err, size_t errlen)
 {
@@ -72,13 +75,19 @@ api_prices_request(const char *body, size_t len, char *err, size_t errlen)
 	cJSON_AddStringToObject(o, "op", "prices_set");
 	pr = cJSON_AddObjectToObject(o, "prices");
 	cJSON_ArrayForEach(v, in) {
-		if (strlen(v->string) > 64 || !cJSON_IsNumber(v) || ++n > 16) {
-			snprintf(err, errlen, "each price is a key (a name) with a number");
+		/* model_prices is the one string (NAME=MIN/PER1K ...); the rest are numbers */
+		if (strlen(v->string) > 64 || ++n > 16 ||
+		    (strcmp(v->string, "model_prices") == 0 ? !cJSON_IsString(v) : !cJSON_IsNumber(v))) {
+			snprintf(err, errlen, "each price is a key (a name) with a number "
+			    "or, for model_prices, a string");
 			cJSON_Delete(in);
 			cJSON_Delete(o);
 			return NULL;
 		}
-		cJSON_AddNumberToObject(pr, v->string, v->valuedouble);
+		if (cJSON_IsString(v))
+			cJSON_AddStringToObject(pr, v->string, v->valuestring);
+		else
+			cJSON_AddNumberToObject(pr, v->string, v->valuedouble);
 	}
 	cJSON_Delete(in);
 	line = cJSON_PrintUnformatted(o);

@@ -223,17 +223,20 @@
       const r = await api('/api/prices');
       $('min_price_sats').value = r.prices.min_price_sats;
       $('price_per_1k_tokens').value = r.prices.price_per_1k_tokens;
+      $('model_prices').value = r.prices.model_prices || '';
     } catch (e) { /* status line */ }
   }
   async function savePrices(ev) {
     ev.preventDefault();
     const msg = $('price-msg');
     const body = { min_price_sats: Number($('min_price_sats').value),
-      price_per_1k_tokens: Number($('price_per_1k_tokens').value) };
+      price_per_1k_tokens: Number($('price_per_1k_tokens').value),
+      model_prices: $('model_prices').value.trim() };
     $('save').disabled = true;
     try {
       const r = await post('/api/prices', body);
-      text(msg, 'Saved: minimum ' + r.prices.min_price_sats + ' sats, ' + r.prices.price_per_1k_tokens + ' sats per 1000 tokens');
+      text(msg, 'Saved: minimum ' + r.prices.min_price_sats + ' sats, ' + r.prices.price_per_1k_tokens + ' sats per 1000 tokens' +
+        (r.prices.model_prices ? '; per model: ' + r.prices.model_prices : ''));
       msg.className = 'ok';
     } catch (e) { text(msg, 'Not saved: ' + e.message); msg.className = 'error'; }
     $('save').disabled = false;

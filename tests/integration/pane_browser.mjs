@@ -1,7 +1,7 @@
 // pane_browser: the operator's pane (paned) in a real browser (Debian's
 // chromium driven by puppeteer-core) against the real pipeline (scripts/dvm
 // start with the relay, Ollama and LNbits doubles of the e2e suite).
-import { World, Report, check, eq, sleep, waitFor, ctlRaw, bolt11, mktemp } from '../e2e/lib.mjs';
+import { World, Report, check, eq, sleep, waitFor, ctlRaw, bolt11, mktemp, MODEL } from '../e2e/lib.mjs';
 import { existsSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -232,6 +232,29 @@ await rep.run('a price changed in the page sets the next invoice and survives a 
   await openPage();
   await page.waitForFunction(() => document.getElementById('min_price_sats').value === '500', { timeout: 10000 });
 }, 90000);
+
+await rep.run('a per-model price set in the page prices the next job for that model', async () => {
+  eq(await page.$eval('#model_prices', e => e.value), '', 'no per-model prices yet');
+  await page.type('#model_prices', `${MODEL}=700/0`);
+  await page.evaluate(() => { document.getElementById('price-msg').textContent = ''; });
+  await page.click('#save');
+  await page.waitForFunction(() => /^Saved/.test(document.getElementById('price-msg').textContent), { timeout: 10000 });
+  check((await pageText('#price-msg')).includes(`per model: ${MODEL}=700/0`), `message ${await pageText('#price-msg')}`);
+  const ck = await login();
+  const h = { Host: host(), Cookie: ck, 'X-Pane': '1', Origin: `http://${host()}`, 'Content-Type': 'application/json' };
+  const e = await req('/api/prices', { method: 'POST', body: JSON.stringify({ model_prices: `${MODEL}=7` }), headers: h });
+  eq(e.status, 400, 'a bad per-model entry');
+  check(/model_prices: bad value .*NAME=MIN\/PER1K/.test(JSON.parse(e.body).error), `error ${e.body}`);
+  eq((await req('/api/prices', { method: 'POST', body: '{"model_prices":5}', headers: h })).status, 400, 'a number');
+  const p = JSON.parse((await req('/api/prices', { headers: { Host: host(), Cookie: ck } })).body);
+  eq(p.prices.model_prices, `${MODEL}=700/0`, 'prices_get after a refused change');
+  check(p.editable.includes('model_prices'), `editable ${p.editable}`);
+  const r = await w.request({ prompt: 'priced per model by the pane', to: w.dvm });
+  const res = await w.waitResult(r);
+  eq(Number(bolt11.decode(res.bolt11).millisatoshis), 700000, 'next invoice amount (msat), the model\'s minimum');
+  const c = await ctlRaw(w.pipe.confPath, ['conf', 'model_prices']);
+  eq(c.stdout.trim(), `${MODEL}=700/0`, 'dvmctl conf model_prices');
+});
 
 await rep.run('phone-sized screen; screenshot; no console error', async () => {
   const dir = mktemp('pane-shot');

@@ -577,6 +577,16 @@ TEST(overrides_file)
 	CHECK(load(&c, text, err, sizeof(err)) == -1);
 	snprintf(want, sizeof(want), "%s/overrides.conf:1: min_price_sats: bad value \"-1\" (an integer 0..100000000)", dir);
 	CHECKF(strcmp(err, want) == 0, "%s", err);
+	/* model_prices (the pane's per-model prices), checked by common/model.c's parser */
+	write_overrides(dir, "model_prices = llama3.2=700/0.5 mistral=3/1\n");
+	REQUIRE(load(&c, text, err, sizeof(err)) == 0);
+	CHECKF(strcmp(c.model_prices, "llama3.2=700/0.5 mistral=3/1") == 0, "%s", c.model_prices);
+	conf_free(&c);
+	write_overrides(dir, "min_price_sats = 11\nmodel_prices = llama3.2=7\n");
+	CHECK(load(&c, text, err, sizeof(err)) == -1);
+	snprintf(want, sizeof(want), "%s/overrides.conf:2: model_prices: bad value \"llama3.2=7\": want NAME=MIN/PER1K ... "
+	    "(sats; MIN whole, PER1K may have a fraction, e.g. qwen2.5:7b=5/4 mistral=3/1.5)", dir);
+	CHECKF(strcmp(err, want) == 0, "%s", err);
 	snprintf(p, sizeof(p), "%s/overrides.conf", dir);
 	unlink(p);
 	rmdir(dir);
@@ -597,6 +607,14 @@ TEST(override_set)
 	CHECKF(strcmp(err, "min_price_sats: bad value \"x\" (an integer 0..100000000)") == 0, "%s", err);
 	CHECK(conf_override_set(&c, "min_price_sats", "100000001", err, sizeof(err)) == -1);
 	CHECKF(strcmp(err, "min_price_sats: bad value \"100000001\" (an integer 0..100000000)") == 0, "%s", err);
+	CHECK(conf_override_set(&c, "model_prices", "a=1/2", err, sizeof(err)) == 0);
+	CHECK(strcmp(c.model_prices, "a=1/2") == 0);
+	CHECK(conf_override_set(&c, "model_prices", "a=1/2 b", err, sizeof(err)) == -1);
+	CHECKF(strcmp(err, "model_prices: bad value \"a=1/2 b\": want NAME=MIN/PER1K ... (sats; MIN whole, "
+	    "PER1K may have a fraction, e.g. qwen2.5:7b=5/4 mistral=3/1.5)") == 0, "%s", err);
+	CHECK(strcmp(c.model_prices, "a=1/2") == 0);
+	CHECK(conf_override_set(&c, "model_prices", "", err, sizeof(err)) == 0);
+	CHECK(strcmp(c.model_prices, "") == 0);
 	CHECK(conf_override_set(&c, "model", "x", err, sizeof(err)) == -1);
 	CHECKF(strcmp(err, "model: not a key that can be changed at run time") == 0, "%s", err);
 	CHECK(c.min_price_sats == 42);

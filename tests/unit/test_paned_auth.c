@@ -108,6 +108,12 @@ TEST(request_limits)
 	CHECKF(strcmp(l, "{\"op\":\"prices_set\",\"prices\":{\"min_price_sats\":5}}") == 0, "%s", l);
 	free(l);
 	CHECK(api_prices_request("{\"min_price_sats\":\"5\"}", 22, err, sizeof(err)) == NULL);
+	/* model_prices is the one string; a number there, or a string elsewhere, is refused */
+	l = api_prices_request("{\"model_prices\":\"llama3.2=7/1\"}", 31, err, sizeof(err));
+	REQUIRE(l != NULL);
+	CHECKF(strcmp(l, "{\"op\":\"prices_set\",\"prices\":{\"model_prices\":\"llama3.2=7/1\"}}") == 0, "%s", l);
+	free(l);
+	CHECK(api_prices_request("{\"model_prices\":5}", 18, err, sizeof(err)) == NULL);
 	CHECK(api_prices_request("[1]", 3, err, sizeof(err)) == NULL);
 	memset(big, ' ', sizeof(big));
 	big[0] = '{';
