@@ -1099,7 +1099,7 @@ ledger_jobs_page_json(sqlite3 *db, int offset, int limit, const char *state)
 		return NULL;
 	st = prep(db, "SELECT id, state, pubkey, kind, enc, quote_msat, price_msat, "
 	    "paid_msat, prompt_tokens, completion_tokens, created_at, received_ms, "
-	    "updated_ms, result_id, error, done_ms FROM jobs WHERE (?1 IS NULL OR state = ?1) "
+	    "updated_ms, result_id, error, escrow, done_ms FROM jobs WHERE (?1 IS NULL OR state = ?1) "
 	    "ORDER BY received_ms DESC, rowid DESC LIMIT ?2 OFFSET ?3");
 	if (st == NULL)
 		return arr;
@@ -1109,7 +1109,8 @@ ledger_jobs_page_json(sqlite3 *db, int offset, int limit, const char *state)
 	sqlite3_bind_int(st, 3, offset);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		if ((o = row_json(st)) != NULL) {
-			cJSON_AddNumberToObject(o, "done_ms", (double)sqlite3_column_int64(st, 15));
+			/* row_json reads escrow at 15 (both merges put a column there) */
+			cJSON_AddNumberToObject(o, "done_ms", (double)sqlite3_column_int64(st, 16));
 			cJSON_AddNumberToObject(o, "received_ms", (double)sqlite3_column_int64(st, 11));
 			cJSON_AddItemToArray(arr, o);
 		}

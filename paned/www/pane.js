@@ -162,6 +162,35 @@
     try { lastDaily = await api('/api/daily'); showTotals(lastDaily); drawChart(); } catch (e) { /* status shows errors */ }
   }
 
+  // A hold invoice's escrow (jobd/escrow.c) as the "paid" column says it.
+  const ESCROW = { open: 'unpaid (hold)', held: 'held', settle: 'settling', settled: 'settled',
+    refund: 'refunding', refunded: 'refunded', void: 'unpaid (cancelling)', voided: 'unpaid (cancelled)' };
+  const ESCROW_ORDER = ['held', 'settle', 'settled', 'refund', 'refunded', 'open', 'void', 'voided'];
+  function paidWord(j) {
+    if (j.escrow && ESCROW[j.escrow]) return ESCROW[j.escrow];
+    return j.price_msat === 0 ? 'free' : j.paid ? 'paid' : 'unpaid';
+  }
+  function showEscrow(by) {
+    const p = $('escrow');
+    p.replaceChildren();
+    const have = ESCROW_ORDER.filter(k => by && by[k] > 0);
+    p.hidden = have.length === 0;
+    if (p.hidden) return;
+    p.appendChild(document.createTextNode('Escrow (hold invoices): '));
+    have.forEach((k, i) => {
+      const s = document.createElement('span');
+      s.dataset.escrow = k;
+      text(s, by[k] + ' ' + ESCROW[k]);
+      if (i > 0) p.appendChild(document.createTextNode(', '));
+      p.appendChild(s);
+    });
+  }
+  let statsTick = 0;
+  async function refreshEscrow() {
+    if (statsTick++ % 5 !== 0) return;	/* stats reads the whole ledger: every 5 s is enough */
+    try { showEscrow((await api('/api/stats')).escrow); } catch (e) { /* status shows errors */ }
+  }
+
   function took(j) { return j.done_ms > 0 ? ((j.done_ms - j.received_ms) / 1000).toFixed(1) + ' s' : ''; }
   function reason(j) {
     if (j.error) return j.error;
@@ -182,7 +211,8 @@
       td(tr, j.state, 'state');
       td(tr, j.prompt_tokens + j.completion_tokens);
       td(tr, Math.ceil(j.price_msat / 1000), 'price');
-      td(tr, j.price_msat === 0 ? 'free' : j.paid ? 'paid' : 'unpaid', 'paid');
+      const pc = td(tr, paidWord(j), 'paid');
+      if (j.escrow) pc.dataset.escrow = j.escrow;
       td(tr, took(j));
       td(tr, reason(j), 'reason');
       body.appendChild(tr);
@@ -200,13 +230,13 @@
   }
   function csvCell(v) { v = v == null ? '' : String(v); return /[",\n\r]/.test(v) || /^[=+\-@]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
   async function exportCsv() {
-    const st = $('filter').value, rows = [['time', 'id', 'requester', 'state', 'prompt_tokens', 'completion_tokens', 'price_sats', 'paid_sats', 'paid', 'took_s', 'reason']];
+    const st = $('filter').value, rows = [['time', 'id', 'requester', 'state', 'prompt_tokens', 'completion_tokens', 'price_sats', 'paid_sats', 'paid', 'took_s', 'reason', 'escrow']];
     for (let off = 0; off < 100000; off += 200) {
       const r = await api('/api/jobs?offset=' + off + '&limit=200' + (st ? '&state=' + encodeURIComponent(st) : ''));
       for (const j of r.jobs)
         rows.push([new Date(j.received_at * 1000).toISOString(), j.id, j.npub, j.state, j.prompt_tokens,
           j.completion_tokens, Math.ceil(j.price_msat / 1000), Math.floor(j.paid_msat / 1000), j.paid,
-          j.done_ms > 0 ? (j.done_ms - j.received_ms) / 1000 : '', reason(j)]);
+          j.done_ms > 0 ? (j.done_ms - j.received_ms) / 1000 : '', reason(j), j.escrow || '']);
       if (r.jobs.length < 200) break;
     }
     const blob = new Blob([rows.map(r => r.map(csvCell).join(',')).join('\r\n') + '\r\n'], { type: 'text/csv' });
@@ -242,7 +272,7 @@
     $('save').disabled = false;
   }
 
-  function tick() { refreshStatus(); refreshDaily(); refreshJobs(); }
+  function tick() { refreshStatus(); refreshDaily(); refreshJobs(); refreshEscrow(); }
   document.addEventListener('DOMContentLoaded', () => {
     $('toggle').addEventListener('click', toggle);
     $('prev').addEventListener('click', () => { if (page > 0) { page--; refreshJobs(); } });

@@ -256,6 +256,44 @@ await rep.run('a per-model price set in the page prices the next job for that mo
   eq(c.stdout.trim(), `${MODEL}=700/0`, 'dvmctl conf model_prices');
 });
 
+// A hold pipeline (LND double, payment_mode = hold) is e2e_hold's; here the page is fed this
+// run's own rows and stats with escrow set the way jobd/ledger.c's row_json and stats give it.
+await rep.run('escrow: held/settled/refunded in the paid column, counts in the earnings panel', async () => {
+  const ck = await login(), hg = { Host: host(), Cookie: ck };
+  const stats = JSON.parse((await req('/api/stats', { headers: hg })).body);
+  eq(JSON.stringify(stats.escrow), '{}', 'pay-after: no escrow in stats');
+  await page.waitForFunction(() => document.getElementById('escrow').hidden, { timeout: 10000 });
+  const jobs = JSON.parse((await req('/api/jobs?offset=0&limit=20', { headers: hg })).body);
+  check(jobs.jobs.length >= 3, `only ${jobs.jobs.length} jobs`);
+  const want = ['held', 'settled', 'refunded'];
+  want.forEach((e, i) => { eq(jobs.jobs[i].escrow, '', `row ${i} escrow`); jobs.jobs[i].escrow = e; });
+  stats.escrow = { held: 1, settled: 2, refunded: 3, settle: 0 };
+  const feed = r => {
+    const path = new URL(r.url()).pathname;
+    const body = path === '/api/jobs' ? jobs : path === '/api/stats' ? stats : null;
+    if (body) r.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    else r.continue();
+  };
+  await page.setRequestInterception(true);
+  page.on('request', feed);
+  try {
+    for (let i = 0; i < 3; i++)
+      await page.waitForFunction((id, e) => { const c = document.querySelector(`tr[data-id="${id}"] .paid`);
+        return c && c.textContent === e && c.dataset.escrow === e; }, { timeout: 10000 }, jobs.jobs[i].id, want[i]);
+    await page.waitForFunction(() => !document.getElementById('escrow').hidden, { timeout: 15000 });
+    for (const [k, n] of [['held', 1], ['settled', 2], ['refunded', 3]])
+      eq(await page.$eval(`#escrow [data-escrow="${k}"]`, e => e.textContent), `${n} ${k}`, `escrow count ${k}`);
+    eq(await page.$$eval('#escrow [data-escrow]', l => l.length), 3, 'a zero count is not shown');
+  } finally {
+    page.off('request', feed);
+    await page.setRequestInterception(false);
+  }
+  /* back to the real rows: no escrow, the paid column says paid/unpaid again */
+  await page.waitForFunction(id => { const c = document.querySelector(`tr[data-id="${id}"] .paid`);
+    return c && !c.dataset.escrow && /^(paid|unpaid|free)$/.test(c.textContent); }, { timeout: 10000 }, jobs.jobs[0].id);
+  await page.waitForFunction(() => document.getElementById('escrow').hidden, { timeout: 15000 });
+});
+
 await rep.run('phone-sized screen; screenshot; no console error', async () => {
   const dir = mktemp('pane-shot');
   await page.screenshot({ path: join(dir, 'pane.png'), fullPage: true });
