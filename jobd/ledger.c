@@ -875,6 +875,16 @@ ledger_unpaid_count(sqlite3 *db, const char *pubkey)
 	return n;
 }
 
+/*
+ * The columns row_json reads, in its order: every query that hands rows to
+ * it selects exactly these first, so a column added here cannot shift
+ * another query's extra columns.
+ */
+#define ROW_JSON_COLS "id, state, pubkey, kind, enc, quote_msat, price_msat, " \
+	"paid_msat, prompt_tokens, completion_tokens, created_at, received_ms, " \
+	"updated_ms, result_id, error, escrow"
+#define ROW_JSON_NCOLS 16
+
 static cJSON *
 row_json(sqlite3_stmt *st)
 {
@@ -925,9 +935,7 @@ ledger_jobs_json(sqlite3 *db, int limit)
 
 	if (arr == NULL)
 		return NULL;
-	st = prep(db, "SELECT id, state, pubkey, kind, enc, quote_msat, price_msat, "
-	    "paid_msat, prompt_tokens, completion_tokens, created_at, received_ms, "
-	    "updated_ms, result_id, error, escrow FROM jobs ORDER BY received_ms DESC, rowid DESC "
+	st = prep(db, "SELECT " ROW_JSON_COLS " FROM jobs ORDER BY received_ms DESC, rowid DESC "
 	    "LIMIT ?");
 	if (st == NULL)
 		return arr;
@@ -1097,9 +1105,7 @@ ledger_jobs_page_json(sqlite3 *db, int offset, int limit, const char *state)
 
 	if (arr == NULL)
 		return NULL;
-	st = prep(db, "SELECT id, state, pubkey, kind, enc, quote_msat, price_msat, "
-	    "paid_msat, prompt_tokens, completion_tokens, created_at, received_ms, "
-	    "updated_ms, result_id, error, escrow, done_ms FROM jobs WHERE (?1 IS NULL OR state = ?1) "
+	st = prep(db, "SELECT " ROW_JSON_COLS ", done_ms FROM jobs WHERE (?1 IS NULL OR state = ?1) "
 	    "ORDER BY received_ms DESC, rowid DESC LIMIT ?2 OFFSET ?3");
 	if (st == NULL)
 		return arr;
@@ -1109,8 +1115,8 @@ ledger_jobs_page_json(sqlite3 *db, int offset, int limit, const char *state)
 	sqlite3_bind_int(st, 3, offset);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		if ((o = row_json(st)) != NULL) {
-			/* row_json reads escrow at 15 (both merges put a column there) */
-			cJSON_AddNumberToObject(o, "done_ms", (double)sqlite3_column_int64(st, 16));
+			cJSON_AddNumberToObject(o, "done_ms",
+			    (double)sqlite3_column_int64(st, ROW_JSON_NCOLS));
 			cJSON_AddNumberToObject(o, "received_ms", (double)sqlite3_column_int64(st, 11));
 			cJSON_AddItemToArray(arr, o);
 		}
