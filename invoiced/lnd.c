@@ -325,6 +325,8 @@ lnd_hold_capable(struct backend *be, char *why, size_t whylen)
 /*
  * LND writes macaroons as binary files; some tools store their hex. A v2
  * macaroon starts with byte 0x02, so a file of hex digits only is hex.
+ * Only hex text loses a trailing newline: a binary macaroon ends in
+ * signature bytes, and one in a hundred of those is a newline or a space.
  */
 static int
 lnd_read_macaroon(const char *path, char **hex, char *err, size_t errlen)
@@ -335,7 +337,8 @@ lnd_read_macaroon(const char *path, char **hex, char *err, size_t errlen)
 
 	if (secret_file_read_bin(path, 2 * LND_MAX_MACAROON + 2, &raw, &n, err, errlen) != 0)
 		return -1;
-	while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == ' '))
+	while (n > 0 && raw[0] != 0x02 &&
+	    (raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == ' '))
 		n--;
 	for (i = 0; i < n && raw[i] != 0 && strchr("0123456789abcdefABCDEF", raw[i]) != NULL; i++)
 		;

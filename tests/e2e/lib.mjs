@@ -307,7 +307,9 @@ export class Client {
       if (v) return v;
       const left = ms - (Date.now() - t0);
       if (left <= 0) {
-        const got = this.about(id, dvm).map(e => `${e.kind}:${(tag(e, 'status') || [])[1] || ''}`);
+        // The status's message too: a bare "error" says nothing about why.
+        const got = this.about(id, dvm).map(e => { const st = tag(e, 'status') || [];
+          return `${e.kind}:${st[1] || ''}${st[2] ? ` "${String(st[2]).slice(0, 160)}"` : ''}`; });
         throw new Error(`timeout ${ms} ms waiting for ${what} on job ${id.slice(0, 8)}; got [${got.join(', ')}]`);
       }
       await new Promise(r => { const w = () => { this.waiters.delete(w); clearTimeout(t); r(); };
@@ -690,6 +692,10 @@ export class World {
   async stopAll(rep) {
     // The pipeline must stop cleanly: launcher exit 0, no sanitizer report.
     let why = null;
+    // A world with a failure leaves its pipeline log on stderr (tests/run keeps
+    // it beside the output), so a failure seen only in CI can be read.
+    if (rep && rep.failed > 0 && this.pipe && this.pipe.child)
+      process.stderr.write(`--- pipeline log tail (${this.pipe.confPath}):\n${this.pipe.child.out.slice(-12000)}\n`);
     try {
       const alive = this.pipe.pids();
       const r = await this.pipe.stop();

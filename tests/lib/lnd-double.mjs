@@ -99,7 +99,9 @@ export async function startLndDouble(opts = {}) {
 	const tls = opts.tls !== false;
 	const cert = tls ? (opts.cert ?? makeCert(opts.dir)) : null;
 	// A v2 macaroon starts with byte 0x02; the rest only has to be unguessable here.
-	const macaroon = Buffer.concat([Buffer.from([0x02, 0x01]), crypto.randomBytes(opts.macaroonLen ?? 240)]);
+	// opts.macaroon: fixed bytes (a test of an awkward last byte, say).
+	const macaroon = opts.macaroon ??
+		Buffer.concat([Buffer.from([0x02, 0x01]), crypto.randomBytes(opts.macaroonLen ?? 240)]);
 	const macaroonHex = macaroon.toString('hex');
 	const now = opts.now ?? (() => Date.now());
 	const invoices = new Map();	// hex hash -> invoice state
