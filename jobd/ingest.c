@@ -229,7 +229,7 @@ resolve_finish(struct jobd *jd, struct job *j)
 		return;
 	}
 	store_cap_tokens(jd, j);
-	job_mark_changed(jd, j);	/* the prompt and params */
+	job_mark_derived(jd, j);	/* the prompt and params: parsed again after a loss */
 	job_start(jd, j);
 }
 

@@ -42,14 +42,65 @@ job_mode(const struct jobd *jd, const struct job *j)
 	return jd->conf.payment_mode;
 }
 
-/* j has changes its row does not have yet: job_flush writes them. */
-void
-job_mark_changed(struct jobd *jd, struct job *j)
+/*
+ * j has changes its row does not have yet: job_flush writes them. heavy:
+ * the change must reach the disk before what announces it leaves (a
+ * payment, an invoice, an error...); a new job and a redoable move
+ * (state_redoable) need not.
+ */
+static void
+job_mark(struct jobd *jd, struct job *j, int heavy)
 {
 	if (!j->dirty) {
 		j->dirty = 1;
 		jd->ndirty++;
 	}
+	if (heavy)
+		j->heavy = 1;
+}
+
+void
+job_mark_changed(struct jobd *jd, struct job *j)
+{
+	job_mark(jd, j, 1);
+}
+
+/* A change derived from the request alone (its prompt, its params). */
+void
+job_mark_derived(struct jobd *jd, struct job *j)
+{
+	job_mark(jd, j, 0);
+}
+
+/*
+ * A batch: one transaction around a wake-up's writes, synced at its end
+ * unless every row it changed was declared redoable (job_batch_light).
+ * Counting changed rows rather than listing the heavy writes means a
+ * write nobody declared is synced.
+ */
+int
+job_batch_begin(struct jobd *jd)
+{
+	if (ledger_batch_begin(jd->db) == -1)
+		return -1;
+	jd->batch_base = ledger_changes(jd->db);
+	jd->batch_light = 0;
+	return 0;
+}
+
+void
+job_batch_end(struct jobd *jd)
+{
+	long long n = ledger_changes(jd->db) - jd->batch_base;
+
+	ledger_batch_end(jd->db, n != jd->batch_light);
+}
+
+/* The rows changed since changes_before may be lost in a power cut. */
+void
+job_batch_light(struct jobd *jd, long long changes_before)
+{
+	jd->batch_light += ledger_changes(jd->db) - changes_before;
 }
 
 /*
@@ -60,12 +111,17 @@ job_mark_changed(struct jobd *jd, struct job *j)
 static void
 job_write(struct jobd *jd, struct job *j)
 {
+	long long before = ledger_changes(jd->db);
+
 	if (!j->dirty)
 		return;
 	if (ledger_job_write(jd->db, j, NULL) == -1)
 		fatalx(EXIT_TEMP, "job %.12s: ledger write failed (%s)", j->id,
 		    state_name(j->state));
+	if (!j->heavy)
+		job_batch_light(jd, before);
 	j->dirty = 0;
+	j->heavy = 0;
 	jd->ndirty--;
 }
 
@@ -97,10 +153,11 @@ job_move(struct jobd *jd, struct job *j, enum job_state s, const struct outbox_r
 		}
 		if (j->dirty) {
 			j->dirty = 0;
+			j->heavy = 0;
 			jd->ndirty--;
 		}
 	} else
-		job_mark_changed(jd, j);
+		job_mark(jd, j, !state_redoable(s));
 	if (s == ST_QUEUED && j->queued_ms == 0)
 		j->queued_ms = ledger_now_ms();	/* the inference deadline counts from here */
 	if (old == ST_PROCESSING)
@@ -128,11 +185,11 @@ job_flush(struct jobd *jd)
 
 	if (jd->ndirty == 0)
 		return;
-	own = !ledger_batch_open(jd->db) && ledger_batch_begin(jd->db) == 0;
+	own = !ledger_batch_open(jd->db) && job_batch_begin(jd) == 0;
 	for (j = jd->jobs; j != NULL && jd->ndirty > 0; j = j->next)
 		job_write(jd, j);
 	if (own)
-		ledger_batch_end(jd->db);
+		job_batch_end(jd);
 }
 
 /* A job in "received" from a verified request. NULL on ENOMEM. */
@@ -176,7 +233,7 @@ job_admit(struct jobd *jd, struct job *j)
 		;
 	*tail = j;
 	job_index_add(&jd->index, j);
-	job_mark_changed(jd, j);
+	job_mark(jd, j, 0);	/* a lost new row: relays deliver the request again */
 	subscribe_cancel(jd);	/* its deletion must reach us from now on */
 }
 
@@ -945,9 +1002,12 @@ job_on_ok(struct jobd *jd, const char *id, int accepted)
 {
 	struct job *j;
 
+	long long before = ledger_changes(jd->db);
+
 	if (!accepted)
 		return;
 	ledger_outbox_ack(jd->db, id);
+	job_batch_light(jd, before);	/* a lost ack: the event is sent again, same id */
 	for (j = jd->jobs; j != NULL; j = j->next)
 		if (j->state == ST_PUBLISHED && strcmp(j->result_id, id) == 0) {
 			if (job_move(jd, j, ST_ACKED, NULL) == 0)

@@ -136,6 +136,10 @@ struct jobd {
 	struct job_index index;		/* the same jobs by id (index.c) */
 	int		 running;	/* jobs in ST_PROCESSING; job.c's alone */
 	int		 ndirty;	/* jobs whose row job_flush must write */
+	/* the open batch (job_batch_begin): its row changes so far at the
+	 * start, and how many of them were declared redoable (job_batch_light) */
+	long long	 batch_base;
+	long long	 batch_light;
 	/* parse and resolve a received job's request (ingest_resolve) */
 	void		(*resolve)(struct jobd *, struct job *);
 	uint64_t	 next_fetch;
@@ -186,7 +190,11 @@ enum payment_mode job_mode(const struct jobd *, const struct job *);
 int		 job_move(struct jobd *, struct job *, enum job_state,
 		    const struct outbox_row *);
 void		 job_mark_changed(struct jobd *, struct job *);
+void		 job_mark_derived(struct jobd *, struct job *);
 void		 job_flush(struct jobd *);
+int		 job_batch_begin(struct jobd *);
+void		 job_batch_end(struct jobd *);
+void		 job_batch_light(struct jobd *, long long changes_before);
 struct job	*job_new(const struct event *, const char *relay, enum job_enc);
 void		 job_admit(struct jobd *, struct job *);
 int		 job_record_rejected(struct jobd *, struct job *, const char *msg);

@@ -84,6 +84,7 @@ struct job {
 	int64_t		 queued_ms;	/* first queued, wall-clock ms (the inference deadline) */
 	int64_t		 wait_said_ms;	/* last "waiting" feedback (wait.c); 0: none */
 	int		 dirty;		/* moved or changed since its row was written */
+	int		 heavy;		/* ... and that change must be synced (job_mark) */
 	/* payment_mode = hold (escrow.c): where the held payment stands, "" if none */
 	char		 escrow[12];
 	int64_t		 hold_deadline;	/* unix s: settle or cancel by then */

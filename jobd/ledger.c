@@ -743,7 +743,30 @@ ledger_job_write(sqlite3 *db, const struct job *j, const struct outbox_row *row)
 int
 ledger_batch_begin(sqlite3 *db)
 {
-	return exec(db, "BEGIN IMMEDIATE");
+	/* The safety level cannot change inside a transaction: ledger_batch_end
+	 * syncs the WAL itself when the batch needs it, and restores FULL. */
+	if (exec(db, "PRAGMA synchronous=NORMAL") == -1)
+		return -1;
+	if (exec(db, "BEGIN IMMEDIATE") == -1) {
+		exec(db, "PRAGMA synchronous=FULL");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * fsync the WAL, as synchronous=FULL does after each commit (its one
+ * difference from NORMAL in WAL mode): SQLite's own file object for it.
+ */
+static int
+wal_sync(sqlite3 *db)
+{
+	sqlite3_file *f = NULL;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) != SQLITE_OK ||
+	    f == NULL || f->pMethods == NULL)
+		return -1;
+	return f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) == SQLITE_OK ? 0 : -1;
 }
 
 /* 1 while a batch is open (its writes reach the disk at ledger_batch_end). */
@@ -757,9 +780,15 @@ ledger_batch_open(sqlite3 *db)
  * Commit the batch. A failed commit leaves queued lines announcing states
  * that are not on disk: stop before they are written (exit 111, the
  * supervisor restarts jobd, which replays the ledger as it is).
+ *
+ * sync 0 leaves the commit unsynced: in WAL mode it is in the page cache,
+ * so a kill -9 loses nothing; a power cut may lose it and the commits after
+ * it up to the next synced one, never one before. The caller says when
+ * that is safe (jobd.8.md "Durability"). sync 1 is synchronous=FULL's
+ * commit: the WAL is synced before any line the batch queued can leave.
  */
 void
-ledger_batch_end(sqlite3 *db)
+ledger_batch_end(sqlite3 *db, int sync)
 {
 	/* the caller opened it: closed now means SQLite rolled it back */
 	if (sqlite3_get_autocommit(db))
@@ -767,6 +796,18 @@ ledger_batch_end(sqlite3 *db)
 		    "stopping before its lines leave");
 	if (exec(db, "COMMIT") == -1)
 		fatalx(EXIT_TEMP, "ledger: commit failed: %s", sqlite3_errmsg(db));
+	if (sync && wal_sync(db) == -1)
+		fatalx(EXIT_TEMP, "ledger: cannot sync the write-ahead log");
+	/* Every write outside a batch is synced by SQLite itself. */
+	if (exec(db, "PRAGMA synchronous=FULL") == -1)
+		fatalx(EXIT_TEMP, "ledger: cannot restore synchronous=FULL");
+}
+
+/* Rows changed on this connection so far (job_batch_light counts with it). */
+long long
+ledger_changes(sqlite3 *db)
+{
+	return (long long)sqlite3_total_changes64(db);
 }
 
 /* Record a payment. Returns 1 if newly recorded, 0 if known or no such job, -1. */

@@ -35,7 +35,8 @@ int		 ledger_outbox_each(sqlite3 *, int64_t older_than_ms,
 		    void (*fn)(void *, const char *json, const char *relays), void *arg);
 int		 ledger_batch_begin(sqlite3 *);
 int		 ledger_batch_open(sqlite3 *);
-void		 ledger_batch_end(sqlite3 *);
+void		 ledger_batch_end(sqlite3 *, int sync);
+long long	 ledger_changes(sqlite3 *);
 int		 ledger_set_paid(sqlite3 *, const char *id, int64_t paid_msat);
 int		 ledger_unpaid_count(sqlite3 *, const char *pubkey);
 int		 ledger_outbox_gave_up(sqlite3 *, const char *id);

@@ -198,6 +198,7 @@ publish_feedback(struct jobd *jd, const struct job *j, const char *status,
     const char *msg, int with_amount, const char *content)
 {
 	size_t over = 0, len = content ? strlen(content) : 0;
+	long long before = ledger_changes(jd->db);
 	char *cut = NULL;
 	int rc, tries;
 
@@ -216,6 +217,9 @@ publish_feedback(struct jobd *jd, const struct job *j, const char *status,
 	if (rc == -1 && content != NULL)
 		log_warnx("job %.12s: %s feedback does not fit max_event_bytes; not sent",
 		    j->id, status);
+	/* Lost in a power cut, "processing" is said again, in a new event. */
+	if (strcmp(status, "processing") == 0)
+		job_batch_light(jd, before);
 	return rc;
 }
 

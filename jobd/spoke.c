@@ -157,7 +157,7 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 	 * everything relayd had queued for us. Bounded so one busy spoke cannot
 	 * starve the others; poll says so again when more waits.
 	 */
-	batch = ledger_batch_begin(jd->db) == 0;
+	batch = job_batch_begin(jd) == 0;
 	for (rounds = 0; rounds < SPOKE_READ_ROUNDS; rounds++) {
 		n = ndjson_read(&s->nd);
 		rerr = errno;	/* handling the lines below may change errno */
@@ -173,7 +173,7 @@ spoke_io(struct loop *l, int fd, short revents, void *arg)
 	}
 	job_flush(jd);		/* inside the batch: one commit for all */
 	if (batch)
-		ledger_batch_end(jd->db);
+		job_batch_end(jd);
 	if (s->fd != -1 && (n == 0 || (n == -1 && rerr != EAGAIN &&
 	    rerr != EWOULDBLOCK && rerr != ENOBUFS)))
 		spoke_down(jd, s, n == 0 ? "EOF" : strerror(rerr));

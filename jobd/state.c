@@ -66,6 +66,20 @@ state_closed(enum job_state s)
 	    s == ST_CANCELLED || s == ST_EXPIRED;
 }
 
+/*
+ * Entering these needs no fsync of its own (ledger commit without sync, see
+ * jobd.8.md "Durability"): what announces them can be done again after a
+ * power cut with no money and no second result at stake. Queued and
+ * processing send an infer (inferd answers a repeated job id from its
+ * cache; after a power cut the model runs again, paid by nobody twice);
+ * acked only closes a job whose result is on disk.
+ */
+int
+state_redoable(enum job_state s)
+{
+	return s == ST_QUEUED || s == ST_PROCESSING || s == ST_ACKED;
+}
+
 int
 state_can_move(enum job_state from, enum job_state to)
 {

@@ -44,6 +44,7 @@ enum replay_action {
 const char	*state_name(enum job_state);
 int		 state_parse(const char *);
 int		 state_closed(enum job_state);
+int		 state_redoable(enum job_state);
 int		 state_can_move(enum job_state from, enum job_state to);
 enum replay_action state_replay_action(enum job_state, enum payment_mode);
 

@@ -18,8 +18,15 @@ static struct job_index X;
 static struct job *
 mk(struct job *j, const char *prefix, int n)
 {
+	char digits[65];
+	size_t p = strlen(prefix);
+
 	memset(j, 0, sizeof(*j));
-	snprintf(j->id, sizeof(j->id), "%s%0*d", prefix, 64 - (int)strlen(prefix), n);
+	/* prefix, then n zero-padded to fill the 64 hex digits */
+	snprintf(digits, sizeof(digits), "%064d", n);
+	memcpy(j->id, prefix, p);
+	memcpy(j->id + p, digits + p, 64 - p);
+	j->id[64] = '\0';
 	return j;
 }
 

@@ -348,7 +348,7 @@ TEST(ledger_stops_on_rollback_inside_a_batch)
 			_exit(3);
 		b->text = big;	/* does not fit: SQLITE_FULL */
 		ledger_job_write(db, b, &(struct outbox_row){ "f1", 7000, "{}", NULL });
-		ledger_batch_end(db);
+		ledger_batch_end(db, 1);
 		_exit(0);
 	}
 	REQUIRE(pid > 0 && waitpid(pid, &status, 0) == pid);
