@@ -128,7 +128,7 @@ exec(sqlite3 *db, const char *sql)
  * the cache is full or that statement is in use further up the stack;
  * stmt_done resets a cached one and finalizes any other.
  */
-#define STMT_CACHE 32
+#define STMT_CACHE 64
 
 static struct stmt_slot {
 	sqlite3		*db;
@@ -205,6 +205,18 @@ step_done(sqlite3 *db, sqlite3_stmt *st)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A statement without parameters from the cache: the transaction control
+ * every batch and job write runs (exec would parse it each time).
+ */
+static int
+run(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = prep(db, sql);
+
+	return st == NULL ? -1 : step_done(db, st);
 }
 
 static const char *
@@ -721,7 +733,7 @@ int
 ledger_job_write(sqlite3 *db, const struct job *j, const struct outbox_row *row)
 {
 	/* A savepoint, not BEGIN: it may run inside a batch (ledger_batch_begin). */
-	if (exec(db, "SAVEPOINT job_write") == -1)
+	if (run(db, "SAVEPOINT job_write") == -1)
 		return -1;
 	if ((row != NULL && ledger_outbox_put(db, row->id, j->id, row->kind, row->json,
 	    row->relays) == -1) || row_update(db, j) == -1) {
@@ -729,7 +741,7 @@ ledger_job_write(sqlite3 *db, const struct job *j, const struct outbox_row *row)
 		exec(db, "RELEASE job_write");
 		return -1;
 	}
-	return exec(db, "RELEASE job_write");
+	return run(db, "RELEASE job_write");
 }
 
 /*
@@ -745,10 +757,10 @@ ledger_batch_begin(sqlite3 *db)
 {
 	/* The safety level cannot change inside a transaction: ledger_batch_end
 	 * syncs the WAL itself when the batch needs it, and restores FULL. */
-	if (exec(db, "PRAGMA synchronous=NORMAL") == -1)
+	if (run(db, "PRAGMA synchronous=NORMAL") == -1)
 		return -1;
-	if (exec(db, "BEGIN IMMEDIATE") == -1) {
-		exec(db, "PRAGMA synchronous=FULL");
+	if (run(db, "BEGIN IMMEDIATE") == -1) {
+		run(db, "PRAGMA synchronous=FULL");
 		return -1;
 	}
 	return 0;
@@ -794,12 +806,12 @@ ledger_batch_end(sqlite3 *db, int sync)
 	if (sqlite3_get_autocommit(db))
 		fatalx(EXIT_TEMP, "ledger: the batch was rolled back by SQLite; "
 		    "stopping before its lines leave");
-	if (exec(db, "COMMIT") == -1)
+	if (run(db, "COMMIT") == -1)
 		fatalx(EXIT_TEMP, "ledger: commit failed: %s", sqlite3_errmsg(db));
 	if (sync && wal_sync(db) == -1)
 		fatalx(EXIT_TEMP, "ledger: cannot sync the write-ahead log");
 	/* Every write outside a batch is synced by SQLite itself. */
-	if (exec(db, "PRAGMA synchronous=FULL") == -1)
+	if (run(db, "PRAGMA synchronous=FULL") == -1)
 		fatalx(EXIT_TEMP, "ledger: cannot restore synchronous=FULL");
 }
 
