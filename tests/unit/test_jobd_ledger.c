@@ -93,6 +93,52 @@ count_outbox(void *arg, const char *json, const char *relays)
 }
 
 /* An admitted job's first write creates its row, with every field. */
+static int
+sync_level(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * A batch runs at NORMAL and its end syncs the WAL or not; either way
+ * every write outside a batch is at FULL again afterwards, and both
+ * commits are there when the database is opened again.
+ */
+TEST(ledger_batch_sync_levels)
+{
+	sqlite3 *db;
+	char err[256];
+	struct job *a = mkjob(ST_PROCESSING, 5), *b = mkjob(ST_PROCESSING, 6);
+
+	unlink(dbpath);
+	REQUIRE(a != NULL && b != NULL && ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	CHECK(sync_level(db) == 2);
+	REQUIRE(ledger_batch_begin(db) == 0);
+	CHECK(sync_level(db) == 1 && ledger_batch_open(db));
+	REQUIRE(ledger_job_write(db, a, NULL) == 0);
+	ledger_batch_end(db, 0);		/* redoable: not synced */
+	CHECK(sync_level(db) == 2 && !ledger_batch_open(db));
+	REQUIRE(ledger_batch_begin(db) == 0);
+	REQUIRE(ledger_job_write(db, b, NULL) == 0);
+	CHECK(ledger_changes(db) >= 2);
+	ledger_batch_end(db, 1);		/* synced through SQLite's WAL file */
+	CHECK(sync_level(db) == 2);
+	ledger_close(db);
+	REQUIRE(ledger_open(&db, dbpath, err, sizeof(err)) == 0);
+	CHECK(ledger_has(db, a->id) == 1 && ledger_has(db, b->id) == 1);
+	ledger_close(db);
+	free_job(a);
+	free_job(b);
+}
+
 TEST(ledger_first_write_creates_the_row)
 {
 	sqlite3 *db;
@@ -372,6 +418,7 @@ main(void)
 	snprintf(dbpath, sizeof(dbpath), "%s/jobs.db", dir);
 	RUN(ledger_round_trip_and_dedupe);
 	RUN(ledger_first_write_creates_the_row);
+	RUN(ledger_batch_sync_levels);
 	RUN(ledger_outbox_and_payments);
 	RUN(ledger_outbox_replay_counts_tries);
 	RUN(ledger_schema_version_checked);
