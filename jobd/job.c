@@ -111,10 +111,11 @@ job_batch_light(struct jobd *jd, long long changes_before)
 static void
 job_write(struct jobd *jd, struct job *j)
 {
-	long long before = ledger_changes(jd->db);
+	long long before;
 
 	if (!j->dirty)
 		return;
+	before = ledger_changes(jd->db);
 	if (ledger_job_write(jd->db, j, NULL) == -1)
 		fatalx(EXIT_TEMP, "job %.12s: ledger write failed (%s)", j->id,
 		    state_name(j->state));

@@ -291,6 +291,21 @@ add_job(int n, enum job_state s)
 	return j;
 }
 
+/* A job as job_new leaves it: in no list yet, for job_admit. */
+static struct job *
+fresh_job(int n)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		abort();
+	snprintf(j->id, sizeof(j->id), "%064d", n);
+	j->prompt = strdup("new");
+	j->req.max_tokens = 10;
+	j->req.bid_msat = -1;
+	return j;
+}
+
 /* Row writes of the job with this id (a closed job is freed: keep its id). */
 static int
 writes_of(const char *id)
@@ -460,12 +475,7 @@ TEST(one_row_write_per_job_per_flush)
 	job_flush(&jd);
 	CHECK(nwrites == 2 && jd.ndirty == 0);	/* nothing changed since */
 	/* a new job reaches the ledger with its first wake-up's moves, once */
-	n = calloc(1, sizeof(*n));
-	REQUIRE(n != NULL);
-	snprintf(n->id, sizeof(n->id), "%064d", 9);
-	n->prompt = strdup("new");
-	n->req.max_tokens = 10;
-	n->req.bid_msat = -1;
+	n = fresh_job(9);
 	job_admit(&jd, n);
 	job_start(&jd, n);
 	CHECK(n->state == ST_PROCESSING && writes_of(n->id) == 0 && inserts == 0);
@@ -494,12 +504,7 @@ TEST(only_redoable_batches_skip_the_sync)
 
 	setup(4);
 	a = add_job(1, ST_PROCESSING);
-	n = calloc(1, sizeof(*n));
-	REQUIRE(n != NULL);
-	snprintf(n->id, sizeof(n->id), "%064d", 9);
-	n->prompt = strdup("new");
-	n->req.max_tokens = 10;
-	n->req.bid_msat = -1;
+	n = fresh_job(9);
 	REQUIRE(job_batch_begin(&jd) == 0);
 	job_admit(&jd, n);			/* request in, processing, infer out */
 	job_start(&jd, n);
@@ -512,10 +517,10 @@ TEST(only_redoable_batches_skip_the_sync)
 	job_batch_end(&jd);
 	CHECK(last_sync == 0);
 	REQUIRE(job_batch_begin(&jd) == 0);	/* the result: synced */
-	done = cJSON_Parse("{\"op\":\"done\",\"job\":\"x\",\"text\":\"hi\","
-	    "\"prompt_tokens\":1,\"completion_tokens\":2}");
+	done = cJSON_Parse("{\"op\":\"done\",\"text\":\"hi\",\"prompt_tokens\":1,"
+	    "\"completion_tokens\":2}");
 	REQUIRE(done != NULL);
-	cJSON_ReplaceItemInObject(done, "job", cJSON_CreateString(a->id));
+	cJSON_AddStringToObject(done, "job", a->id);
 	job_on_infer(&jd, "done", done);
 	cJSON_Delete(done);
 	job_flush(&jd);
